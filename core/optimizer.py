@@ -1,0 +1,323 @@
+"""Optimizers behind one ask/tell protocol: Bayesian (bayes_opt), random and grid.
+
+Every strategy works in the unit cube of its :class:`~core.space.SearchSpace` and
+speaks real-space values to its callers. Each strategy is a pure function of its
+seed and of the history it was told, so a study resumed from its stored trials
+asks for exactly the points an uninterrupted run would have asked for.
+
+The optimizer knows nothing about Keras: it sees parameter dicts and numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from bayes_opt import BayesianOptimization, acquisition
+
+from core.space import SearchSpace
+
+KINDS = ("bayes", "random", "grid")
+ACQUISITIONS = ("ucb", "ei", "poi")
+DEFAULT_KAPPA = 2.576
+DEFAULT_XI = 0.01
+#: GP noise term (``alpha``), in units of the standardised objective's variance:
+#: accuracies of repeated trainings scatter, and a noise-free GP would chase that scatter.
+DEFAULT_NOISE = 1e-2
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One told trial: where it was (unit cube), its value, and whether it failed."""
+
+    unit: tuple[float, ...]
+    value: float | None
+
+    @property
+    def failed(self) -> bool:
+        return self.value is None
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """The GP's view of the two plotted parameters, on a grid in real-space coordinates.
+
+    ``mean``, ``std`` and ``acq`` have shape ``(len(y), len(x))``: rows follow the
+    second parameter, columns the first, as Plotly's heatmaps and contours expect.
+    """
+
+    x_name: str
+    y_name: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    mean: tuple[tuple[float, ...], ...]
+    std: tuple[tuple[float, ...], ...]
+    acq: tuple[tuple[float, ...], ...]
+    acquisition: str
+    next_point: dict[str, float]
+    n_observations: int
+
+
+def failure_penalty(values: list[float]) -> float:
+    """The value a failed trial is told as: the worst value seen (0.0 before any)."""
+    return min(values) if values else 0.0
+
+
+class Strategy:
+    """The ask/tell protocol shared by every optimizer."""
+
+    kind = "base"
+
+    def __init__(self, space: SearchSpace, *, seed: int = 1) -> None:
+        self.space = space
+        self.seed = int(seed)
+        self.observations: list[Observation] = []
+
+    # -- protocol ---------------------------------------------------------
+    def ask(self) -> dict[str, float]:
+        """The next point to evaluate, in real-space values."""
+        return self.space.from_unit(self._next_unit(len(self.observations)))
+
+    def tell(self, params: Mapping[str, float], value: float | None) -> None:
+        """Record a result; ``None`` (or a non-finite value) marks a failed trial."""
+        if value is not None and not math.isfinite(float(value)):
+            value = None
+        unit = tuple(float(u) for u in self.space.to_unit(params))
+        self.observations.append(Observation(unit, None if value is None else float(value)))
+
+    @property
+    def best(self) -> tuple[dict[str, float], float] | None:
+        """The best completed point and its value, or None before any success."""
+        done = [o for o in self.observations if not o.failed]
+        if not done:
+            return None
+        top = max(done, key=lambda o: o.value)
+        return self.space.from_unit(top.unit), float(top.value)
+
+    def surrogate(self, resolution: int = 40) -> Surrogate | None:
+        """The GP surrogate over the first two parameters; None for model-free strategies."""
+        return None
+
+    # -- helpers -----------------------------------------------------------
+    def _rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, index])
+
+    def _random_unit(self, index: int) -> np.ndarray:
+        return self._rng(index).random(self.space.dim)
+
+    def _next_unit(self, index: int) -> np.ndarray:
+        raise NotImplementedError  # each concrete strategy defines how it picks points
+
+
+class RandomStrategy(Strategy):
+    """Uniform random points in the unit cube (so log parameters are log-uniform)."""
+
+    kind = "random"
+
+    def _next_unit(self, index: int) -> np.ndarray:
+        return self._random_unit(index)
+
+
+class GridStrategy(Strategy):
+    """A regular grid over the unit cube, its size the nearest square (cube, ...) to the budget.
+
+    Points beyond the grid, if the budget asks for more, are random.
+    """
+
+    kind = "grid"
+
+    def __init__(self, space: SearchSpace, *, seed: int = 1, budget: int = 9) -> None:
+        super().__init__(space, seed=seed)
+        side = max(1, round(budget ** (1.0 / space.dim)))
+        axes = [np.linspace(0.0, 1.0, side) if side > 1 else np.array([0.5])] * space.dim
+        mesh = np.meshgrid(*axes, indexing="ij")
+        self.points = np.stack([m.ravel() for m in mesh], axis=1)
+
+    def _next_unit(self, index: int) -> np.ndarray:
+        if index < len(self.points):
+            return self.points[index]
+        return self._random_unit(index)
+
+
+class BayesStrategy(Strategy):
+    """Bayesian optimization with bayes_opt's GP, through ``suggest`` and ``register``.
+
+    The first ``init_points`` points are random; after that each point maximises
+    the acquisition function. A failed trial is told to the GP as the worst value
+    seen so far, so the GP learns to avoid its region; it is never NaN.
+    """
+
+    kind = "bayes"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        seed: int = 1,
+        init_points: int = 5,
+        acquisition: str = "ucb",
+        kappa: float = DEFAULT_KAPPA,
+        xi: float = DEFAULT_XI,
+        noise: float = DEFAULT_NOISE,
+    ) -> None:
+        super().__init__(space, seed=seed)
+        if acquisition not in ACQUISITIONS:
+            raise ValueError(f"acquisition must be one of {ACQUISITIONS}, got {acquisition!r}")
+        if not (isinstance(init_points, int) and init_points >= 0):
+            raise ValueError(f"init_points must be an integer >= 0, got {init_points!r}")
+        for name, value in (("kappa", kappa), ("xi", xi), ("noise", noise)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        self.init_points = init_points
+        self.acquisition = acquisition
+        self.kappa = float(kappa)
+        self.xi = float(xi)
+        self.noise = float(noise)
+
+    def _acquisition_function(self) -> acquisition.AcquisitionFunction:
+        if self.acquisition == "ucb":
+            return acquisition.UpperConfidenceBound(kappa=self.kappa)
+        if self.acquisition == "ei":
+            return acquisition.ExpectedImprovement(xi=self.xi)
+        return acquisition.ProbabilityOfImprovement(xi=self.xi)
+
+    def targets(self) -> list[tuple[tuple[float, ...], float]]:
+        """What the GP is fitted on: duplicates averaged, failures told as a penalty."""
+        values = [o.value for o in self.observations if not o.failed]
+        penalty = failure_penalty(values)
+        merged: dict[tuple[float, ...], list[float]] = {}
+        for o in self.observations:
+            key = tuple(round(u, 12) for u in o.unit)
+            merged.setdefault(key, []).append(penalty if o.failed else o.value)
+        return [(k, float(np.mean(v))) for k, v in merged.items()]
+
+    def build(self, index: int | None = None) -> BayesianOptimization:
+        """A bayes_opt optimizer over the unit cube, fitted to the told history."""
+        index = len(self.observations) if index is None else index
+        optimizer = BayesianOptimization(
+            f=None,
+            pbounds={name: (0.0, 1.0) for name in self.space.names},
+            acquisition_function=self._acquisition_function(),
+            random_state=np.random.RandomState([self.seed, index]),
+            verbose=0,
+            allow_duplicate_points=True,
+        )
+        optimizer.set_gp_params(alpha=self.noise)
+        for unit, value in self.targets():
+            optimizer.register(dict(zip(self.space.names, unit, strict=True)), value)
+        return optimizer
+
+    def _suggest_unit(self, optimizer: BayesianOptimization) -> np.ndarray:
+        suggestion = optimizer.suggest()
+        return np.array([float(suggestion[name]) for name in self.space.names])
+
+    def _next_unit(self, index: int) -> np.ndarray:
+        if index < self.init_points or not self.observations:
+            return self._random_unit(index)
+        return self._suggest_unit(self.build(index))
+
+    @property
+    def guided(self) -> bool:
+        """Whether the next ask is GP-guided (True) or part of the random start."""
+        return len(self.observations) >= self.init_points and bool(self.observations)
+
+    def surrogate(self, resolution: int = 40) -> Surrogate | None:
+        if not self.observations or self.space.dim < 2:
+            return None
+        optimizer = self.build()
+        # Suggest first, exactly as ask() would: this fits the GP, and the point
+        # marked as "next" is then the one the study will really try next.
+        if self.guided:
+            next_unit = self._suggest_unit(optimizer)
+        else:
+            next_unit = self._random_unit(len(self.observations))
+            optimizer.acquisition_function._fit_gp(optimizer._gp, optimizer.space)
+        names = self.space.names
+        px, py = self.space.params[0], self.space.params[1]
+        ux = np.linspace(0.0, 1.0, resolution)
+        uy = np.linspace(0.0, 1.0, resolution)
+        best = self.best
+        fixed = self.space.to_unit(best[0]) if best else np.full(self.space.dim, 0.5)
+        grid = np.tile(fixed, (resolution * resolution, 1))
+        gx, gy = np.meshgrid(ux, uy)  # rows follow y, columns follow x
+        grid[:, 0] = gx.ravel()
+        grid[:, 1] = gy.ravel()
+        points = [dict(zip(names, row, strict=True)) for row in grid]
+        mean, std = optimizer.predict(points, return_std=True, fit_gp=False)
+        acq_fn = optimizer.acquisition_function
+        if hasattr(acq_fn, "y_max"):
+            acq_fn.y_max = float(np.max(optimizer.space.target))
+        acq = acq_fn.base_acq(np.asarray(mean), np.asarray(std))
+        shape = (resolution, resolution)
+
+        def rows(a: np.ndarray) -> tuple[tuple[float, ...], ...]:
+            return tuple(tuple(float(v) for v in r) for r in np.asarray(a).reshape(shape))
+
+        return Surrogate(
+            x_name=px.name,
+            y_name=py.name,
+            x=tuple(px.from_unit(u) for u in ux),
+            y=tuple(py.from_unit(u) for u in uy),
+            mean=rows(mean),
+            std=rows(std),
+            acq=rows(acq),
+            acquisition=self.acquisition,
+            next_point=self.space.from_unit(next_unit),
+            n_observations=len(self.observations),
+        )
+
+    def state(self) -> dict[str, Any]:
+        """bayes_opt's own saved state (unit-cube coordinates), plus how to map them back."""
+        import os
+        import tempfile
+
+        optimizer = self.build()
+        fd, path = tempfile.mkstemp(suffix=".json")
+        os.close(fd)
+        try:
+            optimizer.save_state(path)
+            with open(path, encoding="utf-8") as fh:
+                state = json.load(fh)
+        finally:
+            os.unlink(path)
+        state["coordinates"] = "unit cube; map back with search_space (log params via log10)"
+        state["search_space"] = self.space.to_dict()
+        return state
+
+
+def make_strategy(
+    kind: str,
+    space: SearchSpace,
+    *,
+    seed: int = 1,
+    init_points: int = 5,
+    acquisition: str = "ucb",
+    kappa: float = DEFAULT_KAPPA,
+    xi: float = DEFAULT_XI,
+    noise: float = DEFAULT_NOISE,
+    budget: int | None = None,
+) -> Strategy:
+    """Build an optimizer by name: ``"bayes"``, ``"random"`` or ``"grid"``.
+
+    ``budget`` (the total number of trials) sizes the grid; it defaults to
+    ``init_points`` plus nothing, so pass it for ``"grid"``.
+    """
+    if kind == "bayes":
+        return BayesStrategy(
+            space,
+            seed=seed,
+            init_points=init_points,
+            acquisition=acquisition,
+            kappa=kappa,
+            xi=xi,
+            noise=noise,
+        )
+    if kind == "random":
+        return RandomStrategy(space, seed=seed)
+    if kind == "grid":
+        return GridStrategy(space, seed=seed, budget=budget if budget else max(1, init_points))
+    raise ValueError(f"optimizer must be one of {KINDS}, got {kind!r}")

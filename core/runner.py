@@ -1,0 +1,330 @@
+"""Drive one study in a background thread and publish immutable snapshots of it.
+
+The runner wires the optimizer (which knows no Keras) to the trainer (which knows
+no Gaussian process), owns the worker thread, and writes every state change to
+the store. Readers (the dashboard, the CLI) only ever see :class:`Snapshot`s.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from core.data import Dataset, load_dataset
+from core.optimizer import Strategy, Surrogate
+from core.store import Store
+from core.study import Study, StudyConfig, Trial
+from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged, train_final, train_trial
+
+SURROGATE_RESOLUTION = 40
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent, immutable view of a study at one moment."""
+
+    study: str
+    status: str  # created, loading, running, retraining, complete, stopped, failed
+    total: int
+    trials: tuple[Trial, ...]
+    current: Trial | None
+    epochs_per_trial: int
+    surrogate: Surrogate | None
+    started_at: float | None
+    elapsed: float
+    eta: float | None
+    message: str | None
+    error: str | None
+    final: dict[str, Any] | None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def finished(self) -> int:
+        return sum(1 for t in self.trials if t.finished)
+
+    @property
+    def best(self) -> Trial | None:
+        done = [t for t in self.trials if t.status == "complete" and t.value is not None]
+        return max(done, key=lambda t: (t.value, -t.number)) if done else None
+
+    @property
+    def current_epoch(self) -> int:
+        return len(self.current.history) if self.current else 0
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("created", "loading", "running", "retraining")
+
+
+def estimate_eta(trials: tuple[Trial, ...], remaining: int, current: Trial | None,
+                 epochs: int) -> float | None:
+    """Seconds left: mean seconds per finished trial times what is left."""
+    durations = [t.seconds for t in trials if t.finished and t.seconds]
+    if not durations:
+        return None
+    per_trial = sum(durations) / len(durations)
+    eta = per_trial * remaining
+    if current is not None and epochs:
+        eta -= per_trial * min(len(current.history), epochs) / epochs
+    return max(0.0, eta)
+
+
+class Runner:
+    """One study, one worker thread. Create through :class:`Registry`."""
+
+    def __init__(
+        self,
+        store: Store,
+        name: str,
+        *,
+        runs_dir: str | os.PathLike = "runs",
+        dataset: Dataset | None = None,
+        surrogate_resolution: int = SURROGATE_RESOLUTION,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.runs_dir = Path(runs_dir)
+        self._dataset = dataset
+        self._resolution = surrogate_resolution
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        study = store.load(name)
+        self._config: StudyConfig = study.config
+        self._snapshot = Snapshot(
+            study=name,
+            status="created",
+            total=study.config.total,
+            trials=study.trials,
+            current=None,
+            epochs_per_trial=study.config.budget.epochs,
+            surrogate=None,
+            started_at=None,
+            elapsed=0.0,
+            eta=None,
+            message="waiting to start",
+            error=None,
+            final=study.final,
+        )
+
+    # -- control ------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError(f"study {self.name!r} was already started by this runner")
+        self._thread = threading.Thread(target=self._run, name=f"study-{self.name}", daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        """Ask the worker to stop; training stops at the next batch."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.alive
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            snap = self._snapshot
+        if snap.started_at is not None and snap.active:
+            snap = replace(snap, elapsed=time.time() - snap.started_at)
+        return snap
+
+    # -- worker -------------------------------------------------------------
+    def _publish(self, **changes: Any) -> None:
+        with self._lock:
+            snap = replace(self._snapshot, **changes)
+            remaining = max(0, snap.total - snap.finished)
+            eta = estimate_eta(snap.trials, remaining, snap.current, snap.epochs_per_trial)
+            self._snapshot = replace(snap, eta=eta)
+
+    def _run(self) -> None:
+        started = time.time()
+        self._publish(status="loading", started_at=started, message="loading the dataset")
+        self.store.set_status(self.name, "running", owner_pid=os.getpid())
+        try:
+            final_status = self._search()
+        except Exception as exc:  # never let the thread die silently
+            reason = f"{type(exc).__name__}: {exc}"
+            self.store.set_status(self.name, "failed", error=reason)
+            self._publish(status="failed", error=reason, current=None, message=None)
+            return
+        self.store.set_status(self.name, final_status)
+        self._publish(
+            status=final_status,
+            current=None,
+            message="stopped by the user" if final_status == "stopped" else "done",
+            elapsed=time.time() - started,
+        )
+
+    def _search(self) -> str:
+        cfg = self._config
+        dataset = self._dataset or load_dataset(
+            cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.seed
+        )
+        cfg.budget.check(len(dataset.y_train))
+        self.store.release_running_trials(self.name)
+        study = self.store.load(self.name)
+        strategy = cfg.make_strategy()
+        for trial in study.finished_trials:
+            strategy.tell(trial.params, trial.value if trial.status == "complete" else None)
+        trials = study.trials
+        self._publish(
+            status="running",
+            trials=trials,
+            warnings=dataset.warnings,
+            surrogate=self._surrogate(strategy),
+            message=dataset.summary(),
+        )
+        number = max((t.number for t in trials), default=0)
+        finished = len(study.finished_trials)
+        while finished < cfg.total:
+            if self._stop.is_set():
+                return "stopped"
+            number += 1
+            outcome, trial = self._one_trial(strategy, dataset, number)
+            trials = (*trials, trial)
+            if outcome == "cancelled":
+                self._publish(trials=trials, current=None)
+                return "stopped"
+            finished += 1
+            strategy.tell(trial.params, trial.value if outcome == "complete" else None)
+            self._publish(trials=trials, current=None, surrogate=self._surrogate(strategy))
+        if cfg.final_test and not study.final:
+            return self._final(strategy, dataset)
+        return "complete"
+
+    def _surrogate(self, strategy: Strategy) -> Surrogate | None:
+        return strategy.surrogate(self._resolution)
+
+    def _one_trial(self, strategy: Strategy, dataset: Dataset, number: int) -> tuple[str, Trial]:
+        cfg = self._config
+        guided = bool(getattr(strategy, "guided", False))
+        params = strategy.ask()
+        now = time.time()
+        self.store.start_trial(self.name, number, params, guided)
+        history: list[dict[str, float]] = []
+        current = Trial(number, params, "running", guided=guided, started_at=now)
+        self._publish(current=current, message=f"training trial {number}")
+
+        def on_epoch(metrics: EpochMetrics) -> None:
+            history.append(metrics.to_dict())
+            self.store.add_epoch(self.name, number, history)
+            self._publish(current=replace(current, history=tuple(history)))
+
+        outcome = train_trial(
+            dataset,
+            params,
+            cfg.budget,
+            seed=cfg.seed * 1000 + number,
+            on_epoch=on_epoch,
+            should_stop=self._stop.is_set,
+        )
+        self.store.finish_trial(
+            self.name,
+            number,
+            status=outcome.status,
+            value=outcome.value,
+            history=history,
+            error=outcome.error,
+            seconds=outcome.seconds,
+        )
+        trial = replace(
+            current,
+            status=outcome.status,
+            value=outcome.value,
+            history=tuple(history),
+            error=outcome.error,
+            finished_at=time.time(),
+            seconds=outcome.seconds,
+        )
+        return outcome.status, trial
+
+    def _final(self, strategy: Strategy, dataset: Dataset) -> str:
+        best = strategy.best
+        if best is None:
+            self._publish(message="no trial completed: nothing to retrain")
+            return "complete"
+        params, value = best
+        cfg = self._config
+        self._publish(status="retraining", message="retraining the best params on train+validation")
+        try:
+            result = train_final(
+                dataset, params, cfg.budget, seed=cfg.seed, should_stop=self._stop.is_set
+            )
+        except TrialCancelled:
+            return "stopped"
+        except TrialDiverged as exc:
+            final = {"params": params, "val_accuracy": value, "error": str(exc)}
+            self.store.set_final(self.name, final)
+            self._publish(final=final)
+            return "complete"
+        folder = self.runs_dir / self.name
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "model.keras"
+        partial = folder / "model.partial.keras"
+        result.model.save(partial)
+        os.replace(partial, path)  # never leave a half-written model behind
+        final = {
+            "params": params,
+            "val_accuracy": value,
+            "test_accuracy": result.test_accuracy,
+            "test_loss": result.test_loss,
+            "model_path": str(path),
+            "retrain_seconds": result.seconds,
+            "test_samples": int(len(dataset.y_test)),
+        }
+        self.store.set_final(self.name, final)
+        self._publish(final=final)
+        return "complete"
+
+
+class Registry:
+    """The runners of this process: at most one live worker per study."""
+
+    def __init__(self, store: Store, *, runs_dir: str | os.PathLike = "runs") -> None:
+        self.store = store
+        self.runs_dir = runs_dir
+        self._runners: dict[str, Runner] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Runner | None:
+        with self._lock:
+            return self._runners.get(name)
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return [n for n, r in self._runners.items() if r.alive]
+
+    def create(self, config: StudyConfig, **kwargs: Any) -> Runner:
+        """Store a new study and start it."""
+        self.store.create_study(config)
+        return self.resume(config.name, **kwargs)
+
+    def resume(
+        self, name: str, *, dataset: Dataset | None = None,
+        runner_factory: Callable[..., Runner] = Runner,
+    ) -> Runner:
+        """Start (or continue) a stored study; refused if it is already running."""
+        with self._lock:
+            current = self._runners.get(name)
+            if current is not None and current.alive:
+                raise RuntimeError(f"study {name!r} is already running: stop it first")
+            study: Study = self.store.load(name)
+            if study.display_status == "running":
+                raise RuntimeError(
+                    f"study {name!r} is running in another process (pid {study.owner_pid})"
+                )
+            runner = runner_factory(self.store, name, runs_dir=self.runs_dir, dataset=dataset)
+            self._runners[name] = runner
+            runner.start()
+            return runner

@@ -1,0 +1,230 @@
+"""SQLite persistence for studies and trials: one transaction per state change.
+
+WAL mode, parameterized SQL only. A process killed mid-trial leaves that trial as
+"running"; :meth:`Store.release_running_trials` marks it cancelled on resume, and
+every finished trial before it is intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from core.study import STUDY_STATUSES, Study, StudyConfig, Trial
+
+DEFAULT_DB = Path("runs") / "studies.db"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS studies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    final TEXT,
+    owner_pid INTEGER,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL,
+    value REAL,
+    history TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    guided INTEGER NOT NULL DEFAULT 0,
+    started_at REAL,
+    finished_at REAL,
+    seconds REAL,
+    PRIMARY KEY (study_id, number)
+);
+"""
+
+
+class StudyNotFound(KeyError):
+    def __str__(self) -> str:
+        return f"no study named {self.args[0]!r}"
+
+
+class Store:
+    """All SQL lives here. Safe to share between threads."""
+
+    def __init__(self, path: str | os.PathLike = DEFAULT_DB) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        self._conn.row_factory = sqlite3.Row
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._conn:  # commits, or rolls back on error
+            yield self._conn
+
+    # -- studies ------------------------------------------------------------
+    def create_study(self, config: StudyConfig) -> int:
+        now = time.time()
+        try:
+            with self._tx() as conn:
+                cur = conn.execute(
+                    "INSERT INTO studies (name, config, status, created_at, updated_at) "
+                    "VALUES (?, ?, 'created', ?, ?)",
+                    (config.name, json.dumps(config.to_dict()), now, now),
+                )
+                return int(cur.lastrowid)
+        except sqlite3.IntegrityError:
+            raise ValueError(
+                f"a study named {config.name!r} already exists: choose another name"
+            ) from None
+
+    def set_status(
+        self, name: str, status: str, *, owner_pid: int | None = None, error: str | None = None
+    ) -> None:
+        if status not in STUDY_STATUSES:
+            raise ValueError(f"status must be one of {STUDY_STATUSES}, got {status!r}")
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE studies SET status = ?, owner_pid = ?, error = ?, updated_at = ? "
+                "WHERE name = ?",
+                (status, owner_pid, error, time.time(), name),
+            )
+
+    def set_final(self, name: str, final: Mapping[str, Any]) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE studies SET final = ?, updated_at = ? WHERE name = ?",
+                (json.dumps(dict(final)), time.time(), name),
+            )
+
+    def delete_study(self, name: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "DELETE FROM trials WHERE study_id = (SELECT id FROM studies WHERE name = ?)",
+                (name,),
+            )
+            conn.execute("DELETE FROM studies WHERE name = ?", (name,))
+
+    def names(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute("SELECT name FROM studies ORDER BY id").fetchall()
+        return [r["name"] for r in rows]
+
+    def exists(self, name: str) -> bool:
+        with self._lock:
+            row = self._conn.execute("SELECT 1 FROM studies WHERE name = ?", (name,)).fetchone()
+        return row is not None
+
+    def load(self, name: str) -> Study:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM studies WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise StudyNotFound(name)
+            trials = self._conn.execute(
+                "SELECT * FROM trials WHERE study_id = ? ORDER BY number", (row["id"],)
+            ).fetchall()
+        return Study(
+            id=row["id"],
+            config=StudyConfig.from_dict(json.loads(row["config"])),
+            status=row["status"],
+            trials=tuple(_trial(t) for t in trials),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            error=row["error"],
+            final=json.loads(row["final"]) if row["final"] else None,
+            owner_pid=row["owner_pid"],
+        )
+
+    def list(self) -> list[Study]:
+        return [self.load(name) for name in self.names()]
+
+    # -- trials -------------------------------------------------------------
+    def start_trial(self, name: str, number: int, params: Mapping[str, float], guided: bool) -> None:
+        now = time.time()
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO trials (study_id, number, params, status, guided, started_at) "
+                "SELECT id, ?, ?, 'running', ?, ? FROM studies WHERE name = ?",
+                (number, json.dumps(dict(params)), int(guided), now, name),
+            )
+            conn.execute("UPDATE studies SET updated_at = ? WHERE name = ?", (now, name))
+
+    def add_epoch(self, name: str, number: int, history: list[Mapping[str, float]]) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE trials SET history = ? "
+                "WHERE study_id = (SELECT id FROM studies WHERE name = ?) AND number = ?",
+                (json.dumps([dict(h) for h in history]), name, number),
+            )
+
+    def finish_trial(
+        self,
+        name: str,
+        number: int,
+        *,
+        status: str,
+        value: float | None,
+        history: list[Mapping[str, float]],
+        error: str | None,
+        seconds: float,
+    ) -> None:
+        now = time.time()
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE trials SET status = ?, value = ?, history = ?, error = ?, "
+                "finished_at = ?, seconds = ? "
+                "WHERE study_id = (SELECT id FROM studies WHERE name = ?) AND number = ?",
+                (
+                    status,
+                    value,
+                    json.dumps([dict(h) for h in history]),
+                    error,
+                    now,
+                    seconds,
+                    name,
+                    number,
+                ),
+            )
+            conn.execute("UPDATE studies SET updated_at = ? WHERE name = ?", (now, name))
+
+    def release_running_trials(self, name: str) -> int:
+        """Mark trials left "running" by a dead process as cancelled; returns how many."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE trials SET status = 'cancelled', "
+                "error = 'interrupted: the process ended during this trial', finished_at = ? "
+                "WHERE study_id = (SELECT id FROM studies WHERE name = ?) AND status = 'running'",
+                (time.time(), name),
+            )
+            return cur.rowcount
+
+
+def _trial(row: sqlite3.Row) -> Trial:
+    return Trial(
+        number=row["number"],
+        params=json.loads(row["params"]),
+        status=row["status"],
+        value=row["value"],
+        history=tuple(json.loads(row["history"])),
+        error=row["error"],
+        guided=bool(row["guided"]),
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        seconds=row["seconds"],
+    )

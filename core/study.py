@@ -1,0 +1,201 @@
+"""A study: its configuration and its trials, as plain immutable values."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from core import optimizer as opt
+from core.space import SearchSpace, default_space
+from core.trainer import Budget
+
+NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_TRIALS = 500
+TRIAL_STATUSES = ("running", "complete", "failed", "cancelled")
+#: Study statuses as stored; "interrupted" is derived (running, but its process is gone).
+STUDY_STATUSES = ("created", "running", "complete", "stopped", "failed")
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_RULE.match(name):
+        raise ValueError(
+            f"study name {name!r} is invalid: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def default_name(dataset: str, kind: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]", "-", os.path.basename(dataset))[:24].strip("-.") or "data"
+    return f"{stem}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Everything needed to run, repeat or resume a study."""
+
+    name: str
+    dataset: str = "mnist-5k"
+    space: SearchSpace = field(default_factory=default_space)
+    optimizer: str = "bayes"
+    init_points: int = 10
+    n_iter: int = 2
+    acquisition: str = "ucb"
+    kappa: float = opt.DEFAULT_KAPPA
+    xi: float = opt.DEFAULT_XI
+    noise: float = opt.DEFAULT_NOISE
+    budget: Budget = field(default_factory=Budget)
+    seed: int = 1
+    val_fraction: float = 0.1
+    final_test: bool = False
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
+        if self.optimizer not in opt.KINDS:
+            raise ValueError(f"optimizer must be one of {opt.KINDS}, got {self.optimizer!r}")
+        if self.acquisition not in opt.ACQUISITIONS:
+            raise ValueError(
+                f"acquisition must be one of {opt.ACQUISITIONS}, got {self.acquisition!r}"
+            )
+        for key in ("init_points", "n_iter", "seed"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{key} must be an integer >= 0, got {value!r}")
+        if self.total < 1:
+            raise ValueError("init_points + n_iter must be at least 1 trial, got 0")
+        if self.total > MAX_TRIALS:
+            raise ValueError(
+                f"init_points + n_iter must be at most {MAX_TRIALS} trials, got {self.total}"
+            )
+        for key in ("kappa", "xi", "noise"):
+            value = getattr(self, key)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
+        if not (0 < self.val_fraction < 1):
+            raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction!r}")
+        missing = {"dropout2_rate", "lr"} - set(self.space.names)
+        if missing:
+            raise ValueError(f"the search space must include {sorted(missing)}")
+
+    @property
+    def total(self) -> int:
+        return self.init_points + self.n_iter
+
+    def make_strategy(self) -> opt.Strategy:
+        return opt.make_strategy(
+            self.optimizer,
+            self.space,
+            seed=self.seed,
+            init_points=self.init_points,
+            acquisition=self.acquisition,
+            kappa=self.kappa,
+            xi=self.xi,
+            noise=self.noise,
+            budget=self.total,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "dataset": self.dataset,
+            "space": self.space.to_dict(),
+            "optimizer": self.optimizer,
+            "init_points": self.init_points,
+            "n_iter": self.n_iter,
+            "acquisition": self.acquisition,
+            "kappa": self.kappa,
+            "xi": self.xi,
+            "noise": self.noise,
+            "budget": self.budget.to_dict(),
+            "seed": self.seed,
+            "val_fraction": self.val_fraction,
+            "final_test": self.final_test,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StudyConfig:
+        data = dict(data)
+        data["space"] = SearchSpace.from_dict(data["space"])
+        data["budget"] = Budget(**data["budget"])
+        return cls(**data)
+
+    def renamed(self, name: str) -> StudyConfig:
+        return replace(self, name=name)
+
+
+@dataclass(frozen=True)
+class Trial:
+    number: int
+    params: dict[str, float]
+    status: str
+    value: float | None = None
+    history: tuple[dict[str, float], ...] = ()
+    error: str | None = None
+    guided: bool = False
+    started_at: float | None = None
+    finished_at: float | None = None
+    seconds: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Counted towards the study's total: complete or failed (not cancelled)."""
+        return self.status in ("complete", "failed")
+
+
+@dataclass(frozen=True)
+class Study:
+    id: int
+    config: StudyConfig
+    status: str
+    trials: tuple[Trial, ...]
+    created_at: float
+    updated_at: float
+    error: str | None = None
+    final: dict[str, Any] | None = None
+    owner_pid: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def finished_trials(self) -> tuple[Trial, ...]:
+        return tuple(t for t in self.trials if t.finished)
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.config.total - len(self.finished_trials))
+
+    @property
+    def best_trial(self) -> Trial | None:
+        done = [t for t in self.trials if t.status == "complete" and t.value is not None]
+        return max(done, key=lambda t: (t.value, -t.number)) if done else None
+
+    @property
+    def display_status(self) -> str:
+        """The stored status, or "interrupted" for a run whose process is gone."""
+        if self.status == "running" and not pid_alive(self.owner_pid):
+            return "interrupted"
+        return self.status
+
+    @property
+    def resumable(self) -> bool:
+        return self.display_status in ("interrupted", "stopped", "created", "failed") and (
+            self.remaining > 0 or (self.config.final_test and not self.final)
+        )
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

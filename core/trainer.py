@@ -1,0 +1,247 @@
+"""Train one trial of the CNN and report it epoch by epoch.
+
+The trainer knows nothing about Gaussian processes: it takes parameters and a
+budget, and returns what happened. The score is the accuracy on the *whole*
+validation split after the last epoch (the seed scored 10 batches of its test set).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.data import Dataset
+
+
+class TrialCancelled(Exception):
+    """Raised inside training when a stop was requested; caught by the trainer."""
+
+
+class TrialDiverged(Exception):
+    """Raised inside training when the loss stops being a finite number."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much training one trial gets."""
+
+    epochs: int = 5
+    batch_size: int = 64
+    max_train_samples: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.epochs > 1000:
+            raise ValueError(f"epochs must be at most 1000, got {self.epochs}")
+        cap = self.max_train_samples
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise ValueError(f"max_train_samples must be an integer >= 1 or empty, got {cap!r}")
+
+    def train_size(self, available: int) -> int:
+        """How many training samples a trial uses."""
+        return min(available, self.max_train_samples or available)
+
+    def check(self, available: int) -> None:
+        """Raise ValueError if this budget cannot run on ``available`` training samples."""
+        n = self.train_size(available)
+        if self.batch_size > n:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) is larger than the training data "
+                f"({n} samples): choose a batch size of at most {n}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int
+    accuracy: float
+    loss: float
+    val_accuracy: float
+    val_loss: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass
+class TrialOutcome:
+    status: str  # "complete", "failed" or "cancelled"
+    value: float | None
+    history: list[EpochMetrics] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+EpochCallback = Callable[[EpochMetrics], None]
+StopCheck = Callable[[], bool]
+
+
+def _callback(
+    on_epoch: EpochCallback | None, should_stop: StopCheck | None
+) -> Any:  # a keras.callbacks.Callback
+    import keras
+
+    class Watch(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.started = time.perf_counter()
+
+        def _check(self, logs: Mapping | None) -> None:
+            if should_stop is not None and should_stop():
+                raise TrialCancelled("stopped by the user")
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                raise TrialDiverged(f"the training loss became {float(loss)} (diverged)")
+
+        def on_train_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
+            self._check(logs)
+
+        def on_test_batch_end(self, batch: int, logs: Mapping | None = None) -> None:
+            self._check(None)
+
+        def on_epoch_begin(self, epoch: int, logs: Mapping | None = None) -> None:
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: Mapping | None = None) -> None:
+            logs = dict(logs or {})
+            metrics = EpochMetrics(
+                epoch=epoch + 1,
+                accuracy=float(logs.get("accuracy", math.nan)),
+                loss=float(logs.get("loss", math.nan)),
+                val_accuracy=float(logs.get("val_accuracy", math.nan)),
+                val_loss=float(logs.get("val_loss", math.nan)),
+                seconds=time.perf_counter() - self.started,
+            )
+            if not math.isfinite(metrics.loss):
+                raise TrialDiverged(f"the training loss became {metrics.loss} (diverged)")
+            if on_epoch is not None:
+                on_epoch(metrics)
+
+    return Watch()
+
+
+def _fresh_model(dataset: Dataset, params: Mapping[str, float], seed: int) -> Any:
+    import keras
+
+    from core.model import build_model
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(int(seed))
+    return build_model(
+        dataset.input_shape,
+        dataset.num_classes,
+        float(params["dropout2_rate"]),
+        float(params["lr"]),
+    )
+
+
+def train_trial(
+    dataset: Dataset,
+    params: Mapping[str, float],
+    budget: Budget,
+    *,
+    seed: int = 1,
+    on_epoch: EpochCallback | None = None,
+    should_stop: StopCheck | None = None,
+) -> TrialOutcome:
+    """Train the CNN with ``params``; the value is the final validation accuracy.
+
+    Never raises for what happens during training: a stop request gives
+    ``cancelled``, a non-finite loss or any other error gives ``failed`` with its reason.
+    """
+    budget.check(len(dataset.y_train))
+    n = budget.train_size(len(dataset.y_train))
+    history: list[EpochMetrics] = []
+
+    def record(metrics: EpochMetrics) -> None:
+        history.append(metrics)
+        if on_epoch is not None:
+            on_epoch(metrics)
+
+    started = time.perf_counter()
+    try:
+        model = _fresh_model(dataset, params, seed)
+        model.fit(
+            dataset.x_train[:n],
+            dataset.y_train[:n],
+            batch_size=budget.batch_size,
+            epochs=budget.epochs,
+            validation_data=(dataset.x_val, dataset.y_val),
+            callbacks=[_callback(record, should_stop)],
+            shuffle=True,
+            verbose=0,
+        )
+    except TrialCancelled as exc:
+        return TrialOutcome("cancelled", None, history, str(exc), time.perf_counter() - started)
+    except TrialDiverged as exc:
+        return TrialOutcome("failed", None, history, str(exc), time.perf_counter() - started)
+    except Exception as exc:  # a trial's crash must not end the study
+        reason = f"{type(exc).__name__}: {exc}"
+        return TrialOutcome("failed", None, history, reason, time.perf_counter() - started)
+    value = history[-1].val_accuracy if history else None
+    if value is None or not math.isfinite(value):
+        return TrialOutcome(
+            "failed", None, history, "no finite validation accuracy", time.perf_counter() - started
+        )
+    return TrialOutcome("complete", value, history, None, time.perf_counter() - started)
+
+
+@dataclass
+class FinalModel:
+    model: Any  # keras.Model
+    test_accuracy: float
+    test_loss: float
+    history: list[EpochMetrics]
+    seconds: float
+
+
+def train_final(
+    dataset: Dataset,
+    params: Mapping[str, float],
+    budget: Budget,
+    *,
+    seed: int = 1,
+    on_epoch: EpochCallback | None = None,
+    should_stop: StopCheck | None = None,
+) -> FinalModel:
+    """Retrain ``params`` on train + validation, then evaluate once on the test split.
+
+    Raises :class:`TrialCancelled` on a stop request and :class:`TrialDiverged` on divergence.
+    """
+    started = time.perf_counter()
+    x = np.concatenate([dataset.x_train, dataset.x_val])
+    y = np.concatenate([dataset.y_train, dataset.y_val])
+    n = budget.train_size(len(y))
+    history: list[EpochMetrics] = []
+
+    def record(metrics: EpochMetrics) -> None:
+        history.append(metrics)
+        if on_epoch is not None:
+            on_epoch(metrics)
+
+    model = _fresh_model(dataset, params, seed)
+    model.fit(
+        x[:n],
+        y[:n],
+        batch_size=min(budget.batch_size, n),
+        epochs=budget.epochs,
+        callbacks=[_callback(record, should_stop)],
+        shuffle=True,
+        verbose=0,
+    )
+    if should_stop is not None and should_stop():
+        raise TrialCancelled("stopped by the user")
+    loss, accuracy = model.evaluate(dataset.x_test, dataset.y_test, verbose=0)
+    return FinalModel(model, float(accuracy), float(loss), history, time.perf_counter() - started)
