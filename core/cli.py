@@ -30,30 +30,60 @@ def _parser() -> argparse.ArgumentParser:
         description=TUNE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    tune.add_argument("--dataset", default="mnist-5k",
-                      help="mnist-5k (default, offline), digits, mnist, fashion-mnist, or a .npz path")
+    tune.add_argument(
+        "--dataset",
+        default="mnist-5k",
+        help="mnist-5k (default, offline), digits, mnist, fashion-mnist, or a .npz path",
+    )
     tune.add_argument("--init-points", type=int, default=10, help="random trials first (10)")
     tune.add_argument("--n-iter", type=int, default=2, help="GP-guided trials after them (2)")
     tune.add_argument("--epochs", type=int, default=5, help="epochs per trial (5)")
     tune.add_argument("--batch-size", type=int, default=64, help="batch size (64)")
-    tune.add_argument("--max-train-samples", type=int, default=None,
-                      help="cap on training samples per trial (none)")
+    tune.add_argument(
+        "--max-train-samples",
+        type=int,
+        default=None,
+        help="cap on training samples per trial (none)",
+    )
     tune.add_argument("--optimizer", choices=("bayes", "random", "grid"), default="bayes")
-    tune.add_argument("--acquisition", choices=("ucb", "ei", "poi"), default="ucb")
+    tune.add_argument(
+        "--acquisition",
+        choices=("ucb", "ei", "poi"),
+        default="ei",
+        help="acquisition function: ei (default), ucb or poi",
+    )
     tune.add_argument("--kappa", type=float, default=2.576, help="UCB exploration (2.576)")
     tune.add_argument("--xi", type=float, default=0.01, help="EI/PI exploration (0.01)")
-    tune.add_argument("--dropout", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                      default=(0.1, 0.5), help="dropout2_rate bounds (0.1 0.5)")
-    tune.add_argument("--lr", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                      default=(1e-4, 1e-2), help="learning-rate bounds (1e-4 1e-2)")
-    tune.add_argument("--lr-linear", action="store_true",
-                      help="search lr on a linear axis, as the seed did (not advised)")
+    tune.add_argument(
+        "--dropout",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=(0.1, 0.5),
+        help="dropout2_rate bounds (0.1 0.5)",
+    )
+    tune.add_argument(
+        "--lr",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=(1e-4, 1e-2),
+        help="learning-rate bounds (1e-4 1e-2)",
+    )
+    tune.add_argument(
+        "--lr-linear",
+        action="store_true",
+        help="search lr on a linear axis, as the seed did (not advised)",
+    )
     tune.add_argument("--seed", type=int, default=1)
     tune.add_argument("--db", default=str(DEFAULT_DB), help=f"SQLite file ({DEFAULT_DB})")
     tune.add_argument("--name", default=None, help="study name (default: dataset-optimizer-time)")
     tune.add_argument("--export", default=None, metavar="FILE", help="write best params JSON here")
-    tune.add_argument("--final-test", action="store_true",
-                      help="retrain the best params on train+validation, test once, save .keras")
+    tune.add_argument(
+        "--final-test",
+        action="store_true",
+        help="retrain the best params on train+validation, test once, save .keras",
+    )
 
     lst = sub.add_parser("list", help="list stored studies")
     lst.add_argument("--db", default=str(DEFAULT_DB))
@@ -242,8 +272,9 @@ def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> i
     return _finish(store, runner, config.name, args.export, out, err)
 
 
-def _finish(store: Store, runner: object, name: str, export: str | None, out: TextIO,
-            err: TextIO) -> int:
+def _finish(
+    store: Store, runner: object, name: str, export: str | None, out: TextIO, err: TextIO
+) -> int:
     snap = runner.snapshot()
     for warning in snap.warnings:
         err.write(f"warning: {warning}\n")

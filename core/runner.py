@@ -61,8 +61,9 @@ class Snapshot:
         return self.status in ("created", "loading", "running", "retraining")
 
 
-def estimate_eta(trials: tuple[Trial, ...], remaining: int, current: Trial | None,
-                 epochs: int) -> float | None:
+def estimate_eta(
+    trials: tuple[Trial, ...], remaining: int, current: Trial | None, epochs: int
+) -> float | None:
     """Seconds left: mean seconds per finished trial times what is left."""
     durations = [t.seconds for t in trials if t.finished and t.seconds]
     if not durations:
@@ -311,7 +312,10 @@ class Registry:
         return self.resume(config.name, **kwargs)
 
     def resume(
-        self, name: str, *, dataset: Dataset | None = None,
+        self,
+        name: str,
+        *,
+        dataset: Dataset | None = None,
         runner_factory: Callable[..., Runner] = Runner,
     ) -> Runner:
         """Start (or continue) a stored study; refused if it is already running."""

@@ -45,8 +45,7 @@ class Param:
             )
         if self.is_dropout and not (0 <= self.low and self.high < 1):
             raise ValueError(
-                f"{self.name}: a dropout rate must lie in [0, 1), "
-                f"got [{self.low:g}, {self.high:g}]"
+                f"{self.name}: a dropout rate must lie in [0, 1), got [{self.low:g}, {self.high:g}]"
             )
 
     @property

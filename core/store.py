@@ -155,7 +155,9 @@ class Store:
         return [self.load(name) for name in self.names()]
 
     # -- trials -------------------------------------------------------------
-    def start_trial(self, name: str, number: int, params: Mapping[str, float], guided: bool) -> None:
+    def start_trial(
+        self, name: str, number: int, params: Mapping[str, float], guided: bool
+    ) -> None:
         now = time.time()
         with self._tx() as conn:
             conn.execute(

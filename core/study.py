@@ -44,7 +44,7 @@ class StudyConfig:
     optimizer: str = "bayes"
     init_points: int = 10
     n_iter: int = 2
-    acquisition: str = "ucb"
+    acquisition: str = opt.DEFAULT_ACQUISITION
     kappa: float = opt.DEFAULT_KAPPA
     xi: float = opt.DEFAULT_XI
     noise: float = opt.DEFAULT_NOISE

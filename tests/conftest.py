@@ -1,0 +1,42 @@
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from core.data import load_dataset
+
+    return load_dataset("digits", seed=1)
+
+
+@pytest.fixture
+def store(tmp_path):
+    from core.store import Store
+
+    s = Store(tmp_path / "studies.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def tiny_config():
+    """A digits study small enough to run in seconds."""
+    from core.study import StudyConfig
+    from core.trainer import Budget
+
+    def make(name="tiny", **overrides):
+        values = dict(
+            name=name,
+            dataset="digits",
+            init_points=2,
+            n_iter=2,
+            budget=Budget(epochs=1, batch_size=64),
+            seed=1,
+        )
+        values.update(overrides)
+        return StudyConfig(**values)
+
+    return make

@@ -1,0 +1,102 @@
+import io
+import json
+
+from core.cli import main
+
+
+def run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_tune_on_digits_end_to_end_writes_best_params(tmp_path):
+    db = str(tmp_path / "s.db")
+    best = tmp_path / "best.json"
+    code, out, err = run(
+        "tune",
+        "--dataset",
+        "digits",
+        "--init-points",
+        "3",
+        "--n-iter",
+        "3",
+        "--epochs",
+        "1",
+        "--export",
+        str(best),
+        "--db",
+        db,
+        "--name",
+        "cli",
+    )
+    assert code == 0, err
+    assert "trial 6/6" in err and "epoch 1/1" in err
+    assert "<- best" in out and "best: trial" in out
+    data = json.loads(best.read_text())
+    assert set(data["params"]) == {"dropout2_rate", "lr"}
+    assert 0 < data["val_accuracy"] <= 1 and data["trials"] == 6
+
+    code, out, _ = run("list", "--db", db)
+    assert code == 0 and "cli" in out and "complete" in out and "6/6" in out
+
+    code, out, _ = run("export", "cli", "--format", "csv", "--db", db)
+    assert code == 0 and len(out.strip().splitlines()) == 7
+
+    code, out, _ = run("export", "cli", "--format", "json", "--db", db)
+    assert json.loads(out) == data
+
+    code, out, _ = run("resume", "cli", "--db", db)
+    assert code == 0 and "already complete" in out
+
+
+def test_final_test_reports_test_accuracy(tmp_path):
+    code, out, err = run(
+        "tune",
+        "--dataset",
+        "digits",
+        "--init-points",
+        "1",
+        "--n-iter",
+        "0",
+        "--epochs",
+        "1",
+        "--db",
+        str(tmp_path / "s.db"),
+        "--final-test",
+    )
+    assert code == 0, err
+    assert "test accuracy" in out and "model.keras" in out
+
+
+def test_bad_input_is_a_message_not_a_traceback_and_starts_nothing(tmp_path):
+    db = str(tmp_path / "s.db")
+    cases = [
+        (["--lr", "1e-2", "1e-4"], "lr: low (0.01) must be smaller than high"),
+        (["--dropout", "0.1", "1.0"], "dropout rate must lie in [0, 1)"),
+        (["--lr", "0", "1e-2"], "log-scale parameter needs low > 0"),
+        (["--init-points", "0", "--n-iter", "0"], "at least 1 trial"),
+        (["--epochs", "0"], "epochs must be an integer >= 1"),
+        (["--batch-size", "5000"], "batch_size (5000) is larger than the training data"),
+        (["--dataset", "nope"], "unknown: expected one of"),
+        (["--name", "a/b"], "study name"),
+    ]
+    for extra, message in cases:
+        code, out, err = run("tune", "--dataset", "digits", "--db", db, *extra)
+        assert code == 2, (extra, err)
+        assert message in err and "Traceback" not in err
+    code, out, _ = run("list", "--db", db)
+    assert "no studies" in out
+
+
+def test_unknown_study_is_named(tmp_path):
+    code, _, err = run("export", "ghost", "--db", str(tmp_path / "s.db"))
+    assert code == 2 and "no study named 'ghost'" in err
+
+
+def test_help_says_how_long_the_defaults_take(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["tune", "--help"])
+    assert "minutes" in capsys.readouterr().out

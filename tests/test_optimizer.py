@@ -1,0 +1,190 @@
+import math
+
+import numpy as np
+import pytest
+
+from core.optimizer import BayesStrategy, GridStrategy, make_strategy
+from core.space import Param, SearchSpace, default_space
+
+UNIT2 = SearchSpace([Param("x", 0.0, 1.0), Param("y", 0.0, 1.0)])
+
+
+def branin_unit(p):
+    """Negated Branin over its usual box, mapped from the unit square (maximum -0.397887)."""
+    x1 = -5 + 15 * p["x"]
+    x2 = 15 * p["y"]
+    a, b, c = 1.0, 5.1 / (4 * math.pi**2), 5 / math.pi
+    r, s, t = 6.0, 10.0, 1 / (8 * math.pi)
+    return -(a * (x2 - b * x1**2 + c * x1 - r) ** 2 + s * (1 - t) * math.cos(x1) + s)
+
+
+BRANIN_MAX = -0.397887
+
+
+def run(strategy, f, budget):
+    for _ in range(budget):
+        p = strategy.ask()
+        strategy.tell(p, f(p))
+    return strategy.best[1]
+
+
+def test_bayes_beats_random_on_branin_over_seeds():
+    budget = 25
+    regrets = {"bayes": [], "random": []}
+    for seed in range(8):
+        for kind in regrets:
+            s = make_strategy(kind, UNIT2, seed=seed, init_points=5)
+            regrets[kind].append(BRANIN_MAX - run(s, branin_unit, budget))
+    assert np.median(regrets["bayes"]) < np.median(regrets["random"]) / 3
+
+
+def test_same_seed_gives_the_same_points_and_another_seed_does_not():
+    def points(seed):
+        s = make_strategy("bayes", UNIT2, seed=seed, init_points=3)
+        out = []
+        for _ in range(6):
+            p = s.ask()
+            out.append(p)
+            s.tell(p, branin_unit(p))
+        return out
+
+    assert points(1) == points(1)
+    assert points(1) != points(2)
+
+
+def test_first_init_points_are_random_then_guided():
+    s = make_strategy("bayes", UNIT2, seed=1, init_points=2)
+    assert not s.guided
+    for _ in range(2):
+        p = s.ask()
+        s.tell(p, branin_unit(p))
+    assert s.guided
+
+
+def test_a_resumed_strategy_asks_what_an_uninterrupted_one_would():
+    a = make_strategy("bayes", UNIT2, seed=4, init_points=3)
+    told = []
+    for _ in range(5):
+        p = a.ask()
+        told.append((p, branin_unit(p)))
+        a.tell(*told[-1])
+    b = make_strategy("bayes", UNIT2, seed=4, init_points=3)
+    for p, v in told:
+        b.tell(p, v)
+    assert a.ask() == b.ask()
+
+
+@pytest.mark.parametrize("acquisition", ["ucb", "ei", "poi"])
+def test_each_acquisition_suggests_points_inside_the_bounds(acquisition):
+    space = default_space()
+    s = make_strategy("bayes", space, seed=1, init_points=3, acquisition=acquisition)
+    for i in range(6):
+        p = s.ask()
+        assert 0.1 <= p["dropout2_rate"] <= 0.5
+        assert 1e-4 <= p["lr"] <= 1e-2
+        s.tell(p, 0.9 + 0.01 * i)
+
+
+def test_duplicate_points_never_crash():
+    s = make_strategy("bayes", UNIT2, seed=1, init_points=1)
+    for _ in range(4):
+        s.tell({"x": 0.5, "y": 0.5}, 1.0)
+    s.tell({"x": 0.5, "y": 0.5}, 0.0)
+    p = s.ask()
+    assert set(p) == {"x", "y"}
+    assert s.surrogate(5) is not None
+
+
+def test_failed_trial_is_told_as_the_worst_value_seen_never_nan():
+    s = make_strategy("bayes", UNIT2, seed=1, init_points=1)
+    s.tell({"x": 0.1, "y": 0.1}, 0.8)
+    s.tell({"x": 0.9, "y": 0.9}, 0.6)
+    s.tell({"x": 0.5, "y": 0.5}, None)
+    s.tell({"x": 0.4, "y": 0.4}, float("nan"))
+    targets = dict(s.targets())
+    assert targets[(0.5, 0.5)] == 0.6
+    assert targets[(0.4, 0.4)] == 0.6
+    assert all(math.isfinite(v) for v in targets.values())
+    assert s.best == ({"x": 0.1, "y": 0.1}, 0.8)
+    s.ask()  # the GP fits with the penalties in place
+
+
+def test_best_is_none_before_any_success():
+    s = make_strategy("random", UNIT2, seed=1)
+    assert s.best is None
+    s.tell(s.ask(), None)
+    assert s.best is None
+
+
+def test_grid_lays_the_budget_out_as_the_nearest_square():
+    g = make_strategy("grid", UNIT2, seed=1, budget=12)
+    assert isinstance(g, GridStrategy)
+    assert len(g.points) == 9
+    seen = []
+    for _ in range(9):
+        p = g.ask()
+        seen.append((round(p["x"], 6), round(p["y"], 6)))
+        g.tell(p, 0.0)
+    assert sorted(set(seen)) == [(x, y) for x in (0, 0.5, 1) for y in (0, 0.5, 1)]
+    extra = g.ask()  # beyond the grid: random, still inside the box
+    assert 0 <= extra["x"] <= 1
+
+
+def test_random_points_on_a_log_axis_are_log_uniform():
+    s = make_strategy("random", default_space(), seed=3)
+    lrs = []
+    for _ in range(400):
+        p = s.ask()
+        lrs.append(p["lr"])
+        s.tell(p, 0.5)
+    below = np.mean(np.array(lrs) < 1e-3)  # the geometric middle of [1e-4, 1e-2]
+    assert 0.4 < below < 0.6
+
+
+def test_surrogate_grid_holds_mean_std_acq_and_the_next_point():
+    space = default_space()
+    s = make_strategy("bayes", space, seed=1, init_points=3, acquisition="ei")
+    assert s.surrogate(10) is None  # nothing observed yet
+    for _ in range(4):
+        p = s.ask()
+        s.tell(p, 1 - (p["dropout2_rate"] - 0.3) ** 2)
+    sur = s.surrogate(12)
+    assert (sur.x_name, sur.y_name) == ("dropout2_rate", "lr")
+    assert len(sur.x) == len(sur.y) == 12
+    assert np.array(sur.mean).shape == (12, 12)
+    assert np.array(sur.std).shape == (12, 12)
+    assert np.array(sur.acq).shape == (12, 12)
+    assert (np.array(sur.std) >= 0).all()
+    assert sur.y[0] == pytest.approx(1e-4) and sur.y[-1] == pytest.approx(1e-2)
+    assert sur.y[6] / sur.y[5] == pytest.approx(sur.y[1] / sur.y[0])  # log spaced
+    assert sur.next_point == s.ask()  # the marked point is the one tried next
+
+
+def test_surrogate_is_near_observations_and_uncertain_far_away():
+    s = BayesStrategy(UNIT2, seed=1, init_points=0)
+    for x in (0.0, 0.1, 0.2):
+        for y in (0.0, 0.1, 0.2):
+            s.tell({"x": x, "y": y}, x + y)
+    sur = s.surrogate(11)
+    std = np.array(sur.std)
+    assert std[1, 1] < std[10, 10]
+    assert np.array(sur.mean)[2, 2] == pytest.approx(0.4, abs=0.05)
+
+
+def test_bad_optimizer_settings_are_named():
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        make_strategy("tpe", UNIT2)
+    with pytest.raises(ValueError, match="acquisition must be one of"):
+        make_strategy("bayes", UNIT2, acquisition="foo")
+    with pytest.raises(ValueError, match="kappa must be a finite number >= 0"):
+        make_strategy("bayes", UNIT2, kappa=-1)
+
+
+def test_optimizer_state_is_bayes_opt_json():
+    s = make_strategy("bayes", default_space(), seed=1, init_points=2)
+    for _ in range(3):
+        p = s.ask()
+        s.tell(p, 0.9)
+    state = s.state()
+    assert len(state["params"]) == 3 and state["target"] == [0.9, 0.9, 0.9]
+    assert state["search_space"][1]["log"] is True

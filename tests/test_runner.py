@@ -1,0 +1,122 @@
+import time
+
+import pytest
+
+from core.runner import Registry
+from core.space import default_space
+from core.study import StudyConfig
+from core.trainer import Budget
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_study_runs_to_its_total_and_persists_every_trial(store, tiny_config, digits, tmp_path):
+    registry = Registry(store, runs_dir=tmp_path)
+    runner = registry.create(tiny_config(), dataset=digits)
+    assert runner.join(120)
+    snap = runner.snapshot()
+    assert snap.status == "complete" and snap.finished == 4 and snap.current is None
+    assert snap.surrogate is not None and snap.surrogate.n_observations == 4
+    study = store.load("tiny")
+    assert study.status == "complete"
+    assert [t.number for t in study.trials] == [1, 2, 3, 4]
+    assert [t.guided for t in study.trials] == [False, False, True, True]
+    assert all(t.status == "complete" and len(t.history) == 1 for t in study.trials)
+    assert study.best_trial.value == max(t.value for t in study.trials)
+
+
+def test_snapshots_are_immutable_copies(store, tiny_config, digits, tmp_path):
+    runner = Registry(store, runs_dir=tmp_path).create(tiny_config(), dataset=digits)
+    first = runner.snapshot()
+    runner.join(120)
+    assert first.trials == () or len(first.trials) < 4
+    with pytest.raises(AttributeError):
+        first.status = "x"
+
+
+def test_a_second_start_of_a_running_study_is_refused(store, tiny_config, digits, tmp_path):
+    registry = Registry(store, runs_dir=tmp_path)
+    runner = registry.create(tiny_config(budget=Budget(epochs=3, batch_size=16)), dataset=digits)
+    with pytest.raises(RuntimeError, match="already running"):
+        registry.resume("tiny", dataset=digits)
+    runner.cancel()
+    runner.join(60)
+    assert registry.running() == []
+
+
+def test_cancel_stops_mid_trial_and_resume_reaches_the_total(store, tiny_config, digits, tmp_path):
+    registry = Registry(store, runs_dir=tmp_path)
+    config = tiny_config(budget=Budget(epochs=4, batch_size=16))
+    runner = registry.create(config, dataset=digits)
+    assert wait_for(lambda: runner.snapshot().current_epoch >= 1)
+    asked = time.time()
+    runner.cancel()
+    assert runner.join(30)
+    assert time.time() - asked < 5
+    snap = runner.snapshot()
+    assert snap.status == "stopped"
+    study = store.load("tiny")
+    assert study.status == "stopped" and study.resumable
+    assert study.trials[-1].status == "cancelled"
+    assert study.remaining == 4
+
+    again = registry.resume("tiny", dataset=digits)
+    assert again.join(180)
+    study = store.load("tiny")
+    assert study.status == "complete"
+    assert len(study.finished_trials) == 4
+    assert study.trials[0].status == "cancelled"  # kept, not counted
+    assert [t.number for t in study.finished_trials] == [2, 3, 4, 5]
+
+
+def test_a_diverging_trial_fails_and_the_study_goes_on(store, tiny_config, digits, tmp_path):
+    config = tiny_config(space=default_space(lr=(1e-3, 1e9)), init_points=3, n_iter=1, seed=3)
+    runner = Registry(store, runs_dir=tmp_path).create(config, dataset=digits)
+    assert runner.join(120)
+    study = store.load("tiny")
+    statuses = [t.status for t in study.trials]
+    assert len(statuses) == 4 and study.status == "complete"
+    assert "failed" in statuses and "complete" in statuses
+    failed = next(t for t in study.trials if t.status == "failed")
+    assert "diverged" in failed.error and failed.value is None
+
+
+def test_final_test_retrains_and_saves_the_model(store, tiny_config, digits, tmp_path):
+    config = tiny_config(final_test=True, init_points=2, n_iter=0)
+    runner = Registry(store, runs_dir=tmp_path).create(config, dataset=digits)
+    assert runner.join(120)
+    final = store.load("tiny").final
+    assert 0 < final["test_accuracy"] <= 1
+    assert (tmp_path / "tiny" / "model.keras").exists()
+    assert not (tmp_path / "tiny" / "model.partial.keras").exists()
+    import keras
+
+    model = keras.models.load_model(final["model_path"])
+    assert model.output_shape == (None, 10)
+
+
+def test_a_bad_dataset_fails_the_study_with_its_reason(store, tiny_config, tmp_path):
+    registry = Registry(store, runs_dir=tmp_path)
+    runner = registry.create(tiny_config(dataset=str(tmp_path / "missing.npz")))
+    assert runner.join(30)
+    snap = runner.snapshot()
+    assert snap.status == "failed" and "no such file" in snap.error
+    assert store.load("tiny").status == "failed"
+
+
+def test_config_validation_names_the_field():
+    with pytest.raises(ValueError, match="init_points \\+ n_iter must be at least 1"):
+        StudyConfig(name="x", init_points=0, n_iter=0)
+    with pytest.raises(ValueError, match="at most 500"):
+        StudyConfig(name="x", init_points=10, n_iter=10_000)
+    with pytest.raises(ValueError, match="study name"):
+        StudyConfig(name="../etc/passwd")
+    with pytest.raises(ValueError, match="n_iter must be an integer >= 0"):
+        StudyConfig(name="x", n_iter=-1)

@@ -1,0 +1,137 @@
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.store import Store, StudyNotFound
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_study_and_its_trials_round_trip(store, tiny_config):
+    config = tiny_config()
+    store.create_study(config)
+    store.start_trial("tiny", 1, {"dropout2_rate": 0.2, "lr": 1e-3}, guided=False)
+    store.add_epoch("tiny", 1, [{"epoch": 1, "val_accuracy": 0.5}])
+    store.finish_trial(
+        "tiny",
+        1,
+        status="complete",
+        value=0.5,
+        history=[{"epoch": 1, "val_accuracy": 0.5}],
+        error=None,
+        seconds=1.5,
+    )
+    study = store.load("tiny")
+    assert study.config == config
+    (trial,) = study.trials
+    assert trial.params == {"dropout2_rate": 0.2, "lr": 1e-3}
+    assert trial.value == 0.5 and trial.seconds == 1.5 and trial.history[0]["epoch"] == 1
+
+
+def test_names_are_unique_and_unknown_names_are_reported(store, tiny_config):
+    store.create_study(tiny_config())
+    with pytest.raises(ValueError, match="already exists"):
+        store.create_study(tiny_config())
+    with pytest.raises(StudyNotFound, match="no study named 'nope'"):
+        store.load("nope")
+
+
+def test_the_database_is_in_wal_mode(store):
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_studies_survive_reopening(tmp_path, tiny_config):
+    first = Store(tmp_path / "s.db")
+    first.create_study(tiny_config("a"))
+    first.create_study(tiny_config("b"))
+    first.close()
+    again = Store(tmp_path / "s.db")
+    assert again.names() == ["a", "b"]
+    again.close()
+
+
+def test_sql_is_parameterized_so_odd_names_are_just_data(store, tiny_config):
+    store.create_study(tiny_config("real"))
+    with pytest.raises(StudyNotFound):
+        store.load("x' OR '1'='1")
+    assert store.names() == ["real"]
+
+
+def finished_trials(db):
+    try:
+        with sqlite3.connect(db) as conn:
+            done = conn.execute("SELECT COUNT(*) FROM trials WHERE status = 'complete'").fetchone()[
+                0
+            ]
+            running = conn.execute(
+                "SELECT COUNT(*) FROM trials WHERE status = 'running'"
+            ).fetchone()[0]
+        return done, running
+    except sqlite3.OperationalError:
+        return 0, 0
+
+
+def test_a_process_killed_mid_trial_loses_only_that_trial_and_resume_finishes(tmp_path):
+    db = tmp_path / "studies.db"
+    cmd = [
+        sys.executable,
+        "-m",
+        "core",
+        "tune",
+        "--dataset",
+        "digits",
+        "--init-points",
+        "2",
+        "--n-iter",
+        "2",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+        "--db",
+        str(db),
+        "--name",
+        "crash",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            done, running = finished_trials(db)
+            if done >= 2 and running == 1:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the tuner never reached its third trial")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    store = Store(db)
+    study = store.load("crash")
+    assert study.display_status == "interrupted"
+    assert [t.status for t in study.trials][:2] == ["complete", "complete"]
+    assert study.trials[-1].status == "running"
+    kept = {t.number: t.value for t in study.trials if t.status == "complete"}
+    store.close()
+
+    out_path = tmp_path / "best.json"
+    assert main(["resume", "crash", "--db", str(db), "--export", str(out_path)]) == 0
+    store = Store(db)
+    study = store.load("crash")
+    assert study.status == "complete"
+    assert len(study.finished_trials) == 4
+    assert {t.number: t.value for t in study.trials if t.number in kept} == kept
+    assert study.trials[2].status == "cancelled" and "interrupted" in study.trials[2].error
+    assert out_path.exists()
+    store.close()

@@ -1,0 +1,87 @@
+import math
+
+import numpy as np
+import pytest
+
+from core.model import build_model
+from core.trainer import Budget, train_final, train_trial
+
+PARAMS = {"dropout2_rate": 0.2, "lr": 3e-3}
+
+
+def test_a_real_two_epoch_training_reports_each_epoch(digits):
+    seen = []
+    out = train_trial(digits, PARAMS, Budget(epochs=2, batch_size=32), seed=1, on_epoch=seen.append)
+    assert out.status == "complete" and out.error is None
+    assert [m.epoch for m in seen] == [1, 2]
+    assert out.history == seen
+    assert out.value == seen[-1].val_accuracy
+    assert out.value > 0.5  # learns far beyond chance (0.1) in two epochs
+    assert all(m.seconds > 0 and math.isfinite(m.val_loss) for m in seen)
+
+
+def test_same_seed_same_result(digits):
+    budget = Budget(epochs=1, batch_size=64)
+    a = train_trial(digits, PARAMS, budget, seed=7)
+    b = train_trial(digits, PARAMS, budget, seed=7)
+    assert a.value == pytest.approx(b.value, abs=1e-6)
+
+
+def test_model_uses_cross_entropy_and_the_requested_learning_rate():
+    model = build_model((28, 28, 1), 10, 0.3, 1e-3)
+    assert "sparse_categorical_crossentropy" in str(model.loss)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    assert model.get_layer("dropout_2").rate == pytest.approx(0.3)
+    assert model.output_shape == (None, 10)
+
+
+def test_model_refuses_images_smaller_than_8x8():
+    with pytest.raises(ValueError, match="at least 8x8"):
+        build_model((7, 7, 1), 10, 0.3, 1e-3)
+
+
+def test_cancel_is_honoured_at_the_next_batch(digits):
+    calls = {"n": 0}
+
+    def stop_after_three_checks():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    out = train_trial(
+        digits, PARAMS, Budget(epochs=5, batch_size=16), should_stop=stop_after_three_checks
+    )
+    assert out.status == "cancelled" and out.value is None
+    assert out.history == []  # stopped inside the first epoch
+    assert calls["n"] == 4
+
+
+def test_a_diverging_trial_fails_with_its_reason(digits):
+    out = train_trial(digits, {"dropout2_rate": 0.2, "lr": 1e7}, Budget(epochs=2, batch_size=32))
+    assert out.status == "failed" and out.value is None
+    assert "diverged" in out.error
+
+
+def test_training_sample_cap_and_bad_batch(digits):
+    with pytest.raises(ValueError, match="batch_size \\(512\\) is larger than the training data"):
+        train_trial(digits, PARAMS, Budget(epochs=1, batch_size=512, max_train_samples=100))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(epochs=0), "epochs must be an integer >= 1"),
+        (dict(batch_size=0), "batch_size must be an integer >= 1"),
+        (dict(epochs=2.5), "epochs must be an integer"),
+        (dict(max_train_samples=0), "max_train_samples must be an integer >= 1"),
+    ],
+)
+def test_bad_budgets_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Budget(**kwargs)
+
+
+def test_final_retrain_evaluates_once_on_test(digits):
+    result = train_final(digits, PARAMS, Budget(epochs=1, batch_size=64), seed=1)
+    assert 0.3 < result.test_accuracy <= 1.0
+    probs = result.model.predict(digits.x_test[:4], verbose=0)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-4)
