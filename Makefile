@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format clean
+.PHONY: install run tune test lint format clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-# The seed experiment, headless: 10 + 2 trials, 5 epochs, batch 64, then one test evaluation.
+# The dashboard on http://localhost:8501, offline default dataset (mnist-5k).
 run: $(STAMP)
+	$(BIN)/streamlit run app.py
+
+# The seed experiment, headless: 10 + 2 trials, 5 epochs, batch 64, then one test evaluation.
+tune: $(STAMP)
 	$(BIN)/python -m core tune --dataset mnist-5k --final-test --export runs/best.json
 
 test: $(STAMP)

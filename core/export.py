@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from core.study import Study
+from core.study import Study, told_strategy
 
 
 def best_params(study: Study) -> dict[str, Any]:
@@ -74,10 +74,7 @@ def optimizer_state(study: Study) -> dict[str, Any]:
             f"optimizer state exists only for bayes studies; {study.name!r} used "
             f"{study.config.optimizer!r}"
         )
-    strategy = study.config.make_strategy()
-    for t in study.finished_trials:
-        strategy.tell(t.params, t.value if t.status == "complete" else None)
-    return strategy.state()
+    return told_strategy(study).state()
 
 
 def optimizer_state_json(study: Study) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from core.data import Dataset, load_dataset
 from core.optimizer import Strategy, Surrogate
 from core.store import Store
-from core.study import Study, StudyConfig, Trial
+from core.study import Study, StudyConfig, Trial, told_strategy
 from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged, train_final, train_trial
 
 SURROGATE_RESOLUTION = 40
@@ -59,6 +59,27 @@ class Snapshot:
     @property
     def active(self) -> bool:
         return self.status in ("created", "loading", "running", "retraining")
+
+    @classmethod
+    def of_study(cls, study: Study, surrogate: Surrogate | None = None) -> Snapshot:
+        """A still snapshot of a stored study that no runner in this process drives."""
+        finished = [t.finished_at for t in study.trials if t.finished_at]
+        started = [t.started_at for t in study.trials if t.started_at]
+        return cls(
+            study=study.name,
+            status=study.display_status,
+            total=study.config.total,
+            trials=study.trials,
+            current=None,
+            epochs_per_trial=study.config.budget.epochs,
+            surrogate=surrogate,
+            started_at=min(started) if started else None,
+            elapsed=(max(finished) - min(started)) if finished and started else 0.0,
+            eta=None,
+            message=None,
+            error=study.error,
+            final=study.final,
+        )
 
 
 def estimate_eta(
@@ -175,9 +196,7 @@ class Runner:
         cfg.budget.check(len(dataset.y_train))
         self.store.release_running_trials(self.name)
         study = self.store.load(self.name)
-        strategy = cfg.make_strategy()
-        for trial in study.finished_trials:
-            strategy.tell(trial.params, trial.value if trial.status == "complete" else None)
+        strategy = told_strategy(study)
         trials = study.trials
         self._publish(
             status="running",
@@ -307,7 +326,13 @@ class Registry:
             return [n for n, r in self._runners.items() if r.alive]
 
     def create(self, config: StudyConfig, **kwargs: Any) -> Runner:
-        """Store a new study and start it."""
+        """Store a new study and start it (refused, storing nothing, while one runs)."""
+        busy = self.running()
+        if busy:
+            raise RuntimeError(
+                f"study {busy[0]!r} is running: stop it or let it finish before starting "
+                f"{config.name!r}"
+            )
         self.store.create_study(config)
         return self.resume(config.name, **kwargs)
 
@@ -318,11 +343,21 @@ class Registry:
         dataset: Dataset | None = None,
         runner_factory: Callable[..., Runner] = Runner,
     ) -> Runner:
-        """Start (or continue) a stored study; refused if it is already running."""
+        """Start (or continue) a stored study.
+
+        Refused while any study runs in this process: training shares the CPU cores,
+        and two at once would each run at half speed.
+        """
         with self._lock:
             current = self._runners.get(name)
             if current is not None and current.alive:
                 raise RuntimeError(f"study {name!r} is already running: stop it first")
+            busy = [n for n, r in self._runners.items() if r.alive]
+            if busy:
+                raise RuntimeError(
+                    f"study {busy[0]!r} is running: stop it or let it finish before "
+                    f"starting {name!r}"
+                )
             study: Study = self.store.load(name)
             if study.display_status == "running":
                 raise RuntimeError(

@@ -1,0 +1,158 @@
+"""Streamlit glue shared by the pages: the runner registry, cached data, study views.
+
+Long-lived objects live in ``st.cache_resource``; per-user choices in ``st.session_state``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core import charts
+from core.data import BUILTIN, load_dataset
+from core.runner import Registry, Snapshot
+from core.store import Store
+from core.study import Study, surrogate_after
+from core.trainer import assumed_rate, measured_rate
+
+DB_ENV = "TUNER_DB"
+
+
+def db_path() -> Path:
+    return Path(os.environ.get(DB_ENV, "runs/studies.db"))
+
+
+@st.cache_resource(show_spinner=False)
+def _registry(path: str) -> Registry:
+    store = Store(path)
+    return Registry(store, runs_dir=Path(path).parent)
+
+
+def registry() -> Registry:
+    """The process-wide runner registry for the configured database."""
+    return _registry(str(db_path()))
+
+
+def store() -> Store:
+    return registry().store
+
+
+@st.cache_resource(show_spinner="Loading the dataset...", max_entries=4)
+def dataset(name: str, seed: int = 1, val_fraction: float = 0.1):  # noqa: ANN201
+    """Loaded once per (name, seed): the trainer reads these arrays, never copies them."""
+    return load_dataset(name, seed=seed, val_fraction=val_fraction)
+
+
+def save_upload(name: str, data: bytes) -> Path:
+    """Store an uploaded file under a content hash; the user's file name is never a path."""
+    folder = db_path().parent / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    path = folder / f"upload-{digest}.npz"
+    if not path.exists():
+        path.write_bytes(data)
+    return path
+
+
+def dataset_label(name: str) -> str:
+    info = BUILTIN.get(name)
+    if info is None:
+        return f"{Path(name).name} (uploaded)"
+    return f"{info.title} — {info.size}, {'offline' if info.offline else 'needs a download once'}"
+
+
+def throughput(dataset_name: str, input_shape: tuple[int, ...]) -> tuple[float, str]:
+    """Training samples a second: measured from past epochs on this dataset, else assumed."""
+    histories = [
+        t.history
+        for s in store().list()
+        if s.config.dataset == dataset_name
+        for t in s.trials
+        if t.history
+    ]
+    rate = measured_rate(histories)
+    if rate is not None:
+        return rate, f"measured on this machine over {sum(map(len, histories))} past epochs"
+    return assumed_rate(input_shape), "assumed (no trial measured on this dataset yet)"
+
+
+def live_snapshot(name: str) -> Snapshot:
+    """The runner's snapshot if this process runs the study, else a still one from the store."""
+    runner = registry().get(name)
+    if runner is not None:
+        return runner.snapshot()
+    study = store().load(name)
+    return Snapshot.of_study(study, _stored_surrogate(name, len(study.finished_trials)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _stored_surrogate(name: str, k: int):  # noqa: ANN202
+    return surrogate_after(store().load(name), k)
+
+
+def replay_surrogate(name: str, k: int):  # noqa: ANN201
+    """The surrogate right after the k-th finished trial, cached per (study, k)."""
+    return _stored_surrogate(name, k)
+
+
+def trials_frame(trials) -> pd.DataFrame:  # noqa: ANN001
+    rows = []
+    for t in trials:
+        rows.append(
+            {
+                "trial": t.number,
+                "kind": "guided" if t.guided else "random",
+                **{k: v for k, v in t.params.items()},
+                "status": t.status,
+                "val accuracy": t.value,
+                "epochs": len(t.history),
+                "seconds": None if t.seconds is None else round(t.seconds, 1),
+                "error": t.error or "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def surrogate_charts(snap: Snapshot, space, key: str) -> None:  # noqa: ANN001
+    """The three GP charts side by side."""
+    cols = st.columns(3)
+    trials = snap.trials if snap.current is None else (*snap.trials, snap.current)
+    for col, surface in zip(cols, ("mean", "std", "acq"), strict=True):
+        with col:
+            fig = charts.surrogate_figure(snap.surrogate, trials, space, surface)
+            st.plotly_chart(fig, key=f"{key}-{surface}", width="stretch")
+
+
+def best_card(study: Study) -> None:
+    best = study.best_trial
+    if best is None:
+        st.info("No trial has completed yet.")
+        return
+    final = study.final or {}
+    cols = st.columns(4)
+    cols[0].metric("Best validation accuracy", f"{best.value:.4f}", help=f"trial {best.number}")
+    cols[1].metric("dropout2_rate", f"{best.params['dropout2_rate']:.3f}")
+    cols[2].metric("learning rate", f"{best.params['lr']:.2e}")
+    test = final.get("test_accuracy")
+    cols[3].metric(
+        "Test accuracy",
+        f"{test:.4f}" if test is not None else "not evaluated",
+        help="One evaluation on the held-out test split after retraining the best params "
+        "on train+validation. The test split never guides the search.",
+    )
+
+
+def model_file(study: Study) -> Path | None:
+    """The study's retrained model, only if it lies inside this app's runs folder."""
+    path = (study.final or {}).get("model_path")
+    if not path:
+        return None
+    root = db_path().parent.resolve()
+    resolved = Path(path).resolve()
+    if root not in resolved.parents or not resolved.is_file():
+        return None
+    return resolved

@@ -1,0 +1,97 @@
+"""Live: watch the Gaussian process learn while each trial trains."""
+
+import time
+
+import streamlit as st
+
+from core import charts
+from core.store import StudyNotFound
+from pages import common
+
+st.title("Live")
+names = common.store().names()
+if not names:
+    st.info("No study yet: start one on the Tune page.")
+    st.page_link("pages/tune.py", label="Go to Tune", icon="⚙️")
+    st.stop()
+
+running = common.registry().running()
+default = st.session_state.get("study") or (running[0] if running else names[-1])
+if default not in names:
+    default = names[-1]
+st.session_state["study"] = st.selectbox(
+    "Study", list(reversed(names)), index=list(reversed(names)).index(default)
+)
+
+
+def _fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+@st.fragment(run_every=1.0)
+def live_view() -> None:
+    name = st.session_state["study"]
+    try:
+        snap = common.live_snapshot(name)
+        study = common.store().load(name)
+    except StudyNotFound:
+        st.error(f"Study {name!r} no longer exists.")
+        return
+    space = study.config.space
+
+    top = st.columns([3, 1, 1, 1])
+    top[0].markdown(f"**{name}** — {snap.status}" + (f": {snap.message}" if snap.message else ""))
+    top[1].metric("elapsed", _fmt(snap.elapsed))
+    top[2].metric("ETA", _fmt(snap.eta) if snap.active else "—")
+    with top[3]:
+        if snap.active:
+            if st.button("Stop", type="primary", key="live-stop"):
+                runner = common.registry().get(name)
+                if runner is not None:
+                    runner.cancel()
+                    st.toast("Stopping: the running trial ends at its next batch.")
+        elif study.resumable:
+            if st.button("Resume", key="live-resume"):
+                try:
+                    common.registry().resume(name)
+                except (RuntimeError, ValueError) as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun(scope="fragment")
+    for warning in snap.warnings:
+        st.warning(warning)
+    if snap.error:
+        st.error(f"The study failed: {snap.error}")
+
+    st.progress(
+        min(1.0, snap.finished / snap.total) if snap.total else 0.0,
+        text=f"trials {snap.finished}/{snap.total}",
+    )
+    if snap.current is not None:
+        st.progress(
+            min(1.0, snap.current_epoch / snap.epochs_per_trial),
+            text=f"trial {snap.current.number}: epoch {snap.current_epoch}/{snap.epochs_per_trial}",
+        )
+    elif snap.status == "retraining":
+        st.progress(1.0, text="retraining the best params on train+validation")
+
+    common.surrogate_charts(snap, space, key="live")
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(charts.accuracy_figure(snap.trials), key="live-acc", width="stretch")
+    with right:
+        shown = snap.current or next((t for t in reversed(snap.trials) if t.history), None)
+        st.plotly_chart(
+            charts.learning_curves(shown, snap.epochs_per_trial), key="live-curves",
+            width="stretch",
+        )
+    common.best_card(study)
+    trials = snap.trials if snap.current is None else (*snap.trials, snap.current)
+    st.dataframe(common.trials_frame(trials), hide_index=True, width="stretch")
+    st.caption(f"Refreshed {time.strftime('%H:%M:%S')}")
+
+
+live_view()

@@ -1,0 +1,114 @@
+"""Studies: every stored study, its replay, its best params, its downloads."""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core import charts, export
+from core.runner import Snapshot
+from pages import common
+
+st.title("Studies")
+studies = common.store().list()
+if not studies:
+    st.info("No study yet: start one on the Tune page.")
+    st.page_link("pages/tune.py", label="Go to Tune", icon="⚙️")
+    st.stop()
+
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "study": s.name,
+                "status": s.display_status,
+                "trials": f"{len(s.finished_trials)}/{s.config.total}",
+                "best val accuracy": s.best_trial.value if s.best_trial else None,
+                "test accuracy": (s.final or {}).get("test_accuracy"),
+                "dataset": Path(s.config.dataset).name,
+                "optimizer": s.config.optimizer,
+                "created": pd.Timestamp(s.created_at, unit="s").strftime("%Y-%m-%d %H:%M"),
+            }
+            for s in reversed(studies)
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+)
+
+by_name = {s.name: s for s in studies}
+names = list(reversed(by_name))
+chosen = st.session_state.get("study") if st.session_state.get("study") in by_name else names[0]
+name = st.selectbox("Open a study", names, index=names.index(chosen), key="studies_open")
+study = by_name[name]
+
+st.subheader(f"{name} — {study.display_status}")
+common.best_card(study)
+if study.error:
+    st.error(f"This study failed: {study.error}")
+if study.resumable and not common.registry().running():
+    if st.button("Resume", type="primary", key="studies-resume"):
+        try:
+            common.registry().resume(name)
+        except (RuntimeError, ValueError) as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["study"] = name
+            st.switch_page("pages/live.py")
+
+finished = len(study.finished_trials)
+if finished >= 1:
+    k = (
+        st.slider("Replay: the surrogate after trial k", 1, finished, finished, key="replay")
+        if finished > 1
+        else 1
+    )
+    snap = Snapshot.of_study(study, common.replay_surrogate(name, k))
+    shown = study.finished_trials[:k]
+    common.surrogate_charts(
+        Snapshot(**{**snap.__dict__, "trials": shown}), study.config.space, key="studies"
+    )
+    st.plotly_chart(charts.accuracy_figure(study.trials), key="studies-acc", width="stretch")
+
+st.subheader("Downloads")
+d1, d2, d3, d4 = st.columns(4)
+d1.download_button(
+    "Best params (JSON)",
+    export.best_params_json(study),
+    file_name=f"{name}-best-params.json",
+    mime="application/json",
+    disabled=study.best_trial is None,
+)
+d2.download_button(
+    "All trials (CSV)", export.trials_csv(study), file_name=f"{name}-trials.csv", mime="text/csv"
+)
+if study.config.optimizer == "bayes":
+    d3.download_button(
+        "Optimizer state (JSON)",
+        export.optimizer_state_json(study),
+        file_name=f"{name}-optimizer-state.json",
+        mime="application/json",
+        help="bayes_opt's save_state format, in unit-cube coordinates (see search_space).",
+    )
+model = common.model_file(study)
+if model is not None:
+    d4.download_button(
+        "Retrained model (.keras)",
+        model.read_bytes(),
+        file_name=f"{name}-model.keras",
+        mime="application/octet-stream",
+    )
+else:
+    d4.caption("No retrained model: run with 'final test' to get one.")
+
+st.subheader("Compare studies")
+picked = st.multiselect(
+    "Best so far, side by side", names, default=names[: min(2, len(names))], key="compare"
+)
+st.plotly_chart(
+    charts.comparison_figure(
+        {n: [t.value for t in by_name[n].finished_trials] for n in picked}
+    ),
+    key="studies-compare",
+    width="stretch",
+)
