@@ -22,7 +22,11 @@ SURFACES = {
     "std": ("GP standard deviation (uncertainty)", "Magma", "std"),
     "acq": ("Acquisition function", "Cividis", "acq"),
 }
-ACQ_TITLES = {"ei": "expected improvement", "ucb": "upper confidence bound", "poi": "prob. of improvement"}
+ACQ_TITLES = {
+    "ei": "expected improvement",
+    "ucb": "upper confidence bound",
+    "poi": "prob. of improvement",
+}
 HEIGHT = 380
 
 
@@ -125,8 +129,12 @@ def surrogate_figure(
                 y=[nxt[py.name]],
                 mode="markers",
                 name="next point",
-                marker={"symbol": "star", "size": 18, "color": "white",
-                        "line": {"color": "black", "width": 2}},
+                marker={
+                    "symbol": "star",
+                    "size": 18,
+                    "color": "white",
+                    "line": {"color": "black", "width": 2},
+                },
                 hovertemplate=f"next: {px.name}=%{{x:.4g}}, {py.name}=%{{y:.4g}}<extra></extra>",
             )
         )
@@ -266,8 +274,11 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, n: int = 16) -> go.Figur
     cols = min(8, n)
     rows = math.ceil(n / cols)
     fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=[str(int(labels[i])) for i in range(n)],
-        horizontal_spacing=0.01, vertical_spacing=0.08,
+        rows=rows,
+        cols=cols,
+        subplot_titles=[str(int(labels[i])) for i in range(n)],
+        horizontal_spacing=0.01,
+        vertical_spacing=0.08,
     )
     for i in range(n):
         img = np.asarray(images[i])
@@ -279,9 +290,7 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, n: int = 16) -> go.Figur
         )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor=None)
-    fig.update_layout(
-        height=110 * rows + 40, margin={"l": 5, "r": 5, "t": 30, "b": 5}, title=None
-    )
+    fig.update_layout(height=110 * rows + 40, margin={"l": 5, "r": 5, "t": 30, "b": 5}, title=None)
     return fig
 
 

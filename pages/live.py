@@ -85,7 +85,8 @@ def live_view() -> None:
     with right:
         shown = snap.current or next((t for t in reversed(snap.trials) if t.history), None)
         st.plotly_chart(
-            charts.learning_curves(shown, snap.epochs_per_trial), key="live-curves",
+            charts.learning_curves(shown, snap.epochs_per_trial),
+            key="live-curves",
             width="stretch",
         )
     common.best_card(study)

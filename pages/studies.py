@@ -106,9 +106,7 @@ picked = st.multiselect(
     "Best so far, side by side", names, default=names[: min(2, len(names))], key="compare"
 )
 st.plotly_chart(
-    charts.comparison_figure(
-        {n: [t.value for t in by_name[n].finished_trials] for n in picked}
-    ),
+    charts.comparison_figure({n: [t.value for t in by_name[n].finished_trials] for n in picked}),
     key="studies-compare",
     width="stretch",
 )

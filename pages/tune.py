@@ -32,14 +32,32 @@ DEFAULTS = {
 }
 PRESETS = {
     "Quick look": {
-        "dataset": "mnist-5k", "init_points": 5, "n_iter": 7, "epochs": 2, "batch_size": 64,
-        "max_train_samples": 0, "dropout_low": 0.1, "dropout_high": 0.5, "lr_low": 1e-4,
-        "lr_high": 1e-2, "lr_log": True, "final_test": False,
+        "dataset": "mnist-5k",
+        "init_points": 5,
+        "n_iter": 7,
+        "epochs": 2,
+        "batch_size": 64,
+        "max_train_samples": 0,
+        "dropout_low": 0.1,
+        "dropout_high": 0.5,
+        "lr_low": 1e-4,
+        "lr_high": 1e-2,
+        "lr_log": True,
+        "final_test": False,
     },
     "The seed experiment": {
-        "dataset": "mnist", "init_points": 10, "n_iter": 2, "epochs": 5, "batch_size": 64,
-        "max_train_samples": 0, "dropout_low": 0.1, "dropout_high": 0.5, "lr_low": 1e-4,
-        "lr_high": 1e-2, "lr_log": True, "final_test": True,
+        "dataset": "mnist",
+        "init_points": 10,
+        "n_iter": 2,
+        "epochs": 5,
+        "batch_size": 64,
+        "max_train_samples": 0,
+        "dropout_low": 0.1,
+        "dropout_high": 0.5,
+        "lr_low": 1e-4,
+        "lr_high": 1e-2,
+        "lr_log": True,
+        "final_test": True,
     },
 }
 ACQ_HELP = {

@@ -1,0 +1,170 @@
+"""The dashboard driven through Streamlit's AppTest, page by page, as a user would."""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.store import Store
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "studies.db"
+    monkeypatch.setenv("TUNER_DB", str(path))
+    return path
+
+
+def open_app(page=None):
+    at = AppTest.from_file(APP, default_timeout=120)
+    if page:
+        at.switch_page(page)
+    return at.run()
+
+
+def registry():
+    from pages import common
+
+    return common.registry()
+
+
+def wait_idle(timeout=180):
+    deadline = time.time() + timeout
+    while registry().running() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not registry().running()
+
+
+def fill_tiny(at, init_points=2, n_iter=2, epochs=1):
+    at.selectbox(key="tune_dataset").set_value("digits")
+    at.number_input(key="tune_epochs").set_value(epochs)
+    at.number_input(key="tune_init_points").set_value(init_points)
+    at.number_input(key="tune_n_iter").set_value(n_iter)
+    return at.run()
+
+
+def start_button(at):
+    return next(b for b in at.button if b.label == "Start")
+
+
+def texts(elements):
+    return [e.value for e in elements]
+
+
+@pytest.mark.parametrize("page", [None, "pages/live.py", "pages/studies.py"])
+def test_every_page_renders_on_an_empty_database(db, page):
+    at = open_app(page)
+    assert not at.exception
+    if page:
+        assert any("No study yet" in i.value for i in at.info)
+
+
+def test_tune_shows_the_dataset_and_an_estimate(db):
+    at = fill_tiny(open_app())
+    assert not at.exception
+    assert any("digits: 1295 train" in s.value for s in at.success)
+    assert any("4 trials x 1 epochs" in i.value and "samples/s" in i.value for i in at.info)
+    assert not start_button(at).disabled
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("tune_dropout_low", 0.6, "dropout2_rate: low (0.6) must be smaller than high (0.5)"),
+        ("tune_dropout_high", 1.0, "a dropout rate must lie in [0, 1)"),
+        ("tune_lr_low", 0.0, "lr: a log-scale parameter needs low > 0"),
+        ("tune_lr_high", 1e-4, "lr: low (0.0001) must be smaller than high (0.0001)"),
+        ("tune_init_points", 0, "init_points + n_iter must be at least 1 trial"),
+        ("tune_batch_size", 5000, "batch_size (5000) is larger than the training data"),
+    ],
+)
+def test_invalid_input_shows_an_error_and_starts_nothing(db, field, value, message):
+    at = fill_tiny(open_app())
+    if field == "tune_init_points":
+        at.number_input(key="tune_n_iter").set_value(0)
+    at.number_input(key=field).set_value(value).run()
+    assert not at.exception
+    assert any(message in e.value for e in at.error), texts(at.error)
+    assert start_button(at).disabled
+    assert Store(db).names() == []
+
+
+def test_a_bad_upload_is_explained_inline(db, tmp_path):
+    at = open_app()
+    at.selectbox(key="tune_dataset").set_value("upload").run()
+    assert any("Upload an .npz file" in e.value for e in at.error)
+    assert start_button(at).disabled
+
+
+def test_a_tiny_study_runs_from_tune_to_live_and_studies(db):
+    at = fill_tiny(open_app())
+    start_button(at).click().run()
+    assert not at.exception
+    assert at.title[0].value == "Live"
+    name = at.session_state["study"]
+    wait_idle()
+
+    at.run()  # Live, after the run
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 5  # mean, std, acquisition, accuracy, learning curves
+    assert any(m.label == "Best validation accuracy" for m in at.metric)
+    frame = at.dataframe[0].value
+    assert len(frame) == 4 and set(frame["status"]) == {"complete"}
+
+    study = Store(db).load(name)
+    assert study.status == "complete" and len(study.finished_trials) == 4
+
+    at.switch_page("pages/studies.py").run()
+    assert not at.exception
+    assert any(m.label == "Best validation accuracy" for m in at.metric)
+    assert at.slider(key="replay").value == 4
+    at.slider(key="replay").set_value(2).run()
+    assert not at.exception
+    assert "after 2 trials" in json.dumps(at.get("plotly_chart")[0].proto.spec)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels[:3] == ["Best params (JSON)", "All trials (CSV)", "Optimizer state (JSON)"]
+
+
+def test_a_second_start_while_one_runs_is_refused(db):
+    at = fill_tiny(open_app(), init_points=3, n_iter=3, epochs=3)
+    start_button(at).click().run()
+    first = at.session_state["study"]
+    try:
+        again = fill_tiny(open_app())
+        again.text_input(key="tune_name").set_value("second").run()
+        start_button(again).click().run()
+        assert not again.exception
+        assert any(f"study {first!r} is running" in e.value for e in again.error)
+        assert Store(db).names() == [first]
+    finally:
+        registry().get(first).cancel()
+        wait_idle()
+
+
+def test_stop_from_live_then_resume_from_studies(db):
+    at = fill_tiny(open_app(), init_points=2, n_iter=1, epochs=4)
+    start_button(at).click().run()
+    name = at.session_state["study"]
+    runner = registry().get(name)
+    deadline = time.time() + 60
+    while runner.snapshot().current_epoch < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    at.run()
+    stop = next(b for b in at.button if b.label == "Stop")
+    stop.click().run()
+    assert runner.join(10)
+    study = Store(db).load(name)
+    assert study.status == "stopped" and study.resumable
+
+    studies = open_app("pages/studies.py")
+    resume = next(b for b in studies.button if b.label == "Resume")
+    resume.click().run()
+    assert not studies.exception
+    wait_idle()
+    study = Store(db).load(name)
+    assert study.status == "complete" and len(study.finished_trials) == 3

@@ -1,0 +1,120 @@
+import math
+
+import numpy as np
+import pytest
+
+from core import charts
+from core.optimizer import make_strategy
+from core.space import default_space
+from core.study import Trial
+
+
+def make_trials(n=5, failed=()):
+    trials = []
+    strategy = make_strategy("bayes", default_space(), seed=1, init_points=3)
+    for i in range(1, n + 1):
+        p = strategy.ask()
+        value = None if i in failed else 0.9 + 0.01 * math.sin(i)
+        strategy.tell(p, value)
+        trials.append(
+            Trial(
+                i,
+                p,
+                "failed" if value is None else "complete",
+                value,
+                guided=i > 3,
+                history=(
+                    {
+                        "epoch": 1,
+                        "accuracy": 0.8,
+                        "loss": 0.5,
+                        "val_accuracy": 0.85,
+                        "val_loss": 0.4,
+                    },
+                ),
+            )
+        )
+    return trials, strategy
+
+
+def scatter(fig, name):
+    return next(t for t in fig.data if t.name == name)
+
+
+@pytest.mark.parametrize("surface", ["mean", "std", "acq"])
+def test_surrogate_chart_has_log_lr_axis_trials_and_next_point(surface):
+    trials, strategy = make_trials()
+    sur = strategy.surrogate(15)
+    fig = charts.surrogate_figure(sur, trials, default_space(), surface)
+    assert fig.layout.yaxis.type == "log"
+    assert fig.layout.yaxis.title.text == "lr"
+    heat = fig.data[0]
+    assert heat.type == "heatmap" and np.asarray(heat.z).shape == (15, 15)
+    np.testing.assert_allclose(np.asarray(heat.z), np.asarray(getattr(sur, surface)))
+    points = scatter(fig, "trials")
+    assert list(points.x) == [t.params["dropout2_rate"] for t in trials]
+    assert list(points.y) == [t.params["lr"] for t in trials]
+    assert "trial 1" in points.text[0] and "val accuracy" in points.text[0]
+    star = scatter(fig, "next point")
+    assert star.marker.symbol == "star"
+    assert (star.x[0], star.y[0]) == (sur.next_point["dropout2_rate"], sur.next_point["lr"])
+
+
+def test_linear_lr_gets_a_linear_axis():
+    space = default_space(lr_log=False)
+    fig = charts.surrogate_figure(None, [], space, "mean")
+    assert fig.layout.yaxis.type == "linear"
+
+
+def test_an_empty_study_still_draws_a_titled_figure():
+    fig = charts.surrogate_figure(None, [], default_space(), "std")
+    assert "standard deviation" in fig.layout.title.text
+    assert "appears after the first" in fig.layout.annotations[0].text
+    assert charts.accuracy_figure([]).layout.annotations[0].text
+    assert charts.learning_curves(None).layout.annotations[0].text
+    assert charts.comparison_figure({}).layout.annotations[0].text
+
+
+def test_failed_trials_are_crosses_on_the_surrogate():
+    trials, strategy = make_trials(5, failed=(2,))
+    fig = charts.surrogate_figure(strategy.surrogate(8), trials, default_space(), "mean")
+    symbols = list(scatter(fig, "trials").marker.symbol)
+    assert symbols[1] == "x" and symbols.count("x") == 1
+
+
+def test_accuracy_chart_draws_the_best_so_far_line():
+    trials, _ = make_trials(6, failed=(4,))
+    fig = charts.accuracy_figure(trials)
+    line = scatter(fig, "best so far")
+    values = [t.value for t in trials]
+    expected = [max(v for v in values[: i + 1] if v is not None) for i in range(6)]
+    assert list(line.y) == expected
+    assert line.line.shape == "hv"
+    assert len(scatter(fig, "random").x) == 3 and len(scatter(fig, "guided").x) == 2
+    assert list(scatter(fig, "failed").x) == [4]
+
+
+def test_best_so_far_skips_failures_before_a_success():
+    assert charts.best_so_far([None, 0.5, None, 0.4, 0.7]) == [None, 0.5, 0.5, 0.5, 0.7]
+
+
+def test_learning_curves_have_train_and_validation_for_accuracy_and_loss():
+    trials, _ = make_trials(1)
+    fig = charts.learning_curves(trials[0], epochs=5)
+    names = [t.name for t in fig.data]
+    assert names == ["train accuracy", "validation accuracy", "train loss", "validation loss"]
+    assert list(fig.layout.xaxis.range) == [0.5, 5.5]
+
+
+def test_comparison_overlays_one_line_per_study():
+    fig = charts.comparison_figure({"a": [0.5, 0.7, 0.6], "b": [0.8, None]})
+    assert [t.name for t in fig.data] == ["a", "b"]
+    assert list(fig.data[0].y) == [0.5, 0.7, 0.7]
+
+
+def test_sample_grid_and_class_counts():
+    images = np.random.default_rng(0).random((20, 8, 8, 1))
+    fig = charts.sample_grid(images, np.arange(20) % 10, n=16)
+    assert len(fig.data) == 16
+    bars = charts.class_counts_figure({0: 5, 1: 7})
+    assert list(bars.data[0].y) == [5, 7]
