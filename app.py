@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Bayesian CNN tuner", page_icon="🎯", layout="wide")
+st.set_page_config(page_title="Bayesian CNN tuner", page_icon=":material/insights:", layout="wide")
 
 pages = [
-    st.Page("pages/tune.py", title="Tune", icon="⚙️", default=True),
-    st.Page("pages/live.py", title="Live", icon="📈"),
-    st.Page("pages/studies.py", title="Studies", icon="🗂️"),
+    st.Page("pages/tune.py", title="Tune", icon=":material/tune:", default=True),
+    st.Page("pages/live.py", title="Live", icon=":material/monitoring:"),
+    st.Page("pages/studies.py", title="Studies", icon=":material/folder_open:"),
 ]
 st.navigation(pages).run()

@@ -18,15 +18,11 @@ from core.space import SearchSpace
 from core.study import Trial
 
 SURFACES = {
-    "mean": ("GP mean of validation accuracy", "Viridis", "mean"),
-    "std": ("GP standard deviation (uncertainty)", "Magma", "std"),
-    "acq": ("Acquisition function", "Cividis", "acq"),
+    "mean": ("GP mean (predicted accuracy)", "Viridis", "mean"),
+    "std": ("GP standard deviation", "Magma", "std"),
+    "acq": ("Acquisition", "Cividis", "acq"),
 }
-ACQ_TITLES = {
-    "ei": "expected improvement",
-    "ucb": "upper confidence bound",
-    "poi": "prob. of improvement",
-}
+ACQ_TITLES = {"ei": "EI", "ucb": "UCB", "poi": "PI"}
 HEIGHT = 380
 
 
@@ -82,7 +78,7 @@ def surrogate_figure(
     px, py = space.params[0], space.params[1]
     trials = [t for t in trials if t.finished or t.status == "running"]
     if surrogate is not None and surface == "acq":
-        title = f"Acquisition: {ACQ_TITLES.get(surrogate.acquisition, surrogate.acquisition)}"
+        title = f"Acquisition ({ACQ_TITLES.get(surrogate.acquisition, surrogate.acquisition)})"
     if surrogate is None:
         fig = _empty(title, "The Gaussian process appears after the first finished trial")
         fig.update_layout(xaxis={"visible": True, "title": px.name}, yaxis={"visible": True})
@@ -99,7 +95,9 @@ def surrogate_figure(
                 name=attr,
             )
         )
-        fig.update_layout(title=f"{title} after {surrogate.n_observations} trials")
+        fig.update_layout(
+            title={"text": title, "subtitle": {"text": f"after {surrogate.n_observations} trials"}}
+        )
     done = [t for t in trials if t.finished]
     if done:
         values = [t.value if t.value is not None else np.nan for t in done]
@@ -147,6 +145,9 @@ def surrogate_figure(
             "title": py.name,
             "type": "log" if py.log else "linear",
             "range": [math.log10(py.low), math.log10(py.high)] if py.log else [py.low, py.high],
+            "exponentformat": "e",
+            # one tick a decade when the range spans several, else Plotly's own
+            "dtick": 1 if py.log and py.high / py.low >= 100 else None,
         },
     )
     return fig

@@ -22,6 +22,25 @@ from core.trainer import assumed_rate, measured_rate
 DB_ENV = "TUNER_DB"
 
 
+def use_app_navigation() -> None:
+    """Route through app.py's st.navigation even on a server's very first request.
+
+    Streamlit runs a folder named pages/ the old way (each file a page, app.py
+    skipped) until some session has called st.navigation; a bookmark to /live
+    opened right after a server start would otherwise show every module in
+    pages/ as a page. On a session's first run, flip that switch and rerun through
+    app.py (a first run carries no widget event that a rerun could lose).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if "_navigation_checked" in st.session_state:
+        return
+    st.session_state["_navigation_checked"] = True
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def db_path() -> Path:
     return Path(os.environ.get(DB_ENV, "runs/studies.db"))
 

@@ -8,11 +8,13 @@ from core import charts
 from core.store import StudyNotFound
 from pages import common
 
+common.use_app_navigation()
+
 st.title("Live")
 names = common.store().names()
 if not names:
     st.info("No study yet: start one on the Tune page.")
-    st.page_link("pages/tune.py", label="Go to Tune", icon="⚙️")
+    st.page_link("pages/tune.py", label="Go to Tune", icon=":material/tune:")
     st.stop()
 
 running = common.registry().running()

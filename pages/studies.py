@@ -9,11 +9,13 @@ from core import charts, export
 from core.runner import Snapshot
 from pages import common
 
+common.use_app_navigation()
+
 st.title("Studies")
 studies = common.store().list()
 if not studies:
     st.info("No study yet: start one on the Tune page.")
-    st.page_link("pages/tune.py", label="Go to Tune", icon="⚙️")
+    st.page_link("pages/tune.py", label="Go to Tune", icon=":material/tune:")
     st.stop()
 
 st.dataframe(

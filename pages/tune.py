@@ -9,6 +9,8 @@ from core.study import config_from_inputs
 from core.trainer import estimate_seconds
 from pages import common
 
+common.use_app_navigation()
+
 UPLOAD = "upload"
 DEFAULTS = {
     "dataset": DEFAULT_DATASET,

@@ -188,3 +188,19 @@ def test_optimizer_state_is_bayes_opt_json():
     state = s.state()
     assert len(state["params"]) == 3 and state["target"] == [0.9, 0.9, 0.9]
     assert state["search_space"][1]["log"] is True
+
+
+def test_surrogate_of_noisy_accuracies_is_not_flat():
+    """A dozen noisy accuracies must give a shaped surface, not spikes over a flat prior."""
+    rng = np.random.default_rng(0)
+    space = default_space()
+    s = make_strategy("bayes", space, seed=1, init_points=12)
+    for _ in range(12):
+        p = s.ask()
+        lr_term = (math.log10(p["lr"]) + 2.5) ** 2
+        s.tell(p, 0.96 - 0.03 * lr_term + rng.normal(0, 0.01))
+    sur = s.surrogate(20)
+    mean = np.array(sur.mean)
+    assert np.ptp(mean) > 0.02
+    assert np.ptp(mean[:, 5]) > 0.01  # varies along lr (a collapsed GP gives 0)
+    assert np.ptp(np.array(sur.std)) > 0.005
