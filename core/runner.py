@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from core.data import Dataset, load_dataset
+from core.data import Dataset
 from core.optimizer import Strategy, Surrogate
 from core.store import Store
 from core.study import Study, StudyConfig, Trial, told_strategy
-from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged, train_final, train_trial
+from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged
+from core.worker import LocalTrainer, ProcessTrainer, make_trainer
 
 SURROGATE_RESOLUTION = 40
 
@@ -55,6 +56,19 @@ class Snapshot:
     @property
     def current_epoch(self) -> int:
         return len(self.current.history) if self.current else 0
+
+    @property
+    def version(self) -> tuple:
+        """Changes whenever a chart would: a trial or an epoch ends, or the status moves."""
+        return (
+            self.study,
+            self.status,
+            len(self.trials),
+            self.finished,
+            self.current.number if self.current else None,
+            self.current_epoch,
+            self.surrogate.n_observations if self.surrogate else None,
+        )
 
     @property
     def active(self) -> bool:
@@ -107,8 +121,10 @@ class Runner:
         runs_dir: str | os.PathLike = "runs",
         dataset: Dataset | None = None,
         surrogate_resolution: int = SURROGATE_RESOLUTION,
+        isolate: bool = False,
     ) -> None:
         self.store = store
+        self._isolate = isolate
         self.name = name
         self.runs_dir = Path(runs_dir)
         self._dataset = dataset
@@ -190,10 +206,22 @@ class Runner:
 
     def _search(self) -> str:
         cfg = self._config
-        dataset = self._dataset or load_dataset(
-            cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.seed
+        trainer = make_trainer(
+            cfg.dataset,
+            val_fraction=cfg.val_fraction,
+            seed=cfg.seed,
+            isolate=self._isolate,
+            dataset=self._dataset,
         )
-        cfg.budget.check(len(dataset.y_train))
+        try:
+            return self._search_with(trainer)
+        finally:
+            trainer.close()
+
+    def _search_with(self, trainer: LocalTrainer | ProcessTrainer) -> str:
+        cfg = self._config
+        info = trainer.info
+        cfg.budget.check(info.n_train)
         self.store.release_running_trials(self.name)
         study = self.store.load(self.name)
         strategy = told_strategy(study)
@@ -201,9 +229,9 @@ class Runner:
         self._publish(
             status="running",
             trials=trials,
-            warnings=dataset.warnings,
+            warnings=info.warnings,
             surrogate=self._surrogate(strategy),
-            message=dataset.summary(),
+            message=info.summary,
         )
         number = max((t.number for t in trials), default=0)
         finished = len(study.finished_trials)
@@ -211,7 +239,7 @@ class Runner:
             if self._stop.is_set():
                 return "stopped"
             number += 1
-            outcome, trial = self._one_trial(strategy, dataset, number)
+            outcome, trial = self._one_trial(strategy, trainer, number)
             trials = (*trials, trial)
             if outcome == "cancelled":
                 self._publish(trials=trials, current=None)
@@ -220,13 +248,15 @@ class Runner:
             strategy.tell(trial.params, trial.value if outcome == "complete" else None)
             self._publish(trials=trials, current=None, surrogate=self._surrogate(strategy))
         if cfg.final_test and not study.final:
-            return self._final(strategy, dataset)
+            return self._final(strategy, trainer)
         return "complete"
 
     def _surrogate(self, strategy: Strategy) -> Surrogate | None:
         return strategy.surrogate(self._resolution)
 
-    def _one_trial(self, strategy: Strategy, dataset: Dataset, number: int) -> tuple[str, Trial]:
+    def _one_trial(
+        self, strategy: Strategy, trainer: LocalTrainer | ProcessTrainer, number: int
+    ) -> tuple[str, Trial]:
         cfg = self._config
         guided = bool(getattr(strategy, "guided", False))
         params = strategy.ask()
@@ -241,8 +271,7 @@ class Runner:
             self.store.add_epoch(self.name, number, history)
             self._publish(current=replace(current, history=tuple(history)))
 
-        outcome = train_trial(
-            dataset,
+        outcome = trainer.trial(
             params,
             cfg.budget,
             seed=cfg.seed * 1000 + number,
@@ -269,7 +298,7 @@ class Runner:
         )
         return outcome.status, trial
 
-    def _final(self, strategy: Strategy, dataset: Dataset) -> str:
+    def _final(self, strategy: Strategy, trainer: LocalTrainer | ProcessTrainer) -> str:
         best = strategy.best
         if best is None:
             self._publish(message="no trial completed: nothing to retrain")
@@ -278,8 +307,12 @@ class Runner:
         cfg = self._config
         self._publish(status="retraining", message="retraining the best params on train+validation")
         try:
-            result = train_final(
-                dataset, params, cfg.budget, seed=cfg.seed, should_stop=self._stop.is_set
+            result = trainer.final(
+                params,
+                cfg.budget,
+                seed=cfg.seed,
+                path=self.runs_dir / self.name / "model.keras",
+                should_stop=self._stop.is_set,
             )
         except TrialCancelled:
             return "stopped"
@@ -288,21 +321,7 @@ class Runner:
             self.store.set_final(self.name, final)
             self._publish(final=final)
             return "complete"
-        folder = self.runs_dir / self.name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "model.keras"
-        partial = folder / "model.partial.keras"
-        result.model.save(partial)
-        os.replace(partial, path)  # never leave a half-written model behind
-        final = {
-            "params": params,
-            "val_accuracy": value,
-            "test_accuracy": result.test_accuracy,
-            "test_loss": result.test_loss,
-            "model_path": str(path),
-            "retrain_seconds": result.seconds,
-            "test_samples": int(len(dataset.y_test)),
-        }
+        final = {"params": params, "val_accuracy": value, **result}
         self.store.set_final(self.name, final)
         self._publish(final=final)
         return "complete"
@@ -311,9 +330,12 @@ class Runner:
 class Registry:
     """The runners of this process: at most one live worker per study."""
 
-    def __init__(self, store: Store, *, runs_dir: str | os.PathLike = "runs") -> None:
+    def __init__(
+        self, store: Store, *, runs_dir: str | os.PathLike = "runs", isolate: bool = False
+    ) -> None:
         self.store = store
         self.runs_dir = runs_dir
+        self.isolate = isolate
         self._runners: dict[str, Runner] = {}
         self._lock = threading.Lock()
 
@@ -363,7 +385,9 @@ class Registry:
                 raise RuntimeError(
                     f"study {name!r} is running in another process (pid {study.owner_pid})"
                 )
-            runner = runner_factory(self.store, name, runs_dir=self.runs_dir, dataset=dataset)
+            runner = runner_factory(
+                self.store, name, runs_dir=self.runs_dir, dataset=dataset, isolate=self.isolate
+            )
             self._runners[name] = runner
             runner.start()
             return runner

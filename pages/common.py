@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -48,7 +49,7 @@ def db_path() -> Path:
 @st.cache_resource(show_spinner=False)
 def _registry(path: str) -> Registry:
     store = Store(path)
-    return Registry(store, runs_dir=Path(path).parent)
+    return Registry(store, runs_dir=Path(path).parent, isolate=True)
 
 
 def registry() -> Registry:
@@ -67,11 +68,16 @@ def dataset(name: str, seed: int = 1, val_fraction: float = 0.1):  # noqa: ANN20
 
 
 def save_upload(name: str, data: bytes) -> Path:
-    """Store an uploaded file under a content hash; the user's file name is never a path."""
+    """Store an uploaded file under its content hash.
+
+    The user's file name never becomes a path: only its stem, reduced to letters,
+    digits, '.', '_' and '-', is kept as a readable prefix.
+    """
     folder = db_path().parent / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()[:16]
-    path = folder / f"upload-{digest}.npz"
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", Path(name.replace("\\", "/")).stem)[:40] or "upload"
+    path = folder / f"{stem}-{digest}.npz"
     if not path.exists():
         path.write_bytes(data)
     return path
@@ -136,14 +142,31 @@ def trials_frame(trials) -> pd.DataFrame:  # noqa: ANN001
     return pd.DataFrame(rows)
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def figures(version: tuple, _snap: Snapshot, _space) -> dict:  # noqa: ANN001
+    """Every chart of a snapshot, built once per snapshot version.
+
+    Building Plotly figures costs ~0.2 s of CPU; the Live page redraws every second
+    while training competes for the same cores, so figures are rebuilt only when a
+    trial or an epoch ends.
+    """
+    trials = _snap.trials if _snap.current is None else (*_snap.trials, _snap.current)
+    out = {
+        surface: charts.surrogate_figure(_snap.surrogate, trials, _space, surface)
+        for surface in ("mean", "std", "acq")
+    }
+    out["accuracy"] = charts.accuracy_figure(_snap.trials)
+    shown = _snap.current or next((t for t in reversed(_snap.trials) if t.history), None)
+    out["curves"] = charts.learning_curves(shown, _snap.epochs_per_trial)
+    return out
+
+
 def surrogate_charts(snap: Snapshot, space, key: str) -> None:  # noqa: ANN001
     """The three GP charts side by side."""
-    cols = st.columns(3)
-    trials = snap.trials if snap.current is None else (*snap.trials, snap.current)
-    for col, surface in zip(cols, ("mean", "std", "acq"), strict=True):
+    figs = figures(snap.version, snap, space)
+    for col, surface in zip(st.columns(3), ("mean", "std", "acq"), strict=True):
         with col:
-            fig = charts.surrogate_figure(snap.surrogate, trials, space, surface)
-            st.plotly_chart(fig, key=f"{key}-{surface}", width="stretch")
+            st.plotly_chart(figs[surface], key=f"{key}-{surface}", width="stretch")
 
 
 def best_card(study: Study) -> None:

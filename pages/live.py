@@ -4,7 +4,6 @@ import time
 
 import streamlit as st
 
-from core import charts
 from core.store import StudyNotFound
 from pages import common
 
@@ -81,16 +80,10 @@ def live_view() -> None:
         st.progress(1.0, text="retraining the best params on train+validation")
 
     common.surrogate_charts(snap, space, key="live")
+    figs = common.figures(snap.version, snap, space)
     left, right = st.columns(2)
-    with left:
-        st.plotly_chart(charts.accuracy_figure(snap.trials), key="live-acc", width="stretch")
-    with right:
-        shown = snap.current or next((t for t in reversed(snap.trials) if t.history), None)
-        st.plotly_chart(
-            charts.learning_curves(shown, snap.epochs_per_trial),
-            key="live-curves",
-            width="stretch",
-        )
+    left.plotly_chart(figs["accuracy"], key="live-acc", width="stretch")
+    right.plotly_chart(figs["curves"], key="live-curves", width="stretch")
     common.best_card(study)
     trials = snap.trials if snap.current is None else (*snap.trials, snap.current)
     st.dataframe(common.trials_frame(trials), hide_index=True, width="stretch")

@@ -120,3 +120,54 @@ def test_config_validation_names_the_field():
         StudyConfig(name="../etc/passwd")
     with pytest.raises(ValueError, match="n_iter must be an integer >= 0"):
         StudyConfig(name="x", n_iter=-1)
+
+
+def test_an_isolated_runner_trains_in_a_child_process_and_stops(store, tiny_config, tmp_path):
+    import multiprocessing as mp
+
+    registry = Registry(store, runs_dir=tmp_path, isolate=True)
+    config = tiny_config(final_test=True, init_points=2, n_iter=1)
+    runner = registry.create(config)
+    assert runner.join(180)
+    assert runner.snapshot().status == "complete"
+    study = store.load("tiny")
+    assert len(study.finished_trials) == 3
+    assert all(len(t.history) == 1 for t in study.trials)
+    assert 0 < study.final["test_accuracy"] <= 1
+    assert (tmp_path / "tiny" / "model.keras").exists()
+    assert mp.active_children() == []  # the worker process is gone
+
+    runner = registry.create(tiny_config("slow", budget=Budget(epochs=20, batch_size=16)))
+    assert wait_for(lambda: runner.snapshot().current_epoch >= 1, timeout=120)
+    asked = time.time()
+    runner.cancel()
+    assert runner.join(30)
+    assert time.time() - asked < 5
+    assert store.load("slow").status == "stopped"
+
+
+def test_stop_before_the_first_trial_and_during_the_final_retrain(store, tiny_config, tmp_path):
+    registry = Registry(store, runs_dir=tmp_path)
+    config = tiny_config(final_test=True, init_points=1, n_iter=0, budget=Budget(3, 16))
+    store.create_study(config)
+    from core.runner import Runner
+
+    runner = Runner(store, "tiny", runs_dir=tmp_path)
+    runner.cancel()  # between trials: before the first one starts
+    runner.start()
+    assert runner.join(60)
+    assert store.load("tiny").status == "stopped" and store.load("tiny").trials == ()
+
+    runner = registry.resume("tiny")
+    assert wait_for(lambda: runner.snapshot().status == "retraining", timeout=120)
+    runner.cancel()
+    assert runner.join(30)
+    study = store.load("tiny")
+    assert study.status == "stopped" and study.final is None and study.resumable
+    assert not list(tmp_path.glob("tiny/*.keras"))  # nothing half-written
+
+    runner = registry.resume("tiny")  # only the retrain is left to do
+    assert runner.join(120)
+    study = store.load("tiny")
+    assert study.status == "complete" and len(study.trials) == 1
+    assert study.final["test_accuracy"] > 0

@@ -1,0 +1,276 @@
+"""Where trials train: in this process, or in a child process of their own.
+
+The dashboard trains in a child process. Keras' training loop runs Python for every
+batch; in the web server's own process it would hold the GIL so much that pages took
+seconds to answer and clicks (Stop!) waited behind it. A child process keeps the
+server responsive and dies with it. The CLI, which has nothing else to serve,
+trains in-process and starts faster.
+
+Both trainers take the same calls, so the runner does not care which it has.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.data import Dataset, load_dataset
+from core.trainer import (
+    Budget,
+    EpochCallback,
+    EpochMetrics,
+    StopCheck,
+    TrialCancelled,
+    TrialDiverged,
+    TrialOutcome,
+    train_final,
+    train_trial,
+)
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What the runner needs to know of the data, without holding it."""
+
+    summary: str
+    source: str
+    warnings: tuple[str, ...]
+    n_train: int
+    n_test: int
+
+
+def _info(ds: Dataset) -> DataInfo:
+    return DataInfo(ds.summary(), ds.source, ds.warnings, len(ds.y_train), len(ds.y_test))
+
+
+def _save_final(
+    ds: Dataset,
+    params: Mapping[str, float],
+    budget: Budget,
+    seed: int,
+    path: Path,
+    should_stop: StopCheck,
+) -> dict[str, Any]:
+    result = train_final(ds, params, budget, seed=seed, should_stop=should_stop)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.stem + ".partial.keras")
+    result.model.save(partial)
+    os.replace(partial, path)  # never leave a half-written model behind
+    return {
+        "test_accuracy": result.test_accuracy,
+        "test_loss": result.test_loss,
+        "model_path": str(path),
+        "retrain_seconds": result.seconds,
+        "test_samples": len(ds.y_test),
+    }
+
+
+class LocalTrainer:
+    """Trains in the calling process."""
+
+    def __init__(
+        self, dataset_name: str, *, val_fraction: float, seed: int, dataset: Dataset | None = None
+    ) -> None:
+        self.dataset = dataset or load_dataset(dataset_name, val_fraction=val_fraction, seed=seed)
+        self.info = _info(self.dataset)
+
+    def trial(
+        self,
+        params: Mapping[str, float],
+        budget: Budget,
+        *,
+        seed: int,
+        on_epoch: EpochCallback,
+        should_stop: StopCheck,
+    ) -> TrialOutcome:
+        return train_trial(
+            self.dataset, params, budget, seed=seed, on_epoch=on_epoch, should_stop=should_stop
+        )
+
+    def final(
+        self,
+        params: Mapping[str, float],
+        budget: Budget,
+        *,
+        seed: int,
+        path: Path,
+        should_stop: StopCheck,
+    ) -> dict[str, Any]:
+        """Raises TrialCancelled or TrialDiverged like :func:`core.trainer.train_final`."""
+        return _save_final(self.dataset, params, budget, seed, path, should_stop)
+
+    def close(self) -> None:
+        self.dataset = None
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit when the parent process is gone (a killed server must not leave training behind)."""
+    while True:
+        if os.getppid() != parent:
+            os._exit(1)
+        time.sleep(0.5)
+
+
+def _serve(
+    conn: Any, cancel: Any, dataset_name: str, val_fraction: float, seed: int, parent: int
+) -> None:
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    try:
+        local = LocalTrainer(dataset_name, val_fraction=val_fraction, seed=seed)
+    except Exception as exc:
+        conn.send(
+            ("error", str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}")
+        )
+        return
+    conn.send(("ready", local.info))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        kind, payload = message[0], message[1:]
+        if kind == "close":
+            return
+        params, budget, run_seed = payload[0], Budget(**payload[1]), payload[2]
+        if kind == "trial":
+            outcome = local.trial(
+                params,
+                budget,
+                seed=run_seed,
+                on_epoch=lambda m: conn.send(("epoch", m)),
+                should_stop=cancel.is_set,
+            )
+            conn.send(("trial", outcome))
+        elif kind == "final":
+            try:
+                conn.send(
+                    (
+                        "final",
+                        local.final(
+                            params,
+                            budget,
+                            seed=run_seed,
+                            path=Path(payload[3]),
+                            should_stop=cancel.is_set,
+                        ),
+                    )
+                )
+            except TrialCancelled as exc:
+                conn.send(("cancelled", str(exc)))
+            except TrialDiverged as exc:
+                conn.send(("diverged", str(exc)))
+            except Exception as exc:
+                conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+
+
+class WorkerDied(RuntimeError):
+    pass
+
+
+class ProcessTrainer:
+    """Trains in a child process that loads the data once and serves trial after trial."""
+
+    POLL = 0.1
+
+    def __init__(
+        self, dataset_name: str, *, val_fraction: float, seed: int, dataset: Dataset | None = None
+    ) -> None:
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._cancel = ctx.Event()
+        self._process = ctx.Process(
+            target=_serve,
+            args=(child, self._cancel, dataset_name, val_fraction, seed, os.getpid()),
+            name=f"trainer-{dataset_name}"[:40],
+            daemon=True,
+        )
+        self._process.start()
+        child.close()
+        kind, payload = self._receive(lambda: False)
+        if kind == "error":
+            self.close()
+            raise ValueError(payload)
+        self.info: DataInfo = payload
+
+    def _receive(self, should_stop: StopCheck) -> tuple[str, Any]:
+        while True:
+            if should_stop():
+                self._cancel.set()
+            if self._conn.poll(self.POLL):
+                try:
+                    return self._conn.recv()
+                except EOFError:
+                    pass
+            if not self._process.is_alive():
+                raise WorkerDied(f"the training process ended (exit code {self._process.exitcode})")
+
+    def trial(
+        self,
+        params: Mapping[str, float],
+        budget: Budget,
+        *,
+        seed: int,
+        on_epoch: EpochCallback,
+        should_stop: StopCheck,
+    ) -> TrialOutcome:
+        started = time.perf_counter()
+        history: list[EpochMetrics] = []
+        try:
+            self._conn.send(("trial", dict(params), budget.to_dict(), seed))
+            while True:
+                kind, payload = self._receive(should_stop)
+                if kind == "epoch":
+                    history.append(payload)
+                    on_epoch(payload)
+                elif kind == "trial":
+                    return payload
+        except (WorkerDied, OSError) as exc:
+            return TrialOutcome("failed", None, history, str(exc), time.perf_counter() - started)
+
+    def final(
+        self,
+        params: Mapping[str, float],
+        budget: Budget,
+        *,
+        seed: int,
+        path: Path,
+        should_stop: StopCheck,
+    ) -> dict[str, Any]:
+        self._conn.send(("final", dict(params), budget.to_dict(), seed, str(path)))
+        kind, payload = self._receive(should_stop)
+        if kind == "final":
+            return payload
+        if kind == "cancelled":
+            raise TrialCancelled(payload)
+        if kind == "diverged":
+            raise TrialDiverged(payload)
+        raise RuntimeError(payload)
+
+    def close(self) -> None:
+        try:
+            self._conn.send(("close",))
+        except (OSError, ValueError):
+            pass
+        self._process.join(5)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+        self._conn.close()
+
+
+def make_trainer(
+    dataset_name: str,
+    *,
+    val_fraction: float,
+    seed: int,
+    isolate: bool,
+    dataset: Dataset | None = None,
+) -> LocalTrainer | ProcessTrainer:
+    cls = ProcessTrainer if isolate else LocalTrainer
+    return cls(dataset_name, val_fraction=val_fraction, seed=seed, dataset=dataset)

@@ -1,0 +1,328 @@
+"""End to end in a real browser: Debian's Chromium, driven by Playwright, against
+``streamlit run app.py`` on a free localhost port.
+
+Outside CI a missing browser skips these tests with the reason; in CI (CI=true) it fails them.
+Screenshots of each page are kept in test-artifacts/.
+"""
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def require_browser():
+    if CHROMIUM.exists():
+        return
+    reason = f"Debian's chromium is not installed ({CHROMIUM}): apt-get install chromium"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`streamlit run app.py` in a child process, on its own port and database."""
+
+    def __init__(self, db: Path):
+        self.db = db
+        self.port = free_port()
+        self.proc = None
+        self.log = db.parent / f"streamlit-{self.port}.log"
+
+    @property
+    def url(self):
+        return f"http://localhost:{self.port}"
+
+    def start(self):
+        env = {**os.environ, "TUNER_DB": str(self.db), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        cmd = [
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.port", str(self.port), "--server.headless", "true",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.read() == b"ok":
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"streamlit did not start: {self.log.read_text()[-2000:]}")
+
+    def kill(self):
+        """SIGKILL: no clean-up runs, as when a machine dies."""
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    require_browser()
+    s = Server(tmp_path / "studies.db").start()
+    yield s
+    s.stop()
+
+
+def new_page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    return page
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def db_trials(db, status=None):
+    try:
+        with sqlite3.connect(db) as conn:
+            if status is None:
+                return conn.execute("SELECT status FROM trials ORDER BY number").fetchall()
+            query = "SELECT COUNT(*) FROM trials WHERE status = ?"
+            return conn.execute(query, (status,)).fetchone()[0]
+    except sqlite3.OperationalError:
+        return [] if status is None else 0
+
+
+def wait_until(predicate, timeout=120, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def set_number(page, label, value):
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def configure_tiny(page, server, *, init_points=2, n_iter=3, epochs=2, batch=16, name=None):
+    page.goto(server.url)
+    page.get_by_role("button", name="Start").wait_for()
+    page.get_by_label("Dataset").click()
+    page.get_by_role("option", name="scikit-learn digits").click()
+    page.get_by_text("digits: 1295 train").wait_for()
+    set_number(page, "epochs", epochs)
+    set_number(page, "batch size", batch)
+    set_number(page, "init_points (random trials first)", init_points)
+    set_number(page, "n_iter (GP-guided trials)", n_iter)
+    if name:
+        field = page.get_by_label("Study name (optional)")
+        field.fill(name)
+        field.press("Enter")
+    total = init_points + n_iter
+    page.get_by_text(f"{total} trials x {epochs} epochs").wait_for()
+
+
+def start(page):
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_url("**/live")
+    page.get_by_role("heading", name="Live").wait_for()
+
+
+def plot_text(page, index=0):
+    return page.locator(".js-plotly-plot").nth(index).inner_text()
+
+
+def test_tune_watch_stop_reload_and_download(browser, server):
+    page = new_page(browser)
+    configure_tiny(page, server, init_points=2, n_iter=6, epochs=2, batch=16, name="e2e")
+    shot(page, "tune")
+    start(page)
+
+    # The surrogate charts render, then update as trials end.
+    wait_until(lambda: page.locator(".js-plotly-plot").count() >= 5, what="five Plotly charts")
+    wait_until(lambda: "after 1 trials" in plot_text(page), what="the first surrogate")
+    wait_until(lambda: "after 3 trials" in plot_text(page), what="the surrogate to update")
+    assert page.get_by_text("trials 3/8").count() + page.get_by_text("trials 4/8").count() >= 1
+    shot(page, "live")
+
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("e2e — stopped").wait_for()
+    kept = db_trials(server.db, "complete")
+    assert 3 <= kept < 8
+    statuses = [s for (s,) in db_trials(server.db)]
+    assert "running" not in statuses
+
+    page.reload()
+    page.get_by_text("e2e — stopped").wait_for()
+    page.get_by_text(f"trials {kept}/8").wait_for()
+    assert page.get_by_role("button", name="Resume").count() == 1
+
+    page.get_by_role("link", name="Studies").click()
+    page.get_by_role("heading", name="Studies").wait_for()
+    page.get_by_role("button", name="Best params (JSON)").wait_for()
+    shot(page, "studies")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Best params (JSON)").click()
+    download = info.value
+    assert download.suggested_filename == "e2e-best-params.json"
+    data = json.loads(Path(download.path()).read_text())
+    with sqlite3.connect(server.db) as conn:
+        best = conn.execute("SELECT MAX(value) FROM trials WHERE status = 'complete'").fetchone()[0]
+    assert data["study"] == "e2e" and data["dataset"] == "digits"
+    assert set(data["params"]) == {"dropout2_rate", "lr"}
+    assert data["val_accuracy"] == pytest.approx(best)
+    assert data["trials"] == kept
+
+
+def test_server_killed_mid_trial_then_restarted_and_resumed(browser, server):
+    page = new_page(browser)
+    configure_tiny(page, server, init_points=2, n_iter=2, epochs=3, batch=16, name="crash")
+    start(page)
+    wait_until(
+        lambda: db_trials(server.db, "complete") >= 1 and db_trials(server.db, "running") == 1,
+        what="a finished trial and a running one",
+    )
+    server.kill()
+    kept = db_trials(server.db, "complete")
+
+    server.start()  # same database, new process
+    page.goto(f"{server.url}/studies")
+    page.get_by_text("crash — interrupted").wait_for()
+    assert db_trials(server.db, "complete") == kept
+    shot(page, "interrupted")
+    page.get_by_role("button", name="Resume").click()
+    page.wait_for_url("**/live")
+    page.get_by_text("crash — complete").wait_for(timeout=180_000)
+    assert db_trials(server.db, "complete") == 4
+    assert db_trials(server.db, "cancelled") == 1  # the trial the kill cut short
+
+
+def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
+    first = new_page(browser)
+    configure_tiny(first, server, init_points=3, n_iter=5, epochs=3, batch=16, name="shared")
+    start(first)
+    second = new_page(browser)
+    second.goto(f"{server.url}/live")
+    second.get_by_text("shared — running").wait_for()
+    wait_until(lambda: db_trials(server.db, "complete") >= 1, what="a finished trial")
+    done = db_trials(server.db, "complete")
+    for page in (first, second):
+        page.get_by_text(f"trials {done}/8").or_(
+            page.get_by_text(f"trials {done + 1}/8")
+        ).wait_for()
+
+    # A Start from another tab is refused: one worker at a time.
+    third = new_page(browser)
+    configure_tiny(third, server, name="another")
+    third.get_by_role("button", name="Start").click()
+    third.get_by_text("study 'shared' is running").wait_for()
+
+    second.get_by_role("button", name="Stop").click()
+    first.get_by_text("shared — stopped").wait_for()
+    try:
+        second.get_by_text("shared — stopped").wait_for()
+    finally:
+        shot(second, "second-tab")
+    with sqlite3.connect(server.db) as conn:
+        names = [n for (n,) in conn.execute("SELECT name FROM studies")]
+    assert names == ["shared"]
+
+
+def bad_uploads(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (40, 10, 10), dtype=np.uint8)
+    y = np.arange(40) % 3
+    cases = {}
+
+    def npz(name, **arrays):
+        path = tmp_path / name
+        np.savez(path, **arrays)
+        return path
+
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"PK\x03\x04 not really a zip")
+    cases[corrupt] = "not a readable .npz"
+    objects = np.array([{"a": i} for i in range(40)], dtype=object)
+    cases[npz("pickled.npz", x_train=x, y_train=objects)] = "never loaded"
+    cases[npz("shape.npz", x_train=x.reshape(40, 100), y_train=y)] = "must have shape"
+    cases[npz("lengths.npz", x_train=x, y_train=y[:30])] = "must match"
+    cases[npz("oneclass.npz", x_train=x, y_train=np.zeros(40, int))] = "only one class"
+    nan = x.astype(np.float32)
+    nan[0, 0, 0] = np.nan
+    cases[npz("nan.npz", x_train=nan, y_train=y)] = "NaN or infinite"
+    return cases
+
+
+def test_bad_uploads_are_explained_and_start_nothing(browser, server, tmp_path):
+    page = new_page(browser)
+    page.goto(server.url)
+    page.get_by_role("button", name="Start").wait_for()
+    page.get_by_label("Dataset").click()
+    page.get_by_role("option", name="Upload your own .npz").click()
+    chooser = page.locator("input[type=file]")
+    for path, message in bad_uploads(tmp_path).items():
+        chooser.set_input_files(str(path))
+        page.get_by_text(message, exact=False).first.wait_for()
+        assert page.get_by_role("button", name="Start").is_disabled()
+    shot(page, "bad-upload")
+    assert not server.db.exists() or db_trials(server.db) == []
+
+    good = tmp_path / "good.npz"
+    rng = np.random.default_rng(1)
+    np.savez(
+        good,
+        x_train=rng.integers(0, 256, (400, 12, 12), dtype=np.uint8),
+        y_train=np.arange(400) % 3,
+    )
+    chooser.set_input_files(str(good))
+    page.get_by_text("good-").first.wait_for()
+    expect(page.get_by_role("button", name="Start")).to_be_enabled()
