@@ -114,7 +114,11 @@ with data_col:
             key="tune_upload",
         )
         if upload is None:
-            data_error = "Upload an .npz file, or choose a built-in dataset."
+            limit = st.get_option("server.maxUploadSize")
+            data_error = (
+                f"Upload an .npz file of at most {limit} MB, or choose a built-in dataset. "
+                "A larger file is refused by the server (marked red above)."
+            )
         else:
             dataset_name = str(common.save_upload(upload.name, upload.getvalue()))
     if data_error is None:

@@ -80,6 +80,8 @@ def test_tune_shows_the_dataset_and_an_estimate(db):
         ("tune_lr_high", 1e-4, "lr: low (0.0001) must be smaller than high (0.0001)"),
         ("tune_init_points", 0, "init_points + n_iter must be at least 1 trial"),
         ("tune_batch_size", 5000, "batch_size (5000) is larger than the training data"),
+        ("tune_n_iter", 100_000, "init_points + n_iter must be at most 500 trials"),
+        ("tune_dropout_low", -0.2, "a dropout rate must lie in [0, 1)"),
     ],
 )
 def test_invalid_input_shows_an_error_and_starts_nothing(db, field, value, message):

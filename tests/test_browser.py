@@ -52,8 +52,9 @@ def free_port():
 class Server:
     """`streamlit run app.py` in a child process, on its own port and database."""
 
-    def __init__(self, db: Path):
+    def __init__(self, db: Path, *extra: str):
         self.db = db
+        self.extra = list(extra)
         self.port = free_port()
         self.proc = None
         self.log = db.parent / f"streamlit-{self.port}.log"
@@ -66,7 +67,7 @@ class Server:
         env = {**os.environ, "TUNER_DB": str(self.db), "TF_CPP_MIN_LOG_LEVEL": "3"}
         cmd = [
             sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.port", str(self.port), "--server.headless", "true",
+            "--server.port", str(self.port), "--server.headless", "true", *self.extra,
         ]  # fmt: skip
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT
@@ -326,3 +327,27 @@ def test_bad_uploads_are_explained_and_start_nothing(browser, server, tmp_path):
     chooser.set_input_files(str(good))
     page.get_by_text("good-").first.wait_for()
     expect(page.get_by_role("button", name="Start")).to_be_enabled()
+
+
+def test_an_upload_over_the_size_limit_is_refused_by_the_server(browser, tmp_path):
+    require_browser()
+    small = Server(tmp_path / "studies.db", "--server.maxUploadSize", "1").start()
+    try:
+        page = new_page(browser)
+        page.goto(small.url)
+        page.get_by_role("button", name="Start").wait_for()
+        page.get_by_label("Dataset").click()
+        page.get_by_role("option", name="Upload your own .npz").click()
+        big = tmp_path / "big.npz"
+        np.savez(
+            big,
+            x_train=np.random.default_rng(0).random((3000, 28, 28)),
+            y_train=np.arange(3000) % 10,
+        )
+        assert big.stat().st_size > 2 * 1024 * 1024
+        page.locator("input[type=file]").set_input_files(str(big))
+        page.get_by_text("Upload an .npz file of at most 1 MB").wait_for()
+        expect(page.get_by_role("button", name="Start")).to_be_disabled()
+        shot(page, "upload-too-large")
+    finally:
+        small.stop()

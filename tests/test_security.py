@@ -1,0 +1,55 @@
+"""What the dashboard promises about its exposure: bindings, XSRF, uploads, paths."""
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from core.study import Study, StudyConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_server_binds_to_localhost_with_xsrf_protection_and_an_upload_limit():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "localhost"
+    assert config["server"]["enableXsrfProtection"] is True
+    assert config["server"]["maxUploadSize"] == 200
+    assert config["browser"]["gatherUsageStats"] is False
+
+
+@pytest.mark.parametrize(
+    "name", ["../../etc/passwd.npz", "..\\..\\boot.ini.npz", "/abs/path/x.npz", "a b;rm -rf.npz"]
+)
+def test_uploaded_file_names_never_become_paths(tmp_path, monkeypatch, name):
+    monkeypatch.setenv("TUNER_DB", str(tmp_path / "studies.db"))
+    from pages import common
+
+    path = common.save_upload(name, b"content")
+    assert path.parent == tmp_path / "uploads"
+    assert path.suffix == ".npz" and "/" not in path.name and ".." not in path.name
+    assert path.read_bytes() == b"content"
+
+
+def test_a_model_path_outside_the_runs_folder_is_never_served(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNER_DB", str(tmp_path / "studies.db"))
+    from pages import common
+
+    outside = tmp_path.parent / "secret.keras"
+    outside.write_bytes(b"x")
+    inside = tmp_path / "s" / "model.keras"
+    inside.parent.mkdir()
+    inside.write_bytes(b"x")
+
+    def study(path):
+        return Study(1, StudyConfig(name="s"), "complete", (), 0.0, 0.0, final={"model_path": path})
+
+    assert common.model_file(study(str(outside))) is None
+    assert common.model_file(study(str(tmp_path / "s" / ".." / ".." / "secret.keras"))) is None
+    assert common.model_file(study(str(inside))) == inside.resolve()
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", "x" * 65, "", "a\\b"])
+def test_study_names_cannot_become_paths_or_download_names_with_separators(name):
+    with pytest.raises(ValueError, match="study name"):
+        StudyConfig(name=name)
