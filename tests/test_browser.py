@@ -236,8 +236,14 @@ def test_server_killed_mid_trial_then_restarted_and_resumed(browser, server):
     kept = db_trials(server.db, "complete")
 
     server.start()  # same database, new process
-    page.goto(f"{server.url}/studies")
+    page.goto(f"{server.url}/studies")  # a bookmark, as the first request of a new server
     page.get_by_text("crash — interrupted").wait_for()
+    nav = page.get_by_test_id("stSidebarNav")
+    assert [t.split()[-1] for t in nav.get_by_role("link").all_inner_texts()] == [
+        "Tune",
+        "Live",
+        "Studies",
+    ]
     assert db_trials(server.db, "complete") == kept
     shot(page, "interrupted")
     page.get_by_role("button", name="Resume").click()
