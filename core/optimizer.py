@@ -174,8 +174,12 @@ class BayesStrategy(Strategy):
         kappa: float = DEFAULT_KAPPA,
         xi: float = DEFAULT_XI,
         noise: float = DEFAULT_NOISE,
+        length_scale: float | None = None,
     ) -> None:
         super().__init__(space, seed=seed)
+        if length_scale is not None and not (math.isfinite(length_scale) and length_scale > 0):
+            raise ValueError(f"length_scale must be a number > 0 or None, got {length_scale!r}")
+        self.length_scale = length_scale
         if acquisition not in ACQUISITIONS:
             raise ValueError(f"acquisition must be one of {ACQUISITIONS}, got {acquisition!r}")
         if not (isinstance(init_points, int) and init_points >= 0):
@@ -217,9 +221,12 @@ class BayesStrategy(Strategy):
             verbose=0,
             allow_duplicate_points=True,
         )
-        kernel = Matern(
-            nu=2.5, length_scale=[0.3] * self.space.dim, length_scale_bounds=LENGTH_SCALE_BOUNDS
-        )
+        if self.length_scale is None:  # fitted, per parameter, within bounds
+            kernel = Matern(
+                nu=2.5, length_scale=[0.3] * self.space.dim, length_scale_bounds=LENGTH_SCALE_BOUNDS
+            )
+        else:
+            kernel = Matern(nu=2.5, length_scale=self.length_scale, length_scale_bounds="fixed")
         optimizer.set_gp_params(
             kernel=kernel,
             alpha=self.noise,
@@ -241,6 +248,34 @@ class BayesStrategy(Strategy):
     def guided(self) -> bool:
         """Whether the next ask is GP-guided (True) or part of the random start."""
         return len(self.observations) >= self.init_points and bool(self.observations)
+
+    def posterior(
+        self, units: np.ndarray, n_samples: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The fitted GP at unit-cube ``units`` (shape n x dim).
+
+        Returns mean, std, acquisition, ``n_samples`` posterior sample paths (n_samples x n),
+        and the unit-cube point the next ask() returns.
+        """
+        optimizer = self.build()
+        if self.guided:
+            next_unit = self._suggest_unit(optimizer)
+        else:
+            next_unit = self._random_unit(len(self.observations))
+            optimizer.acquisition_function._fit_gp(optimizer._gp, optimizer.space)
+        units = np.asarray(units, dtype=float).reshape(-1, self.space.dim)
+        gp = optimizer._gp
+        mean, std = gp.predict(units, return_std=True)
+        acq_fn = optimizer.acquisition_function
+        if hasattr(acq_fn, "y_max"):
+            acq_fn.y_max = float(np.max(optimizer.space.target))
+        acq = acq_fn.base_acq(mean, std)
+        samples = (
+            gp.sample_y(units, n_samples, random_state=self.seed).T
+            if n_samples
+            else np.empty((0, len(units)))
+        )
+        return mean, std, acq, samples, next_unit
 
     def surrogate(self, resolution: int = 40) -> Surrogate | None:
         if not self.observations or self.space.dim < 2:

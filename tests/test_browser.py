@@ -243,6 +243,7 @@ def test_server_killed_mid_trial_then_restarted_and_resumed(browser, server):
         "Tune",
         "Live",
         "Studies",
+        "Learn",
     ]
     assert db_trials(server.db, "complete") == kept
     shot(page, "interrupted")
