@@ -24,7 +24,7 @@ def _smooth(x: float) -> float:
 
 
 def _multimodal(x: float) -> float:
-    return math.sin(13 * x) * math.sin(27 * x) / 2 + 0.5 * math.sin(3 * x)
+    return math.sin(2.5 * x) + 0.6 * math.sin(7 * x)
 
 
 ONE_D = {
