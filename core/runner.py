@@ -18,7 +18,7 @@ from typing import Any
 from core.data import Dataset
 from core.optimizer import Strategy, Surrogate
 from core.store import Store
-from core.study import Study, StudyConfig, Trial, told_strategy
+from core.study import Study, StudyConfig, Trial, best_of, told_strategy
 from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged
 from core.worker import LocalTrainer, ProcessTrainer, make_trainer
 
@@ -50,8 +50,7 @@ class Snapshot:
 
     @property
     def best(self) -> Trial | None:
-        done = [t for t in self.trials if t.status == "complete" and t.value is not None]
-        return max(done, key=lambda t: (t.value, -t.number)) if done else None
+        return best_of(self.trials)
 
     @property
     def current_epoch(self) -> int:

@@ -146,6 +146,12 @@ class Trial:
         return self.status in ("complete", "failed")
 
 
+def best_of(trials: tuple[Trial, ...]) -> Trial | None:
+    """The completed trial with the highest value (the earliest among equals)."""
+    done = [t for t in trials if t.status == "complete" and t.value is not None]
+    return max(done, key=lambda t: (t.value, -t.number)) if done else None
+
+
 @dataclass(frozen=True)
 class Study:
     id: int
@@ -172,8 +178,7 @@ class Study:
 
     @property
     def best_trial(self) -> Trial | None:
-        done = [t for t in self.trials if t.status == "complete" and t.value is not None]
-        return max(done, key=lambda t: (t.value, -t.number)) if done else None
+        return best_of(self.trials)
 
     @property
     def display_status(self) -> str:
