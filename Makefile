@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run tune test lint format clean
+.PHONY: install run tune bench test lint format clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+REQUIREMENTS := -r requirements.txt -r requirements-dev.txt -r requirements-bench.txt
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-bench.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/pip install --quiet $(REQUIREMENTS) -c constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,6 +23,11 @@ run: $(STAMP)
 # The seed experiment, headless: 10 + 2 trials, 5 epochs, batch 64, then one test evaluation.
 tune: $(STAMP)
 	$(BIN)/python -m core tune --dataset mnist-5k --final-test --export runs/best.json
+
+# The benchmarks behind docs/BENCHMARKS.md (about an hour on 2 cores, tabular data included).
+bench: $(STAMP)
+	$(BIN)/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 3
+	$(BIN)/python bench/optimizers.py --seeds 20 --out docs/benchmarks
 
 test: $(STAMP)
 	$(BIN)/ruff check .

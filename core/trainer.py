@@ -71,6 +71,7 @@ class EpochMetrics:
     val_loss: float
     seconds: float
     samples_per_second: float = math.nan  # training samples / epoch time (validation included)
+    ended_at: float = math.nan  # wall clock (time.time()) when the epoch ended
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -126,6 +127,7 @@ def _callback(
                 val_loss=float(logs.get("val_loss", math.nan)),
                 seconds=seconds,
                 samples_per_second=samples / seconds if seconds > 0 else math.nan,
+                ended_at=time.time(),
             )
             if not math.isfinite(metrics.loss):
                 raise TrialDiverged(f"the training loss became {metrics.loss} (diverged)")

@@ -1,0 +1,120 @@
+"""Does the tuner slow training down? Throughput of one trial through the project's
+trainer (and the dashboard's worker process) against a plain ``model.fit`` on the same
+model, data and batch size, alternating, several repeats; and the delay from an epoch's
+end to that epoch appearing in the runner's snapshot.
+
+    .venv/bin/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.data import load_dataset  # noqa: E402
+from core.model import build_model  # noqa: E402
+from core.runner import Registry  # noqa: E402
+from core.store import Store  # noqa: E402
+from core.study import StudyConfig  # noqa: E402
+from core.trainer import Budget, train_trial  # noqa: E402
+from core.worker import ProcessTrainer  # noqa: E402
+
+PARAMS = {"dropout2_rate": 0.3, "lr": 1e-3}
+
+
+def plain_fit(ds, budget: Budget, seed: int) -> float:  # noqa: ANN001
+    """Samples a second of a bare model.fit (model built and compiled inside the timing)."""
+    import keras
+
+    started = time.perf_counter()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    model = build_model(ds.input_shape, ds.num_classes, **PARAMS)
+    n = budget.train_size(len(ds.y_train))
+    model.fit(ds.x_train[:n], ds.y_train[:n], batch_size=budget.batch_size, epochs=budget.epochs,
+              validation_data=(ds.x_val, ds.y_val), shuffle=True, verbose=0)  # fmt: skip
+    return n * budget.epochs / (time.perf_counter() - started)
+
+
+def trainer(ds, budget: Budget, seed: int) -> float:  # noqa: ANN001
+    started = time.perf_counter()
+    out = train_trial(ds, PARAMS, budget, seed=seed, on_epoch=lambda m: None)
+    assert out.status == "complete", out.error
+    return budget.train_size(len(ds.y_train)) * budget.epochs / (time.perf_counter() - started)
+
+
+def worker(proc: ProcessTrainer, ds, budget: Budget, seed: int) -> float:  # noqa: ANN001
+    started = time.perf_counter()
+    out = proc.trial(PARAMS, budget, seed=seed, on_epoch=lambda m: None, should_stop=lambda: False)
+    assert out.status == "complete", out.error
+    return budget.train_size(len(ds.y_train)) * budget.epochs / (time.perf_counter() - started)
+
+
+def snapshot_delays(dataset: str, budget: Budget, isolate: bool) -> list[float]:
+    """Seconds from each epoch's end to its first appearance in a polled snapshot."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "s.db")
+        config = StudyConfig(name="bench", dataset=dataset, init_points=2, n_iter=0,
+                             budget=budget)  # fmt: skip
+        runner = Registry(store, runs_dir=tmp, isolate=isolate).create(config)
+        seen: dict[tuple[int, int], float] = {}
+        ended: dict[tuple[int, int], float] = {}
+        while runner.alive:
+            snap = runner.snapshot()
+            now = time.time()
+            trials = [*snap.trials, *([snap.current] if snap.current else [])]
+            for t in trials:
+                for h in t.history:
+                    key = (t.number, int(h["epoch"]))
+                    seen.setdefault(key, now)
+                    ended[key] = h["ended_at"]
+            time.sleep(0.01)
+        store.close()
+    return [seen[k] - ended[k] for k in seen]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="mnist-5k")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    ds = load_dataset(args.dataset)
+    budget = Budget(args.epochs, args.batch_size)
+    proc = ProcessTrainer(args.dataset, val_fraction=0.1, seed=1)
+    rates: dict[str, list[float]] = {"plain model.fit": [], "trainer": [], "worker process": []}
+    plain_fit(ds, budget, 0)  # warm-up: graph tracing and caches
+    trainer(ds, budget, 0)
+    worker(proc, ds, budget, 0)
+    for r in range(args.repeats):
+        rates["plain model.fit"].append(plain_fit(ds, budget, r + 1))
+        rates["trainer"].append(trainer(ds, budget, r + 1))
+        rates["worker process"].append(worker(proc, ds, budget, r + 1))
+    proc.close()
+    plain = statistics.median(rates["plain model.fit"])
+    print(f"\n{ds.summary()}; {args.epochs} epochs, batch {args.batch_size}, "
+          f"{args.repeats} alternating repeats after a warm-up\n")  # fmt: skip
+    print("| path | samples/s (median) | ratio to plain fit |")
+    print("| --- | --- | --- |")
+    for name, values in rates.items():
+        med = statistics.median(values)
+        print(f"| {name} | {med:,.0f} | {med / plain:.3f} |")
+    print("\n| runner | epochs seen | median delay (s) | max delay (s) |")
+    print("| --- | --- | --- | --- |")
+    for isolate in (False, True):
+        delays = snapshot_delays(args.dataset, budget, isolate)
+        name = "worker process (dashboard)" if isolate else "in-process (CLI)"
+        print(f"| {name} | {len(delays)} | {statistics.median(delays):.3f} | {max(delays):.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

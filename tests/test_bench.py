@@ -1,0 +1,60 @@
+"""Smoke-sized runs of every benchmark script, so they cannot rot. The figures in
+docs/BENCHMARKS.md come from full runs, never from these."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import make_tabular  # noqa: E402
+import optimizers  # noqa: E402
+import training  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_table(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "cnn-digits.json"
+    assert make_tabular.main(["--dataset", "digits", "--size", "2", "--epochs", "1",
+                              "--out", str(out)]) == 0  # fmt: skip
+    return out
+
+
+def test_tabular_benchmark_stores_accuracy_per_cell_and_epoch(tiny_table):
+    table = json.loads(tiny_table.read_text())
+    acc = np.array(table["val_accuracy"], dtype=float)
+    assert acc.shape == (2, 2, 1)
+    assert np.nanmax(acc) > 0.1
+    assert table["log10_lr"] == pytest.approx([-4, -2])
+    assert "make_tabular.py" in table["command"]
+
+
+def test_every_optimizer_runs_on_every_kind_of_surface(tiny_table, tmp_path, capsys):
+    surfaces = optimizers.surfaces(tiny_table.parent)
+    names = [s.name for s in surfaces]
+    assert names == ["branin", "hartmann-6", "cnn digits"]
+    code = optimizers.main(["--seeds", "1", "--budgets", "3", "6", "--data",
+                            str(tiny_table.parent), "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    report = (tmp_path / "optimizers.md").read_text()
+    for method in optimizers.METHODS:
+        assert report.count(f"| {method} |") == 3
+    assert (tmp_path / "optimizers.html").exists()
+
+
+def test_regret_is_measured_against_the_known_optimum():
+    s = optimizers.Surface("line", optimizers.SearchSpace([optimizers.Param("x", 0.0, 1.0)]),
+                           lambda p: p["x"], 1.0, 0.1)  # fmt: skip
+    curves = optimizers.regret_curves(s, "grid", seeds=1, budget=4)
+    assert curves[0, -1] == pytest.approx(0.0)  # the grid includes x = 1
+    assert optimizers.trials_to_target(np.array([[0.5, 0.2, 0.05]]), 0.1) == 3
+
+
+def test_training_benchmark_runs(capsys):
+    assert training.main(["--dataset", "digits", "--epochs", "1", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| plain model.fit |" in out and "| worker process (dashboard) |" in out
