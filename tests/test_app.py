@@ -170,3 +170,29 @@ def test_stop_from_live_then_resume_from_studies(db):
     wait_idle()
     study = Store(db).load(name)
     assert study.status == "complete" and len(study.finished_trials) == 3
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [
+        ("Quick look", {"dataset": "mnist-5k", "init_points": 5, "n_iter": 7, "epochs": 2}),
+        ("The seed experiment", {"dataset": "mnist", "init_points": 10, "n_iter": 2, "epochs": 5}),
+    ],
+)
+def test_presets_fill_the_form(db, preset, expected, monkeypatch):
+    from core import data
+
+    def offline(name):
+        raise OSError("no network in tests")
+
+    monkeypatch.setattr(data, "keras_download", offline)
+    at = open_app()
+    at.selectbox(key="tune_preset").set_value(preset).run()
+    assert not at.exception
+    for key, value in expected.items():
+        assert at.session_state[f"tune_{key}"] == value
+    assert at.session_state["tune_lr_log"] is True
+    assert at.session_state["tune_batch_size"] == 64
+    if preset == "The seed experiment":  # offline: full MNIST falls back, and says so
+        assert any("could not be downloaded" in w.value for w in at.warning)
+    assert not start_button(at).disabled
