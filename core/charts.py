@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.learn import Comparison, PlaygroundView
 from core.optimizer import Surrogate
 from core.space import SearchSpace
 from core.study import Trial
@@ -309,7 +310,7 @@ def class_counts_figure(counts: Mapping[int, int]) -> go.Figure:
     return fig
 
 
-def playground_figure(view, show_truth: bool = False) -> go.Figure:  # noqa: ANN001
+def playground_figure(view: PlaygroundView, show_truth: bool = False) -> go.Figure:
     """The 1-D GP: mean, 95% band, sample paths, observations, and the next point."""
     fig = go.Figure()
     x = list(view.x)
@@ -380,7 +381,7 @@ def playground_figure(view, show_truth: bool = False) -> go.Figure:  # noqa: ANN
     return fig
 
 
-def acquisition_1d_figure(view) -> go.Figure:  # noqa: ANN001
+def acquisition_1d_figure(view: PlaygroundView) -> go.Figure:
     """The acquisition function under the playground, its maximum marked as the next point."""
     title = f"Acquisition ({ACQ_TITLES.get(view.acquisition, view.acquisition)})"
     if not view.observed_x:
@@ -411,7 +412,7 @@ def acquisition_1d_figure(view) -> go.Figure:  # noqa: ANN001
 METHOD_COLOURS = {"bayes": "#1f77b4", "random": "#7f7f7f", "grid": "#ff7f0e"}
 
 
-def regret_figure(comparison) -> go.Figure:  # noqa: ANN001
+def regret_figure(comparison: Comparison) -> go.Figure:
     """Median simple regret per trial with a quartile band, one line per method."""
     fig = go.Figure()
     trials = list(range(1, comparison.budget + 1))

@@ -8,16 +8,20 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from core import charts
-from core.data import BUILTIN, load_dataset
+from core.data import BUILTIN, Dataset, load_dataset
+from core.optimizer import Surrogate
 from core.runner import Registry, Snapshot
+from core.space import SearchSpace
 from core.store import Store
-from core.study import Study, surrogate_after
+from core.study import Study, Trial, surrogate_after
 from core.trainer import assumed_rate, measured_rate
 
 DB_ENV = "TUNER_DB"
@@ -62,7 +66,7 @@ def store() -> Store:
 
 
 @st.cache_resource(show_spinner="Loading the dataset...", max_entries=4)
-def dataset(name: str, seed: int = 1, val_fraction: float = 0.1):  # noqa: ANN201
+def dataset(name: str, seed: int = 1, val_fraction: float = 0.1) -> Dataset:
     """Loaded once per (name, seed): the trainer reads these arrays, never copies them."""
     return load_dataset(name, seed=seed, val_fraction=val_fraction)
 
@@ -115,16 +119,16 @@ def live_snapshot(name: str) -> Snapshot:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _stored_surrogate(name: str, k: int):  # noqa: ANN202
+def _stored_surrogate(name: str, k: int) -> Surrogate | None:
     return surrogate_after(store().load(name), k)
 
 
-def replay_surrogate(name: str, k: int):  # noqa: ANN201
+def replay_surrogate(name: str, k: int) -> Surrogate | None:
     """The surrogate right after the k-th finished trial, cached per (study, k)."""
     return _stored_surrogate(name, k)
 
 
-def trials_frame(trials) -> pd.DataFrame:  # noqa: ANN001
+def trials_frame(trials: Iterable[Trial]) -> pd.DataFrame:
     rows = []
     for t in trials:
         rows.append(
@@ -143,7 +147,7 @@ def trials_frame(trials) -> pd.DataFrame:  # noqa: ANN001
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def figures(version: tuple, _snap: Snapshot, _space) -> dict:  # noqa: ANN001
+def figures(version: tuple, _snap: Snapshot, _space: SearchSpace) -> dict[str, go.Figure]:
     """Every chart of a snapshot, built once per snapshot version.
 
     Building Plotly figures costs ~0.2 s of CPU; the Live page redraws every second
@@ -161,7 +165,7 @@ def figures(version: tuple, _snap: Snapshot, _space) -> dict:  # noqa: ANN001
     return out
 
 
-def surrogate_charts(snap: Snapshot, space, key: str) -> None:  # noqa: ANN001
+def surrogate_charts(snap: Snapshot, space: SearchSpace, key: str) -> None:
     """The three GP charts side by side."""
     figs = figures(snap.version, snap, space)
     for col, surface in zip(st.columns(3), ("mean", "std", "acq"), strict=True):
