@@ -10,6 +10,7 @@ The optimizer knows nothing about Keras: it sees parameter dicts and numbers.
 
 from __future__ import annotations
 
+import abc
 import json
 import math
 from collections.abc import Mapping
@@ -78,7 +79,7 @@ def failure_penalty(values: list[float]) -> float:
     return min(values) if values else 0.0
 
 
-class Strategy:
+class Strategy(abc.ABC):
     """The ask/tell protocol shared by every optimizer."""
 
     kind = "base"
@@ -120,8 +121,9 @@ class Strategy:
     def _random_unit(self, index: int) -> np.ndarray:
         return self._rng(index).random(self.space.dim)
 
+    @abc.abstractmethod
     def _next_unit(self, index: int) -> np.ndarray:
-        raise NotImplementedError  # each concrete strategy defines how it picks points
+        """The unit-cube point of the ``index``-th ask, given the history told so far."""
 
 
 class RandomStrategy(Strategy):
@@ -258,6 +260,8 @@ class BayesStrategy(Strategy):
         and the unit-cube point the next ask() returns.
         """
         optimizer = self.build()
+        # Suggest first, exactly as ask() would: this fits the GP, and the point
+        # reported as "next" is then the one the study will really try next.
         if self.guided:
             next_unit = self._suggest_unit(optimizer)
         else:
@@ -280,15 +284,6 @@ class BayesStrategy(Strategy):
     def surrogate(self, resolution: int = 40) -> Surrogate | None:
         if not self.observations or self.space.dim < 2:
             return None
-        optimizer = self.build()
-        # Suggest first, exactly as ask() would: this fits the GP, and the point
-        # marked as "next" is then the one the study will really try next.
-        if self.guided:
-            next_unit = self._suggest_unit(optimizer)
-        else:
-            next_unit = self._random_unit(len(self.observations))
-            optimizer.acquisition_function._fit_gp(optimizer._gp, optimizer.space)
-        names = self.space.names
         px, py = self.space.params[0], self.space.params[1]
         ux = np.linspace(0.0, 1.0, resolution)
         uy = np.linspace(0.0, 1.0, resolution)
@@ -298,12 +293,7 @@ class BayesStrategy(Strategy):
         gx, gy = np.meshgrid(ux, uy)  # rows follow y, columns follow x
         grid[:, 0] = gx.ravel()
         grid[:, 1] = gy.ravel()
-        points = [dict(zip(names, row, strict=True)) for row in grid]
-        mean, std = optimizer.predict(points, return_std=True, fit_gp=False)
-        acq_fn = optimizer.acquisition_function
-        if hasattr(acq_fn, "y_max"):
-            acq_fn.y_max = float(np.max(optimizer.space.target))
-        acq = acq_fn.base_acq(np.asarray(mean), np.asarray(std))
+        mean, std, acq, _, next_unit = self.posterior(grid)
         shape = (resolution, resolution)
 
         def rows(a: np.ndarray) -> tuple[tuple[float, ...], ...]:
