@@ -171,3 +171,26 @@ def test_stop_before_the_first_trial_and_during_the_final_retrain(store, tiny_co
     study = store.load("tiny")
     assert study.status == "complete" and len(study.trials) == 1
     assert study.final["test_accuracy"] > 0
+
+
+def test_a_trial_that_raises_fails_with_its_reason_and_the_study_goes_on(
+    store, tiny_config, digits, tmp_path, monkeypatch
+):
+    from core import model
+
+    real_build = model.build_model
+    calls = {"n": 0}
+
+    def flaky_build(*args, **kwargs):  # fault injection: the second trial's build raises
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("injected: out of memory while building")
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(model, "build_model", flaky_build)
+    runner = Registry(store, runs_dir=tmp_path).create(tiny_config(), dataset=digits)
+    assert runner.join(120)
+    study = store.load("tiny")
+    assert study.status == "complete"
+    assert [t.status for t in study.trials] == ["complete", "failed", "complete", "complete"]
+    assert study.trials[1].error == "RuntimeError: injected: out of memory while building"
