@@ -65,6 +65,14 @@ def store() -> Store:
     return registry().store
 
 
+def stop_if_no_studies(has_studies: bool) -> None:
+    """On an empty database, point to Tune and end the page."""
+    if not has_studies:
+        st.info("No study yet: start one on the Tune page.")
+        st.page_link("pages/tune.py", label="Go to Tune", icon=":material/tune:")
+        st.stop()
+
+
 @st.cache_resource(show_spinner="Loading the dataset...", max_entries=4)
 def dataset(name: str, seed: int = 1, val_fraction: float = 0.1) -> Dataset:
     """Loaded once per (name, seed): the trainer reads these arrays, never copies them."""

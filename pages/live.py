@@ -11,10 +11,7 @@ common.use_app_navigation()
 
 st.title("Live")
 names = common.store().names()
-if not names:
-    st.info("No study yet: start one on the Tune page.")
-    st.page_link("pages/tune.py", label="Go to Tune", icon=":material/tune:")
-    st.stop()
+common.stop_if_no_studies(bool(names))
 
 running = common.registry().running()
 default = st.session_state.get("study") or (running[0] if running else names[-1])

@@ -13,10 +13,7 @@ common.use_app_navigation()
 
 st.title("Studies")
 studies = common.store().list()
-if not studies:
-    st.info("No study yet: start one on the Tune page.")
-    st.page_link("pages/tune.py", label="Go to Tune", icon=":material/tune:")
-    st.stop()
+common.stop_if_no_studies(bool(studies))
 
 st.dataframe(
     pd.DataFrame(

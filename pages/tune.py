@@ -47,20 +47,14 @@ PRESETS = {
         "lr_log": True,
         "final_test": False,
     },
-    "The seed experiment": {
-        "dataset": "mnist",
-        "init_points": 10,
-        "n_iter": 2,
-        "epochs": 5,
-        "batch_size": 64,
-        "max_train_samples": 0,
-        "dropout_low": 0.1,
-        "dropout_high": 0.5,
-        "lr_low": 1e-4,
-        "lr_high": 1e-2,
-        "lr_log": True,
-        "final_test": True,
-    },
+}
+PRESETS["The seed experiment"] = {
+    **PRESETS["Quick look"],
+    "dataset": "mnist",
+    "init_points": 10,
+    "n_iter": 2,
+    "epochs": 5,
+    "final_test": True,
 }
 ACQ_HELP = {
     "ei": "Expected improvement: how much a point is expected to beat the best so far "
