@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--surfaces", nargs="+", default=None, help="names; default all")
     parser.add_argument("--data", default=str(ROOT / "bench" / "data"))
-    parser.add_argument("--out", default=None, help="folder for optimizers.md / .html")
+    parser.add_argument("--out", default=None, help="folder for optimizers.md / .html / .json")
     args = parser.parse_args(argv)
     chosen = surfaces(Path(args.data))
     if args.surfaces:
@@ -297,6 +297,14 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "optimizers.md").write_text(text)
+        finals = {
+            name: {
+                m: {str(b): [float(v) for v in r["curves"][b][:, -1]] for b in budgets}
+                for m, r in by_method.items()
+            }
+            for name, by_method in results.items()
+        }
+        (out / "optimizers.json").write_text(json.dumps(finals, indent=1))
         chart(results, max(budgets), out / "optimizers.html")
     return 0
 
