@@ -53,7 +53,19 @@ def _parser() -> argparse.ArgumentParser:
         help="acquisition function: ei (default), ucb or poi",
     )
     tune.add_argument("--kappa", type=float, default=2.576, help="UCB exploration (2.576)")
-    tune.add_argument("--xi", type=float, default=0.01, help="EI/PI exploration (0.01)")
+    tune.add_argument(
+        "--xi",
+        type=float,
+        default=0.0,
+        help="EI/PI margin over the best accuracy, in accuracy units (0: none)",
+    )
+    tune.add_argument(
+        "--noise",
+        type=_noise,
+        default=None,
+        metavar="fitted|ALPHA",
+        help="GP observation noise: fitted with the GP (default) or a fixed alpha >= 0",
+    )
     tune.add_argument(
         "--dropout",
         type=float,
@@ -99,6 +111,18 @@ def _parser() -> argparse.ArgumentParser:
     res.add_argument("--db", default=str(DEFAULT_DB))
     res.add_argument("--export", default=None, metavar="FILE")
     return parser
+
+
+def _noise(text: str) -> float | None:
+    if text.strip().lower() == "fitted":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected 'fitted' or a number >= 0, got {text!r}")
+    return value
 
 
 def _bar(done: int, total: int, width: int = 20) -> str:
@@ -253,6 +277,7 @@ def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> i
         acquisition=args.acquisition,
         kappa=args.kappa,
         xi=args.xi,
+        noise=args.noise,
         budget=Budget(args.epochs, args.batch_size, args.max_train_samples),
         seed=args.seed,
         final_test=args.final_test,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.optimizer import KINDS, BayesStrategy, make_strategy
+from core.optimizer import DEFAULT_NOISE, DEFAULT_XI, KINDS, BayesStrategy, make_strategy
 from core.space import Param, SearchSpace
 
 # -- the 1-D playground -------------------------------------------------------------
@@ -63,8 +63,8 @@ class Playground:
     function: str = "multi-modal"
     acquisition: str = "ei"
     kappa: float = 2.576
-    xi: float = 0.01
-    noise: float = 1e-2
+    xi: float = DEFAULT_XI
+    noise: float | None = DEFAULT_NOISE
     length_scale: float | None = None
     init_points: int = 2
     seed: int = 0

@@ -47,7 +47,7 @@ class StudyConfig:
     acquisition: str = opt.DEFAULT_ACQUISITION
     kappa: float = opt.DEFAULT_KAPPA
     xi: float = opt.DEFAULT_XI
-    noise: float = opt.DEFAULT_NOISE
+    noise: float | None = opt.DEFAULT_NOISE  # None: fitted with the GP
     budget: Budget = field(default_factory=Budget)
     seed: int = 1
     val_fraction: float = 0.1
@@ -73,6 +73,8 @@ class StudyConfig:
             )
         for key in ("kappa", "xi", "noise"):
             value = getattr(self, key)
+            if key == "noise" and value is None:
+                continue
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
         if not (0 < self.val_fraction < 1):
@@ -268,6 +270,7 @@ def config_from_inputs(inputs: dict[str, Any]) -> tuple[StudyConfig | None, list
             acquisition=str(inputs.get("acquisition", opt.DEFAULT_ACQUISITION)),
             kappa=float(inputs.get("kappa", opt.DEFAULT_KAPPA)),
             xi=float(inputs.get("xi", opt.DEFAULT_XI)),
+            noise=None if inputs.get("noise") is None else float(inputs["noise"]),
             budget=budget,
             seed=int(inputs.get("seed", 1)),
             final_test=bool(inputs.get("final_test", False)),

@@ -41,9 +41,12 @@ else:
     kappa = pg.kappa
 noise = c3.select_slider(
     "Observation noise the GP assumes (α)",
-    options=[1e-6, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1],
+    options=[None, 1e-6, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1],
     value=pg.noise,
+    format_func=lambda a: "fitted (the tuner's default)" if a is None else f"{a:g}",
     key="learn_noise",
+    help="Fitted: the GP learns the noise level from the scatter it sees. "
+    "A number fixes it, in units of the standardised observations' variance.",
 )
 fitted = c3.checkbox("Fit the kernel length scale", value=pg.length_scale is None, key="learn_fit")
 length_scale = None

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import charts
 from core.data import BUILTIN, DEFAULT_DATASET
-from core.optimizer import DEFAULT_KAPPA, DEFAULT_XI
+from core.optimizer import DEFAULT_KAPPA, DEFAULT_NOISE, DEFAULT_XI
 from core.study import config_from_inputs
 from core.trainer import estimate_seconds
 from pages import common
@@ -25,6 +25,7 @@ DEFAULTS = {
     "acquisition": "ei",
     "kappa": DEFAULT_KAPPA,
     "xi": DEFAULT_XI,
+    "noise": DEFAULT_NOISE,
     "epochs": 2,
     "batch_size": 64,
     "max_train_samples": 0,
@@ -161,7 +162,7 @@ o1.selectbox(
 o2.number_input("init_points (random trials first)", min_value=0, step=1, key="tune_init_points")
 o3.number_input("n_iter (GP-guided trials)", min_value=0, step=1, key="tune_n_iter")
 o4.number_input("seed", min_value=0, step=1, key="tune_seed")
-a1, a2 = st.columns([1, 3])
+a1, a2, a3 = st.columns([1, 2, 1])
 a1.radio(
     "Acquisition",
     ["ei", "ucb", "poi"],
@@ -175,7 +176,18 @@ with a2:
     if acq == "ucb":
         st.number_input("κ (kappa)", min_value=0.0, step=0.5, key="tune_kappa")
     else:
-        st.number_input("ξ (xi)", min_value=0.0, step=0.005, format="%.4f", key="tune_xi")
+        st.number_input(
+            "ξ (xi, in accuracy units)", min_value=0.0, step=0.005, format="%.4f", key="tune_xi"
+        )
+a3.selectbox(
+    "GP noise",
+    [None, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1],
+    format_func=lambda a: "fitted" if a is None else f"fixed α = {a:g}",
+    key="tune_noise",
+    help="Two trainings with the same hyperparameters rarely score the same. Fitted (the "
+    "default) lets the GP learn how much accuracies scatter; a fixed α (in units of the "
+    "standardised accuracies' variance) is bayes_opt's classic GP.",
+)
 
 st.subheader("Training budget per trial")
 b1, b2, b3, b4 = st.columns(4)

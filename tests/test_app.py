@@ -120,6 +120,7 @@ def test_a_tiny_study_runs_from_tune_to_live_and_studies(db):
 
     study = Store(db).load(name)
     assert study.status == "complete" and len(study.finished_trials) == 4
+    assert study.config.noise is None  # fitted by default
 
     at.switch_page("pages/studies.py").run()
     assert not at.exception
@@ -150,6 +151,7 @@ def test_a_second_start_while_one_runs_is_refused(db):
 
 def test_stop_from_live_then_resume_from_studies(db):
     at = fill_tiny(open_app(), init_points=2, n_iter=1, epochs=4)
+    at.selectbox(key="tune_noise").set_value(0.03).run()  # bayes_opt's classic fixed alpha
     start_button(at).click().run()
     name = at.session_state["study"]
     runner = registry().get(name)
@@ -170,6 +172,7 @@ def test_stop_from_live_then_resume_from_studies(db):
     wait_idle()
     study = Store(db).load(name)
     assert study.status == "complete" and len(study.finished_trials) == 3
+    assert study.config.noise == 0.03
 
 
 @pytest.mark.parametrize(

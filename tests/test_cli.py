@@ -101,3 +101,25 @@ def test_help_says_how_long_the_defaults_take(capsys):
     with pytest.raises(SystemExit):
         main(["tune", "--help"])
     assert "minutes" in capsys.readouterr().out
+
+
+def test_noise_option_fixes_alpha_or_refuses_bad_values(tmp_path, capsys):
+    import pytest
+
+    from core.store import Store
+
+    db = str(tmp_path / "s.db")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["tune", "--dataset", "digits", "--noise", "-1", "--db", db])
+    assert exit_info.value.code == 2
+    assert "expected 'fitted' or a number >= 0, got '-1'" in capsys.readouterr().err
+    assert Store(db).list() == []
+
+    args = ["--dataset", "digits", "--init-points", "1", "--n-iter", "0", "--epochs", "1"]
+    code, _, err = run("tune", *args, "--noise", "0.05", "--name", "fixed", "--db", db)
+    assert code == 0, err
+    code, _, err = run("tune", *args, "--name", "fitted", "--db", db)
+    assert code == 0, err
+    store = Store(db)
+    assert store.load("fixed").config.noise == 0.05
+    assert store.load("fitted").config.noise is None

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import learn
 from core.learn import BENCHMARKS, Comparison, Playground, compare, run_method
+from core.optimizer import kernel_parts
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -88,7 +89,8 @@ def test_a_fixed_length_scale_is_used_as_given():
     pg.step(3)
     optimizer = pg.strategy().build()
     optimizer.acquisition_function._fit_gp(optimizer._gp, optimizer.space)
-    assert optimizer._gp.kernel_.length_scale == pytest.approx(0.05)
+    matern, _, _ = kernel_parts(optimizer._gp.kernel_)
+    assert matern.length_scale == pytest.approx(0.05)
 
 
 def learn_page():

@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.gaussian_process import GaussianProcessRegressor
 
 from core.optimizer import BayesStrategy, GridStrategy, make_strategy
 from core.space import Param, SearchSpace, default_space
@@ -188,6 +189,7 @@ def test_optimizer_state_is_bayes_opt_json():
     state = s.state()
     assert len(state["params"]) == 3 and state["target"] == [0.9, 0.9, 0.9]
     assert state["search_space"][1]["log"] is True
+    assert "WhiteKernel" in state["fitted_kernel"] and state["gp_params"]["alpha"] > 0
 
 
 def test_surrogate_of_noisy_accuracies_is_not_flat():
@@ -204,3 +206,38 @@ def test_surrogate_of_noisy_accuracies_is_not_flat():
     assert np.ptp(mean) > 0.02
     assert np.ptp(mean[:, 5]) > 0.01  # varies along lr (a collapsed GP gives 0)
     assert np.ptp(np.array(sur.std)) > 0.005
+
+
+def test_fitted_noise_is_learnt_and_left_out_of_the_function_std():
+    """The default GP fits the noise: large for scattered values, tiny for exact ones;
+    the std it reports is the function's, not that of one more noisy observation."""
+    rng = np.random.default_rng(3)
+    fitted = {}
+    for label, scatter in (("noisy", 0.02), ("exact", 0.0)):
+        s = make_strategy("bayes", UNIT2, seed=2, init_points=15)
+        for _ in range(15):
+            p = s.ask()
+            s.tell(p, 0.9 - 0.1 * (p["x"] - 0.5) ** 2 + rng.normal(0, scatter))
+        optimizer = s.build()
+        optimizer.acquisition_function._fit_gp(optimizer._gp, optimizer.space)
+        gp = optimizer._gp
+        fitted[label] = gp.noise_variance
+        at = np.array([s.observations[0].unit])
+        with_noise = GaussianProcessRegressor.predict(gp, at, return_std=True)[1][0]
+        latent = gp.predict(at, return_std=True)[1][0]
+        assert latent**2 == pytest.approx(with_noise**2 - gp.noise_variance, abs=1e-12)
+        assert s.posterior(at)[1][0] == pytest.approx(latent)
+    assert 1e-4 < fitted["noisy"] < 1e-3  # scatter**2 = 4e-4
+    assert fitted["exact"] < 1e-6
+
+
+def test_a_fixed_noise_is_the_classic_bayes_opt_gp():
+    s = make_strategy("bayes", UNIT2, seed=1, init_points=2, noise=0.03)
+    for _ in range(4):
+        p = s.ask()
+        s.tell(p, p["x"])
+    optimizer = s.build()
+    assert optimizer._gp.alpha == 0.03
+    assert "WhiteKernel" not in repr(optimizer._gp.kernel)
+    with pytest.raises(ValueError, match="noise must be None"):
+        make_strategy("bayes", UNIT2, noise=-1.0)
