@@ -1,6 +1,6 @@
 """Does the tuner slow training down? Throughput of one trial through the project's
 trainer (and the dashboard's worker process) against a plain ``model.fit`` on the same
-model, data and batch size, alternating, several repeats; and the delay from an epoch's
+model, data and batch size, alternating, several repeats in rotating order; and the delay from an epoch's
 end to that epoch appearing in the runner's snapshot.
 
     .venv/bin/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 3
@@ -94,10 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     plain_fit(ds, budget, 0)  # warm-up: graph tracing and caches
     trainer(ds, budget, 0)
     worker(proc, ds, budget, 0)
+    paths = {
+        "plain model.fit": lambda seed: plain_fit(ds, budget, seed),
+        "trainer": lambda seed: trainer(ds, budget, seed),
+        "worker process": lambda seed: worker(proc, ds, budget, seed),
+    }
+    names = list(paths)
     for r in range(args.repeats):
-        rates["plain model.fit"].append(plain_fit(ds, budget, r + 1))
-        rates["trainer"].append(trainer(ds, budget, r + 1))
-        rates["worker process"].append(worker(proc, ds, budget, r + 1))
+        # Rotate the order each repeat, so no path always runs first or after another.
+        for name in names[r % 3 :] + names[: r % 3]:
+            rates[name].append(paths[name](r + 1))
     proc.close()
     plain = statistics.median(rates["plain model.fit"])
     print(f"\n{ds.summary()}; {args.epochs} epochs, batch {args.batch_size}, "
