@@ -257,6 +257,42 @@ def report(results: dict, surface_list: list[Surface], budgets: tuple[int, ...])
     return "\n".join(lines) + "\n"
 
 
+def compare(finals: dict, ours: str = "bayes (this project)") -> str:
+    """Ours against the best other method (lowest median) at each budget, with the two-sided
+    Mann-Whitney U p-value over seeds: is the gap more than seed-to-seed scatter?"""
+    from scipy.stats import mannwhitneyu
+
+    lines = [
+        "| surface | budget | ours (median) | best peer (median) | ours / peer | p (Mann-Whitney) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, by_method in finals.items():
+        if ours not in by_method:
+            continue
+        for b in by_method[ours]:
+            mine = by_method[ours][b]
+            peers = {m: r[b] for m, r in by_method.items() if m not in (ours, "random", "grid")}
+            if not peers:
+                continue
+            peer = min(peers, key=lambda m: float(np.median(peers[m])))
+            a, c = float(np.median(mine)), float(np.median(peers[peer]))
+            pvalue = mannwhitneyu(mine, peers[peer], alternative="two-sided").pvalue
+            ratio = f"{a / c:.2f}" if c > 0 else "-"
+            lines.append(f"| {name} | {b} | {a:.4g} | {peer}: {c:.4g} | {ratio} | {pvalue:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def final_regrets(results: dict) -> dict:
+    """Each seed's final regret, per surface, method and budget (JSON-ready)."""
+    return {
+        name: {
+            m: {str(b): [float(v) for v in curves[:, -1]] for b, curves in r["curves"].items()}
+            for m, r in by_method.items()
+        }
+        for name, by_method in results.items()
+    }
+
+
 def chart(results: dict, budget: int, path: Path) -> None:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -285,26 +321,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--surfaces", nargs="+", default=None, help="names; default all")
     parser.add_argument("--data", default=str(ROOT / "bench" / "data"))
     parser.add_argument("--out", default=None, help="folder for optimizers.md / .html / .json")
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="only print the comparison with the best peer from saved optimizers.json files",
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        finals = {}
+        for path in args.compare:
+            finals.update(json.loads(Path(path).read_text()))
+        print(compare(finals))
+        return 0
     chosen = surfaces(Path(args.data))
     if args.surfaces:
         chosen = [s for s in chosen if s.name in args.surfaces]
     budgets = tuple(sorted(args.budgets))
     results = evaluate(chosen, args.methods, args.seeds, budgets)
-    text = report(results, chosen, budgets)
+    text = report(results, chosen, budgets) + "\n" + compare(final_regrets(results))
     print(text)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "optimizers.md").write_text(text)
-        finals = {
-            name: {
-                m: {str(b): [float(v) for v in r["curves"][b][:, -1]] for b in budgets}
-                for m, r in by_method.items()
-            }
-            for name, by_method in results.items()
-        }
-        (out / "optimizers.json").write_text(json.dumps(finals, indent=1))
+        (out / "optimizers.json").write_text(json.dumps(final_regrets(results), indent=1))
         chart(results, max(budgets), out / "optimizers.html")
     return 0
 

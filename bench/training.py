@@ -107,12 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     proc.close()
     plain = statistics.median(rates["plain model.fit"])
     print(f"\n{ds.summary()}; {args.epochs} epochs, batch {args.batch_size}, "
-          f"{args.repeats} alternating repeats after a warm-up\n")  # fmt: skip
-    print("| path | samples/s (median) | ratio to plain fit |")
-    print("| --- | --- | --- |")
+          f"{args.repeats} repeats in rotating order after a warm-up\n")  # fmt: skip
+    print("| path | samples/s (median) | min - max | ratio to plain fit (median) |")
+    print("| --- | --- | --- | --- |")
     for name, values in rates.items():
         med = statistics.median(values)
-        print(f"| {name} | {med:,.0f} | {med / plain:.3f} |")
+        spread = f"{min(values):,.0f} - {max(values):,.0f}"
+        print(f"| {name} | {med:,.0f} | {spread} | {med / plain:.3f} |")
     print("\n| runner | epochs seen | median delay (s) | max delay (s) |")
     print("| --- | --- | --- | --- |")
     for isolate in (False, True):

@@ -44,6 +44,25 @@ def test_every_optimizer_runs_on_every_kind_of_surface(tiny_table, tmp_path, cap
     for method in optimizers.METHODS:
         assert report.count(f"| {method} |") == 3
     assert (tmp_path / "optimizers.html").exists()
+    finals = json.loads((tmp_path / "optimizers.json").read_text())
+    assert len(finals["branin"]["random"]["6"]) == 1  # one seed's final regret
+    assert "| cnn digits | 6 |" in report  # the comparison with the best peer
+    capsys.readouterr()
+    assert optimizers.main(["--compare", str(tmp_path / "optimizers.json")]) == 0
+    assert "| hartmann-6 | 3 |" in capsys.readouterr().out
+
+
+def test_comparison_names_the_best_peer_and_whether_the_gap_is_scatter():
+    seeds = 10
+    finals = {"f": {"bayes (this project)": {"25": [0.01 + i * 1e-4 for i in range(seeds)]},
+                    "random": {"25": [0.0] * seeds},  # not a peer: never "best peer"
+                    "slow peer": {"25": [1.0 + i * 1e-2 for i in range(seeds)]},
+                    "close peer": {"25": [0.5 + i * 1e-2 for i in range(seeds)]}}}  # fmt: skip
+    row = optimizers.compare(finals).splitlines()[-1]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:4] == ["f", "25", "0.01045", "close peer: 0.545"]
+    assert float(cells[4]) == pytest.approx(0.01045 / 0.545, abs=0.01)
+    assert float(cells[5]) < 0.01
 
 
 def test_regret_is_measured_against_the_known_optimum():
