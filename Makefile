@@ -24,10 +24,16 @@ run: $(STAMP)
 tune: $(STAMP)
 	$(BIN)/python -m core tune --dataset mnist-5k --final-test --export runs/best.json
 
-# The benchmarks behind docs/BENCHMARKS.md (about an hour on 2 cores, tabular data included).
+# The benchmarks behind docs/BENCHMARKS.md: about 30 minutes on 2 cores. The tabular CNN
+# surfaces in bench/data are built separately (bench/make_tabular.py, about 25 minutes each).
 bench: $(STAMP)
-	$(BIN)/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 3
-	$(BIN)/python bench/optimizers.py --seeds 20 --out docs/benchmarks
+	$(BIN)/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 6
+	$(BIN)/python bench/optimizers.py --surfaces branin "cnn mnist-5k" "cnn fashion-mnist" \
+		--seeds 20 --out docs/benchmarks/branin-cnn & \
+	$(BIN)/python bench/optimizers.py --surfaces hartmann-6 --seeds 20 \
+		--out docs/benchmarks/hartmann6 & \
+	wait
+	$(BIN)/python bench/optimizers.py --compare docs/benchmarks/*/optimizers.json
 
 test: $(STAMP)
 	$(BIN)/ruff check .
