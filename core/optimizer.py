@@ -66,11 +66,7 @@ class LatentGP(GaussianProcessRegressor):
         kernel = getattr(self, "kernel_", None)
         if kernel is None:
             return 0.0
-        level = sum(
-            float(v)
-            for k, v in kernel.get_params().items()
-            if k.endswith("noise_level") and not k.endswith("bounds")
-        )
+        level = kernel_parts(kernel)[2]
         scale = float(np.ravel(self._y_train_std)[0]) if self.normalize_y else 1.0
         return level * scale**2
 
