@@ -33,7 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-train-samples", type=int, default=None)
     parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="data split and training seeds")
+    parser.add_argument(
+        "--run",
+        type=int,
+        default=0,
+        help="another training run of every cell on the same split (new weights, new order)",
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
@@ -50,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                 ds,
                 {"dropout2_rate": float(dropout), "lr": float(lr)},
                 budget,
-                seed=args.seed * 1000 + i * args.size + j,
+                seed=args.seed * 1000 + i * args.size + j + args.run * 1_000_000,
             )
             for e, m in enumerate(out.history):
                 acc[i, j, e] = m.val_accuracy

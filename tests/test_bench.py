@@ -41,8 +41,9 @@ def test_every_optimizer_runs_on_every_kind_of_surface(tiny_table, tmp_path, cap
                             str(tiny_table.parent), "--out", str(tmp_path)])  # fmt: skip
     assert code == 0
     report = (tmp_path / "optimizers.md").read_text()
+    assert "### cnn digits (expected)" in report  # the noise-free view of the CNN surface
     for method in optimizers.METHODS:
-        assert report.count(f"| {method} |") == 3
+        assert report.count(f"| {method} |") == 4
     assert (tmp_path / "optimizers.html").exists()
     finals = json.loads((tmp_path / "optimizers.json").read_text())
     assert len(finals["branin"]["random"]["6"]) == 1  # one seed's final regret
@@ -69,11 +70,53 @@ def test_regret_is_measured_against_the_known_optimum():
     s = optimizers.Surface("line", optimizers.SearchSpace([optimizers.Param("x", 0.0, 1.0)]),
                            lambda p: p["x"], 1.0, 0.1)  # fmt: skip
     curves = optimizers.regret_curves(s, "grid", seeds=1, budget=4)
-    assert curves[0, -1] == pytest.approx(0.0)  # the grid includes x = 1
+    assert set(curves) == {"observed"}  # an exact function has no noise-free view
+    assert curves["observed"][0, -1] == pytest.approx(0.0)  # the grid includes x = 1
     assert optimizers.trials_to_target(np.array([[0.5, 0.2, 0.05]]), 0.1) == 3
+
+
+def test_expected_regret_scores_the_incumbent_on_the_noise_free_surface():
+    # one lucky draw at x = 1/3 (2.0 where the noise-free value is 1/3); the grid asks
+    # 0, 1/3, 2/3, 1 and keeps the lucky point as its incumbent
+    def noisy(p):
+        return 2.0 if abs(p["x"] - 1 / 3) < 1e-9 else p["x"]
+
+    s = optimizers.Surface("line", optimizers.SearchSpace([optimizers.Param("x", 0.0, 1.0)]),
+                           noisy, 2.0, 0.1, expected=lambda p: p["x"],
+                           expected_optimum=1.0)  # fmt: skip
+    curves = optimizers.regret_curves(s, "grid", seeds=1, budget=4)
+    assert curves["observed"][0] == pytest.approx([2.0, 0.0, 0.0, 0.0])
+    assert curves["expected"][0] == pytest.approx([1.0, 2 / 3, 2 / 3, 2 / 3])
+
+
+def test_denoise_recovers_a_known_surface_and_its_noise():
+    rng = np.random.default_rng(0)
+    u = np.linspace(0.0, 1.0, 12)
+    clean = 0.90 + 0.05 * u[None, :] - 0.04 * (u[:, None] - 0.5) ** 2
+    smooth, noise = optimizers.denoise([clean + rng.normal(0.0, 0.01, clean.shape)])
+    assert noise == pytest.approx(0.01, rel=0.3)
+    assert np.abs(smooth - clean).max() < 0.01
+    assert smooth.max() == pytest.approx(clean.max(), abs=0.005)
 
 
 def test_training_benchmark_runs(capsys):
     assert training.main(["--dataset", "digits", "--epochs", "1", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "| plain model.fit |" in out and "| worker process (dashboard) |" in out
+
+
+def test_further_runs_of_a_surface_sharpen_its_noise_free_estimate(tiny_table, tmp_path):
+    replicates = tmp_path / "replicates"
+    again = replicates / "cnn-digits-run1.json"
+    assert make_tabular.main(["--dataset", "digits", "--size", "2", "--epochs", "1",
+                              "--run", "1", "--out", str(again)]) == 0  # fmt: skip
+    first = json.loads(tiny_table.read_text())["val_accuracy"]
+    assert json.loads(again.read_text())["val_accuracy"] != first  # new weights, same split
+    s = optimizers.tabular(tiny_table, replicates)
+    assert "from 2 run(s)" in s.note and "A second run of every cell" in s.note
+    assert s.f({"dropout2_rate": 0.1, "lr": 1e-4}) == pytest.approx(first[0][0][-1])
+
+    other = json.loads(again.read_text()) | {"log10_lr": [-5.0, -1.0]}
+    again.write_text(json.dumps(other))
+    with pytest.raises(ValueError, match="is not another run"):
+        optimizers.tabular(tiny_table, replicates)
