@@ -1,10 +1,17 @@
 """Train the seed's CNN on a grid of (dropout2_rate, log10 lr) and store validation accuracy
 per epoch for every cell: a tabular benchmark that optimizers can query in seconds.
 
-Regenerate (about 20 minutes each on 2 CPU cores):
+Regenerate (about 25 minutes each on 2 CPU cores):
     .venv/bin/python bench/make_tabular.py --dataset mnist-5k --out bench/data/cnn-mnist-5k.json
     .venv/bin/python bench/make_tabular.py --dataset fashion-mnist --max-train-samples 4000 \
         --val-fraction 0.05 --out bench/data/cnn-fashion-4k.json
+
+A second training run of every cell (same split, new seeds), which bench/optimizers.py
+uses only for its estimate of the noise-free surface (about 30 minutes each on 1 core):
+    .venv/bin/python bench/make_tabular.py --dataset mnist-5k --run 1 \
+        --out bench/replicates/cnn-mnist-5k-run1.json
+    .venv/bin/python bench/make_tabular.py --dataset fashion-mnist --max-train-samples 4000 \
+        --val-fraction 0.05 --run 1 --out bench/replicates/cnn-fashion-4k-run1.json
 """
 
 from __future__ import annotations
