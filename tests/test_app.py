@@ -124,7 +124,8 @@ def test_a_tiny_study_runs_from_tune_to_live_and_studies(db):
 
     at.switch_page("pages/studies.py").run()
     assert not at.exception
-    assert any(m.label == "Best validation accuracy" for m in at.metric)
+    best = next(m for m in at.metric if m.label == "Best validation accuracy")
+    assert "within noise" in best.proto.help  # one run's accuracy is not exact
     assert at.slider(key="replay").value == 4
     at.slider(key="replay").set_value(2).run()
     assert not at.exception
