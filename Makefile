@@ -25,7 +25,8 @@ tune: $(STAMP)
 	$(BIN)/python -m core tune --dataset mnist-5k --final-test --export runs/best.json
 
 # The benchmarks behind docs/BENCHMARKS.md: about 30 minutes on 2 cores. The tabular CNN
-# surfaces in bench/data are built separately (bench/make_tabular.py, about 25 minutes each).
+# surfaces in bench/data and their second runs in bench/replicates are built separately
+# (bench/make_tabular.py, about 25 minutes each).
 bench: $(STAMP)
 	$(BIN)/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 6
 	$(BIN)/python bench/optimizers.py --surfaces branin "cnn mnist-5k" "cnn fashion-mnist" \
