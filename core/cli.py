@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from core.optimizer import ACQUISITIONS, DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI, KINDS
 from core.store import DEFAULT_DB, Store, StudyNotFound
 
 TUNE_HELP = """\
@@ -45,18 +46,20 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="cap on training samples per trial (none)",
     )
-    tune.add_argument("--optimizer", choices=("bayes", "random", "grid"), default="bayes")
+    tune.add_argument("--optimizer", choices=KINDS, default="bayes")
     tune.add_argument(
         "--acquisition",
-        choices=("ucb", "ei", "poi"),
-        default="ei",
+        choices=ACQUISITIONS,
+        default=DEFAULT_ACQUISITION,
         help="acquisition function: ei (default), ucb or poi",
     )
-    tune.add_argument("--kappa", type=float, default=2.576, help="UCB exploration (2.576)")
+    tune.add_argument(
+        "--kappa", type=float, default=DEFAULT_KAPPA, help=f"UCB exploration ({DEFAULT_KAPPA})"
+    )
     tune.add_argument(
         "--xi",
         type=float,
-        default=0.0,
+        default=DEFAULT_XI,
         help="EI/PI margin over the best accuracy, in accuracy units (0: none)",
     )
     tune.add_argument(
