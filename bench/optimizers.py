@@ -11,7 +11,10 @@ expected accuracy: a GP with a fitted noise term, fitted to every cell of every 
 (the table, plus any further runs in bench/replicates/), estimates the noise-free surface,
 and the regret is the gap between its best cell and its value at the method's incumbent
 (the trial it would hand to a user: its best observed one). Reported as
-"<surface> (expected)".
+"<surface> (expected)". Where a surface has several stored runs, "<surface> (retrained)"
+scores the same way a run in which every query is answered by one of the runs drawn at
+random, as training the point again would: the methods no longer see one fixed draw of
+the noise.
 
     .venv/bin/python bench/optimizers.py --seeds 20 --out docs/benchmarks
 """
@@ -53,6 +56,9 @@ class Surface:
     expected_optimum: float = math.nan
     #: How the estimate was made and how well it holds (markdown, for the report).
     note: str = ""
+    #: Every stored run of the surface (``f`` is the first): with two or more, each query can
+    #: be answered by one of them at random, as retraining the same point would.
+    runs: tuple[Callable[[dict[str, float]], float], ...] = ()
 
 
 _H6_A = np.array(
@@ -166,6 +172,7 @@ def tabular(path: Path, replicates: Path | None = None) -> Surface:
     return Surface(
         f"cnn {table['dataset']}", space, lookup(acc), float(acc.max()), 0.005,
         expected=lookup(smooth), expected_optimum=float(smooth.max()), note=note,
+        runs=tuple(lookup(r) for r in runs),
     )  # fmt: skip
 
 
@@ -285,27 +292,37 @@ def _recording(s: Surface) -> tuple[Surface, list[dict[str, float]]]:
     return replace(s, f=f), points
 
 
+def retrained(s: Surface, seed: int) -> Surface:
+    """``s`` answering each query from one of its stored runs, drawn at random (the same
+    draws, in query order, for every method with this seed)."""
+    rng = np.random.default_rng([seed, 1])
+    return replace(s, f=lambda p: s.runs[int(rng.integers(len(s.runs)))](p))
+
+
 def regret_curves(s: Surface, method: str, seeds: int, budget: int) -> dict[str, np.ndarray]:
     """Regret after each trial (seeds x budget): ``"observed"`` on ``s.f`` as the method saw
-    it, and, where the surface has one, ``"expected"``: the noise-free estimate's gap at the
-    method's incumbent (its best observed trial so far)."""
+    it; where the surface has a noise-free estimate, ``"expected"``: the estimate's gap at the
+    method's incumbent (its best observed trial so far); and where it has several stored
+    runs, ``"retrained"``: the same, with every query answered by a run drawn at random."""
     run = METHODS[method]
-    observed = np.empty((seeds, budget))
-    expected = np.empty((seeds, budget)) if s.expected else None
+    out = {key: np.empty((seeds, budget)) for key in view_names(s)}
     for seed in range(seeds):
-        recorded, points = _recording(s)
-        values = np.asarray(run(recorded, seed, budget), dtype=float)
-        best = np.maximum.accumulate(values)
-        observed[seed] = np.maximum(s.optimum - best, 0.0)
-        if expected is not None:
+        for key in out:
+            if key == "expected":  # the same trials as "observed", scored differently
+                continue
+            recorded, points = _recording(retrained(s, seed) if key == "retrained" else s)
+            values = np.asarray(run(recorded, seed, budget), dtype=float)
+            if key == "observed":
+                best = np.maximum.accumulate(values)
+                out[key][seed] = np.maximum(s.optimum - best, 0.0)
+            if s.expected is None:
+                continue
             if len(points) != budget:
                 raise RuntimeError(f"{method} evaluated {len(points)} points for {budget} trials")
             truth = np.array([s.expected(p) for p in points])
             incumbent = [int(np.argmax(values[: k + 1])) for k in range(budget)]
-            expected[seed] = np.maximum(s.expected_optimum - truth[incumbent], 0.0)
-    out = {"observed": observed}
-    if expected is not None:
-        out["expected"] = expected
+            scored = np.maximum(s.expected_optimum - truth[incumbent], 0.0)
+            out["expected" if key == "observed" else key][seed] = scored
     return out
 
 
@@ -318,13 +335,27 @@ def expected_name(name: str) -> str:
     return f"{name} (expected)"
 
 
+def retrained_name(name: str) -> str:
+    return f"{name} (retrained)"
+
+
+def view_names(s: Surface) -> dict[str, str]:
+    """The report's name of each view of ``s``, by ``regret_curves``' key."""
+    views = {"observed": s.name}
+    if s.expected:
+        views["expected"] = expected_name(s.name)
+        if len(s.runs) > 1:
+            views["retrained"] = retrained_name(s.name)
+    return views
+
+
 def evaluate(
     surface_list: list[Surface], methods: list[str], seeds: int, budgets: tuple[int, ...]
 ) -> dict:
     results: dict = {}
     for s in surface_list:
-        views = [s.name] + ([expected_name(s.name)] if s.expected else [])
-        for view in views:
+        views = view_names(s)
+        for view in views.values():
             results[view] = {}
         for m in methods:
             started = time.time()
@@ -334,7 +365,7 @@ def evaluate(
                 full = regret_curves(s, m, seeds, max(budgets))
                 runs = {b: {k: c[:, :b] for k, c in full.items()} for b in budgets}
             seconds = time.time() - started
-            for view, key in zip(views, ("observed", "expected"), strict=False):
+            for key, view in views.items():
                 results[view][m] = {
                     "curves": {b: runs[b][key] for b in budgets},
                     "seconds": seconds,
@@ -344,15 +375,19 @@ def evaluate(
 
 
 def report(results: dict, surface_list: list[Surface], budgets: tuple[int, ...]) -> str:
-    targets = {s.name: s.target for s in surface_list}
-    targets |= {expected_name(s.name): s.target for s in surface_list if s.expected}
-    notes = {
-        expected_name(s.name): (
-            f"Regret on the noise-free estimate at each method's incumbent. {s.note}\n\n"
-        )
-        for s in surface_list
-        if s.expected
-    }
+    targets = {view: s.target for s in surface_list for view in view_names(s).values()}
+    notes = {}
+    for s in surface_list:
+        if s.expected:
+            notes[expected_name(s.name)] = (
+                f"Regret on the noise-free estimate at each method's incumbent. {s.note}\n\n"
+            )
+        if len(s.runs) > 1:
+            notes[retrained_name(s.name)] = (
+                f"As the expected view, but every query is answered by one of the "
+                f"{len(s.runs)} stored runs, drawn at random (the same draws for every "
+                f"method), as training the point again would.\n\n"
+            )
     lines = []
     for name, by_method in results.items():
         lines.append(f"\n### {name} (target: regret <= {targets[name]:g})\n")

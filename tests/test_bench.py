@@ -43,7 +43,7 @@ def test_every_optimizer_runs_on_every_kind_of_surface(tiny_table, tmp_path, cap
     report = (tmp_path / "optimizers.md").read_text()
     assert "### cnn digits (expected)" in report  # the noise-free view of the CNN surface
     for method in optimizers.METHODS:
-        assert report.count(f"| {method} |") == 4
+        assert report.count(f"| {method} |") == 4  # no replicate here: no retrained view
     assert (tmp_path / "optimizers.html").exists()
     finals = json.loads((tmp_path / "optimizers.json").read_text())
     assert len(finals["branin"]["random"]["6"]) == 1  # one seed's final regret
@@ -89,6 +89,28 @@ def test_expected_regret_scores_the_incumbent_on_the_noise_free_surface():
     assert curves["expected"][0] == pytest.approx([1.0, 2 / 3, 2 / 3, 2 / 3])
 
 
+def test_retrained_view_answers_each_query_from_a_run_drawn_at_random():
+    # two stored runs of a line: the first has a lucky draw at x = 1/3, the second none.
+    # Retraining the grid's points draws one run per query, so the lucky point is the
+    # incumbent only in the seeds that drew the first run for it.
+    def lucky(p):
+        return 2.0 if abs(p["x"] - 1 / 3) < 1e-9 else p["x"]
+
+    s = optimizers.Surface("line", optimizers.SearchSpace([optimizers.Param("x", 0.0, 1.0)]),
+                           lucky, 2.0, 0.1, expected=lambda p: p["x"], expected_optimum=1.0,
+                           runs=(lucky, lambda p: p["x"]))  # fmt: skip
+    assert optimizers.view_names(s) == {"observed": "line", "expected": "line (expected)",
+                                        "retrained": "line (retrained)"}  # fmt: skip
+    curves = optimizers.regret_curves(s, "grid", seeds=12, budget=4)
+    assert curves["expected"] == pytest.approx(np.tile([1.0, 2 / 3, 2 / 3, 2 / 3], (12, 1)))
+    stuck, found = [1.0, 2 / 3, 2 / 3, 2 / 3], [1.0, 2 / 3, 1 / 3, 0.0]
+    rows = [list(r) for r in curves["retrained"]]
+    assert all(r == pytest.approx(stuck) or r == pytest.approx(found) for r in rows)
+    assert 0 < sum(r == pytest.approx(found) for r in rows) < 12  # both runs get drawn
+    again = optimizers.regret_curves(s, "random", seeds=12, budget=4)["retrained"]
+    assert again == pytest.approx(optimizers.regret_curves(s, "random", 12, 4)["retrained"])
+
+
 def test_denoise_recovers_a_known_surface_and_its_noise():
     rng = np.random.default_rng(0)
     u = np.linspace(0.0, 1.0, 12)
@@ -115,6 +137,9 @@ def test_further_runs_of_a_surface_sharpen_its_noise_free_estimate(tiny_table, t
     s = optimizers.tabular(tiny_table, replicates)
     assert "from 2 run(s)" in s.note and "A second run of every cell" in s.note
     assert s.f({"dropout2_rate": 0.1, "lr": 1e-4}) == pytest.approx(first[0][0][-1])
+    second = json.loads(again.read_text())["val_accuracy"]
+    assert len(s.runs) == 2  # the retrained view draws from both
+    assert s.runs[1]({"dropout2_rate": 0.1, "lr": 1e-4}) == pytest.approx(second[0][0][-1])
 
     other = json.loads(again.read_text()) | {"log10_lr": [-5.0, -1.0]}
     again.write_text(json.dumps(other))
