@@ -24,7 +24,7 @@ run: $(STAMP)
 tune: $(STAMP)
 	$(BIN)/python -m core tune --dataset mnist-5k --final-test --export runs/best.json
 
-# The benchmarks behind docs/BENCHMARKS.md: about 75 minutes on 2 cores. The tabular CNN
+# The benchmarks behind docs/BENCHMARKS.md: about 50 minutes on 2 cores. The tabular CNN
 # surfaces in bench/data and their second runs in bench/replicates are built separately
 # (bench/make_tabular.py, about 25 minutes each).
 bench: $(STAMP)
