@@ -169,10 +169,11 @@ def tabular(path: Path, replicates: Path | None = None) -> Surface:
             f"stored run alone, {_rms(held_out - acc):.4f} by the stored values themselves."
         )
     # half a point of accuracy counts as reached
+    stored, *others = (lookup(r) for r in runs)
     return Surface(
-        f"cnn {table['dataset']}", space, lookup(acc), float(acc.max()), 0.005,
+        f"cnn {table['dataset']}", space, stored, float(acc.max()), 0.005,
         expected=lookup(smooth), expected_optimum=float(smooth.max()), note=note,
-        runs=tuple(lookup(r) for r in runs),
+        runs=(stored, *others),
     )  # fmt: skip
 
 
@@ -307,22 +308,22 @@ def regret_curves(s: Surface, method: str, seeds: int, budget: int) -> dict[str,
     run = METHODS[method]
     out = {key: np.empty((seeds, budget)) for key in view_names(s)}
     for seed in range(seeds):
-        for key in out:
-            if key == "expected":  # the same trials as "observed", scored differently
-                continue
-            recorded, points = _recording(retrained(s, seed) if key == "retrained" else s)
+        # what the method sees -> the view its incumbent is scored in on the estimate
+        seen = {"observed": (s, "expected")}
+        if "retrained" in out:
+            seen["retrained"] = (retrained(s, seed), "retrained")
+        for key, (surface, scored_in) in seen.items():
+            recorded, points = _recording(surface)
             values = np.asarray(run(recorded, seed, budget), dtype=float)
             if key == "observed":
-                best = np.maximum.accumulate(values)
-                out[key][seed] = np.maximum(s.optimum - best, 0.0)
+                out[key][seed] = np.maximum(s.optimum - np.maximum.accumulate(values), 0.0)
             if s.expected is None:
                 continue
             if len(points) != budget:
                 raise RuntimeError(f"{method} evaluated {len(points)} points for {budget} trials")
             truth = np.array([s.expected(p) for p in points])
             incumbent = [int(np.argmax(values[: k + 1])) for k in range(budget)]
-            scored = np.maximum(s.expected_optimum - truth[incumbent], 0.0)
-            out["expected" if key == "observed" else key][seed] = scored
+            out[scored_in][seed] = np.maximum(s.expected_optimum - truth[incumbent], 0.0)
     return out
 
 
@@ -331,21 +332,13 @@ def trials_to_target(curves: np.ndarray, target: float) -> float:
     return float(np.median([h[0] + 1 if h.size else math.inf for h in hits]))
 
 
-def expected_name(name: str) -> str:
-    return f"{name} (expected)"
-
-
-def retrained_name(name: str) -> str:
-    return f"{name} (retrained)"
-
-
 def view_names(s: Surface) -> dict[str, str]:
     """The report's name of each view of ``s``, by ``regret_curves``' key."""
     views = {"observed": s.name}
     if s.expected:
-        views["expected"] = expected_name(s.name)
+        views["expected"] = f"{s.name} (expected)"
         if len(s.runs) > 1:
-            views["retrained"] = retrained_name(s.name)
+            views["retrained"] = f"{s.name} (retrained)"
     return views
 
 
@@ -378,12 +371,13 @@ def report(results: dict, surface_list: list[Surface], budgets: tuple[int, ...])
     targets = {view: s.target for s in surface_list for view in view_names(s).values()}
     notes = {}
     for s in surface_list:
-        if s.expected:
-            notes[expected_name(s.name)] = (
+        views = view_names(s)
+        if "expected" in views:
+            notes[views["expected"]] = (
                 f"Regret on the noise-free estimate at each method's incumbent. {s.note}\n\n"
             )
-        if len(s.runs) > 1:
-            notes[retrained_name(s.name)] = (
+        if "retrained" in views:
+            notes[views["retrained"]] = (
                 f"As the expected view, but every query is answered by one of the "
                 f"{len(s.runs)} stored runs, drawn at random (the same draws for every "
                 f"method), as training the point again would.\n\n"
