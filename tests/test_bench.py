@@ -135,7 +135,7 @@ def test_further_runs_of_a_surface_sharpen_its_noise_free_estimate(tiny_table, t
     first = json.loads(tiny_table.read_text())["val_accuracy"]
     assert json.loads(again.read_text())["val_accuracy"] != first  # new weights, same split
     s = optimizers.tabular(tiny_table, replicates)
-    assert "from 2 run(s)" in s.note and "A second run of every cell" in s.note
+    assert "from 2 run(s)" in s.note and "The other 1 run(s) are predicted" in s.note
     assert s.f({"dropout2_rate": 0.1, "lr": 1e-4}) == pytest.approx(first[0][0][-1])
     second = json.loads(again.read_text())["val_accuracy"]
     assert len(s.runs) == 2  # the retrained view draws from both
