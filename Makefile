@@ -25,7 +25,7 @@ tune: $(STAMP)
 	$(BIN)/python -m core tune --dataset mnist-5k --final-test --export runs/best.json
 
 # The benchmarks behind docs/BENCHMARKS.md: about 50 minutes on 2 cores. The tabular CNN
-# surfaces in bench/data and their second runs in bench/replicates are built separately
+# surfaces in bench/data and their further runs in bench/replicates are built separately
 # (bench/make_tabular.py, about 25 minutes each).
 bench: $(STAMP)
 	$(BIN)/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 6

@@ -6,8 +6,9 @@ Regenerate (about 25 minutes each on 2 CPU cores):
     .venv/bin/python bench/make_tabular.py --dataset fashion-mnist --max-train-samples 4000 \
         --val-fraction 0.05 --out bench/data/cnn-fashion-4k.json
 
-A second training run of every cell (same split, new seeds), which bench/optimizers.py
-uses only for its estimate of the noise-free surface (about 30 minutes each on 1 core):
+Further training runs of every cell (same split, new seeds), which bench/optimizers.py uses
+for its estimate of the noise-free surface and to answer queries as retraining would
+(about 30 minutes each on 1 core; the same two commands with --run 2 and -run2.json):
     .venv/bin/python bench/make_tabular.py --dataset mnist-5k --run 1 \
         --out bench/replicates/cnn-mnist-5k-run1.json
     .venv/bin/python bench/make_tabular.py --dataset fashion-mnist --max-train-samples 4000 \
