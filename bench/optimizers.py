@@ -160,13 +160,13 @@ def tabular(path: Path, replicates: Path | None = None) -> Surface:
         f"{smooth.max():.4f} noise-free."
     )
     if len(runs) > 1:
-        others = np.stack(runs[1:])
+        rest = np.stack(runs[1:])
         spread = float(np.sqrt(np.mean(np.var(np.stack(runs), axis=0, ddof=1))))
         note += (
             f" Over the {len(runs)} runs, one run's noise (each cell's spread about its own "
             f"mean, pooled): std {spread:.4f}. The other {len(runs) - 1} run(s) are predicted "
-            f"with RMS error {_rms(others - denoise([acc])[0]):.4f} by the estimate from the "
-            f"stored run alone, {_rms(others - acc):.4f} by the stored values themselves."
+            f"with RMS error {_rms(rest - denoise([acc])[0]):.4f} by the estimate from the "
+            f"stored run alone, {_rms(rest - acc):.4f} by the stored values themselves."
         )
     # half a point of accuracy counts as reached
     stored, *others = (lookup(r) for r in runs)

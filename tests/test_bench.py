@@ -138,6 +138,9 @@ def test_further_runs_of_a_surface_sharpen_its_noise_free_estimate(tiny_table, t
     assert "from 2 run(s)" in s.note and "The other 1 run(s) are predicted" in s.note
     assert s.f({"dropout2_rate": 0.1, "lr": 1e-4}) == pytest.approx(first[0][0][-1])
     second = json.loads(again.read_text())["val_accuracy"]
+    # one run's noise, pooled over cells: with two runs, the RMS of their difference / sqrt 2
+    diff = np.array(first)[..., -1] - np.array(second)[..., -1]
+    assert f"std {np.sqrt(np.mean(np.square(diff)) / 2):.4f}." in s.note
     assert len(s.runs) == 2  # the retrained view draws from both
     assert s.runs[1]({"dropout2_rate": 0.1, "lr": 1e-4}) == pytest.approx(second[0][0][-1])
 
