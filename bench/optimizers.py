@@ -160,8 +160,9 @@ def tabular(path: Path, replicates: Path | None = None) -> Surface:
         f"{smooth.max():.4f} noise-free."
     )
     if len(runs) > 1:
-        rest = np.stack(runs[1:])
-        spread = float(np.sqrt(np.mean(np.var(np.stack(runs), axis=0, ddof=1))))
+        every = np.stack(runs)
+        rest = every[1:]
+        spread = float(np.sqrt(np.mean(np.var(every, axis=0, ddof=1))))
         note += (
             f" Over the {len(runs)} runs, one run's noise (each cell's spread about its own "
             f"mean, pooled): std {spread:.4f}. The other {len(runs) - 1} run(s) are predicted "
@@ -169,11 +170,10 @@ def tabular(path: Path, replicates: Path | None = None) -> Surface:
             f"stored run alone, {_rms(rest - acc):.4f} by the stored values themselves."
         )
     # half a point of accuracy counts as reached
-    stored, *others = (lookup(r) for r in runs)
+    lookups = tuple(lookup(r) for r in runs)
     return Surface(
-        f"cnn {table['dataset']}", space, stored, float(acc.max()), 0.005,
-        expected=lookup(smooth), expected_optimum=float(smooth.max()), note=note,
-        runs=(stored, *others),
+        f"cnn {table['dataset']}", space, lookups[0], float(acc.max()), 0.005,
+        expected=lookup(smooth), expected_optimum=float(smooth.max()), note=note, runs=lookups,
     )  # fmt: skip
 
 
