@@ -8,7 +8,7 @@ Regenerate (about 25 minutes each on 2 CPU cores):
 
 Further training runs of every cell (same split, new seeds), which bench/optimizers.py uses
 for its estimate of the noise-free surface and to answer queries as retraining would
-(about 30 minutes each on 1 core; the same two commands with --run 2 and -run2.json):
+(about 30 minutes each on 1 core; the same two commands again with --run 2 and --run 3):
     .venv/bin/python bench/make_tabular.py --dataset mnist-5k --run 1 \
         --out bench/replicates/cnn-mnist-5k-run1.json
     .venv/bin/python bench/make_tabular.py --dataset fashion-mnist --max-train-samples 4000 \

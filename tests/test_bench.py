@@ -148,3 +148,28 @@ def test_further_runs_of_a_surface_sharpen_its_noise_free_estimate(tiny_table, t
     again.write_text(json.dumps(other))
     with pytest.raises(ValueError, match="is not another run"):
         optimizers.tabular(tiny_table, replicates)
+
+
+def test_a_collapsed_run_is_left_out_of_the_estimate_but_still_answered(tmp_path):
+    # three runs of a 3 x 3 grid; in the third, one cell learned nothing (chance is 0.1)
+    rng = np.random.default_rng(1)
+    base = np.array([[0.90, 0.93, 0.95], [0.91, 0.94, 0.96], [0.90, 0.93, 0.95]])
+    runs = [base + rng.normal(0.0, 0.01, base.shape) for _ in range(3)]
+    runs[2][1, 2] = 0.1
+    table = {"dataset": "mnist-5k", "summary": "mnist-5k: 10 classes", "budget": {},
+             "dropout2_rate": [0.1, 0.3, 0.5], "log10_lr": [-4.0, -3.0, -2.0]}  # fmt: skip
+    (tmp_path / "data").mkdir()
+    (tmp_path / "replicates").mkdir()
+    for k, r in enumerate(runs):
+        name = "data/cnn-x.json" if k == 0 else f"replicates/cnn-x-run{k}.json"
+        cells = [[[float(v)] for v in row] for row in r]
+        (tmp_path / name).write_text(json.dumps(table | {"val_accuracy": cells}))
+    s = optimizers.tabular(tmp_path / "data" / "cnn-x.json")
+    assert "1 of 27 trainings collapsed to chance accuracy (run 2, dropout 0.30, lr 1.0e-02: " \
+        "0.10)" in s.note  # fmt: skip
+    every = np.stack(runs)
+    every[2, 1, 2] = np.nan
+    spread = np.sqrt(np.nanmean(np.nanvar(every, axis=0, ddof=1)))
+    assert spread < 0.03 and f"std {spread:.4f}." in s.note  # the collapse is not noise
+    assert s.expected({"dropout2_rate": 0.3, "lr": 1e-2}) > 0.9
+    assert s.runs[2]({"dropout2_rate": 0.3, "lr": 1e-2}) == pytest.approx(0.1)  # as stored
