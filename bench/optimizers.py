@@ -123,7 +123,8 @@ def _rms(a: np.ndarray) -> float:
 def _collapsed(acc: np.ndarray, summary: str) -> np.ndarray:
     """Cells whose run learned nothing: final accuracy at most 1.5 times chance (1 / classes),
     or a failed run (stored as 0). That is a collapse, not noise about the cell's accuracy
-    (mnist-5k's run 3 has one, at dropout 0.32 and lr 1e-2: 0.10)."""
+    (mnist-5k's run 3 has one, at dropout 0.32 and lr 1e-2: 0.10). The trainer fails such
+    a run by the validation set's most common class; a stored table has only the summary."""
     match = re.search(r"(\d+) classes", summary)
     classes = int(match.group(1)) if match else 10
     return acc <= 1.5 / classes
