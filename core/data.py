@@ -92,6 +92,13 @@ class Dataset:
         values, counts = np.unique(labels, return_counts=True)
         return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
 
+    def baseline_accuracy(self) -> float:
+        """Validation accuracy of always answering the most common validation class: what a
+        network that learned nothing scores (0.0 with no validation data)."""
+        if len(self.y_val) == 0:
+            return 0.0
+        return float(np.max(np.unique(self.y_val, return_counts=True)[1]) / len(self.y_val))
+
     def summary(self) -> str:
         h, w, c = self.input_shape
         return (

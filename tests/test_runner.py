@@ -82,10 +82,12 @@ def test_a_diverging_trial_fails_and_the_study_goes_on(store, tiny_config, digit
     assert runner.join(120)
     study = store.load("tiny")
     statuses = [t.status for t in study.trials]
-    assert len(statuses) == 4 and study.status == "complete"
-    assert "failed" in statuses and "complete" in statuses
-    failed = next(t for t in study.trials if t.status == "failed")
-    assert "diverged" in failed.error and failed.value is None
+    assert len(statuses) == 4 and study.status == "complete"  # every trial ran
+    failed = [t for t in study.trials if t.status == "failed"]
+    assert any("diverged" in t.error for t in failed)
+    # at such rates a run that does not diverge collapses to chance: failed too, not a value
+    assert all("diverged" in t.error or t.error.startswith("learned nothing") for t in failed)
+    assert all(t.value is None for t in failed)
 
 
 def test_final_test_retrains_and_saves_the_model(store, tiny_config, digits, tmp_path):

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -85,3 +86,16 @@ def test_final_retrain_evaluates_once_on_test(digits):
     assert 0.3 < result.test_accuracy <= 1.0
     probs = result.model.predict(digits.x_test[:4], verbose=0)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-4)
+
+
+def test_a_trial_that_learned_nothing_fails_with_its_reason(digits):
+    # blank validation images: the network gives every one the same answer, so it can score
+    # no better than always answering the most common class
+    blank = dataclasses.replace(digits, x_val=np.zeros_like(digits.x_val))
+    out = train_trial(blank, PARAMS, Budget(epochs=1, batch_size=32))
+    assert out.status == "failed" and out.value is None
+    assert out.error.startswith("learned nothing: validation accuracy ")
+    assert f"({digits.baseline_accuracy():.3f})" in out.error
+    assert len(out.history) == 1  # its learning curve is kept
+    fine = train_trial(digits, PARAMS, Budget(epochs=1, batch_size=32))
+    assert fine.status == "complete" and fine.value > digits.baseline_accuracy()
