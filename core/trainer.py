@@ -217,7 +217,7 @@ def train_trial(
     baseline = dataset.baseline_accuracy()
     # a collapse, told to the optimizer as a failure, not as a value (half a sample of
     # slack: Keras reports accuracy in float32)
-    if value < baseline + 0.5 / max(len(dataset.y_val), 1):
+    if len(dataset.y_val) and value < baseline + 0.5 / len(dataset.y_val):
         reason = (
             f"learned nothing: validation accuracy {value:.3f} is no better than always "
             f"answering the most common class ({baseline:.3f})"
