@@ -24,18 +24,18 @@ run: $(STAMP)
 tune: $(STAMP)
 	$(BIN)/python -m core tune --dataset mnist-5k --final-test --export runs/best.json
 
-# The benchmarks behind docs/BENCHMARKS.md: about 50 minutes on 2 cores. The tabular CNN
+# The benchmarks behind docs/BENCHMARKS.md: about 60 minutes on 2 cores. The tabular CNN
 # surfaces in bench/data and their further runs in bench/replicates are built separately
 # (bench/make_tabular.py, about 25 minutes each). One BLAS thread per optimizer run: two
 # processes with the default threads on 2 cores spent half their time in the kernel.
 bench: $(STAMP)
 	$(BIN)/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 6
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces branin "cnn mnist-5k" \
-		"cnn fashion-mnist" --seeds 20 --out docs/benchmarks/branin-cnn & \
+		"cnn fashion-mnist" --seeds 20 --out docs/benchmarks/branin-cnn && \
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces hartmann-6 --seeds 20 \
-		--out docs/benchmarks/hartmann6 && \
+		--out docs/benchmarks/hartmann6 & \
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces branin "cnn mnist-5k" \
-		"cnn fashion-mnist" --budgets 25 --seeds 40 --out docs/benchmarks/targets-25 & \
+		"cnn fashion-mnist" --budgets 25 --seeds 80 --out docs/benchmarks/targets-25 & \
 	wait
 	$(BIN)/python bench/optimizers.py --compare docs/benchmarks/branin-cnn/optimizers.json \
 		docs/benchmarks/hartmann6/optimizers.json
