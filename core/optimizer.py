@@ -13,14 +13,17 @@ from __future__ import annotations
 import abc
 import json
 import math
+import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bayes_opt import BayesianOptimization, acquisition
+from bayes_opt import BayesianOptimization, TargetSpace, acquisition
 from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
 
 from core.space import SearchSpace
 
@@ -60,6 +63,14 @@ class LatentGP(GaussianProcessRegressor):
     would draw it as such. This subtracts the fitted noise (as scikit-optimize's GP does).
     """
 
+    def fit(self, X: Any, y: Any) -> LatentGP:  # noqa: N803 (sklearn's signature)
+        super().fit(X, y)
+        # normalize_y divides by the targets' std (1 where it is ~0, as sklearn does):
+        # kept here so the noise can be told in the objective's own units.
+        spread = float(np.std(np.asarray(y, dtype=float)))
+        self.y_scale_ = spread if spread > 10 * np.finfo(float).eps else 1.0
+        return self
+
     @property
     def noise_variance(self) -> float:
         """The fitted white-noise variance in the objective's units (0 before fitting)."""
@@ -67,7 +78,7 @@ class LatentGP(GaussianProcessRegressor):
         if kernel is None:
             return 0.0
         level = kernel_parts(kernel)[2]
-        scale = float(np.ravel(self._y_train_std)[0]) if self.normalize_y else 1.0
+        scale = self.y_scale_ if self.normalize_y else 1.0
         return level * scale**2
 
     def predict(self, X: Any, return_std: bool = False, return_cov: bool = False) -> Any:  # noqa: N803 (sklearn's signature)
@@ -79,6 +90,16 @@ class LatentGP(GaussianProcessRegressor):
         if return_std:
             return mean, np.sqrt(np.maximum(spread**2 - noise, 0.0))
         return mean, spread - noise * np.eye(spread.shape[0])
+
+
+@dataclass(frozen=True)
+class FittedGP:
+    """The project's GP fitted to a strategy's history, with what proposed points from it."""
+
+    gp: LatentGP
+    space: TargetSpace
+    acquisition: acquisition.AcquisitionFunction
+    random_state: np.random.RandomState
 
 
 @dataclass(frozen=True)
@@ -253,17 +274,8 @@ class BayesStrategy(Strategy):
             merged.setdefault(key, []).append(penalty if o.failed else o.value)
         return [(k, float(np.mean(v))) for k, v in merged.items()]
 
-    def build(self, index: int | None = None) -> BayesianOptimization:
-        """A bayes_opt optimizer over the unit cube, fitted to the told history."""
-        index = len(self.observations) if index is None else index
-        optimizer = BayesianOptimization(
-            f=None,
-            pbounds={name: (0.0, 1.0) for name in self.space.names},
-            acquisition_function=self._acquisition_function(),
-            random_state=np.random.RandomState([self.seed, index]),
-            verbose=0,
-            allow_duplicate_points=True,
-        )
+    def kernel(self) -> Kernel:
+        """The GP's kernel before fitting: Matern 5/2, plus amplitude and noise if fitted."""
         dim = self.space.dim
         if self.length_scale is None:  # fitted, per parameter, within bounds
             kernel = Matern(
@@ -275,25 +287,49 @@ class BayesStrategy(Strategy):
             kernel = ConstantKernel(1.0, AMPLITUDE_BOUNDS) * kernel + WhiteKernel(
                 1e-2, NOISE_BOUNDS
             )
-        optimizer._gp = LatentGP(
+        return kernel
+
+    def fit(self, index: int | None = None) -> FittedGP:
+        """The project's GP fitted to the told history (not fitted when nothing was told).
+
+        bayes_opt supplies the target space and the acquisition's maximiser, through its
+        public ``TargetSpace.register`` and ``AcquisitionFunction.suggest(gp=...)``; the GP
+        is this project's own object, so no bayes_opt default can stand in for it.
+        """
+        index = len(self.observations) if index is None else index
+        random_state = np.random.RandomState([self.seed, index])
+        space = TargetSpace(
+            None, {name: (0.0, 1.0) for name in self.space.names}, allow_duplicate_points=True
+        )
+        for unit, value in self.targets():
+            space.register(dict(zip(self.space.names, unit, strict=True)), value)
+        gp = LatentGP(
+            kernel=self.kernel(),
             alpha=1e-6 if self.noise is None else self.noise,
             normalize_y=True,
             n_restarts_optimizer=5,
-            random_state=optimizer._random_state,
+            random_state=random_state,
         )
-        optimizer.set_gp_params(kernel=kernel)
-        for unit, value in self.targets():
-            optimizer.register(dict(zip(self.space.names, unit, strict=True)), value)
-        return optimizer
+        if len(space):
+            with warnings.catch_warnings():  # sklearn warns at length-scale bounds
+                warnings.simplefilter("ignore")
+                gp.fit(space.params, space.target)
+        return FittedGP(gp, space, self._acquisition_function(), random_state)
 
-    def _suggest_unit(self, optimizer: BayesianOptimization) -> np.ndarray:
-        suggestion = optimizer.suggest()
+    def _suggest_unit(self, fitted: FittedGP) -> np.ndarray:
+        x = fitted.acquisition.suggest(
+            gp=fitted.gp,
+            target_space=fitted.space,
+            fit_gp=False,
+            random_state=fitted.random_state,
+        )
+        suggestion = fitted.space.array_to_params(np.asarray(x))
         return np.array([float(suggestion[name]) for name in self.space.names])
 
     def _next_unit(self, index: int) -> np.ndarray:
         if index < self.init_points or not self.observations:
             return self._random_unit(index)
-        return self._suggest_unit(self.build(index))
+        return self._suggest_unit(self.fit(index))
 
     @property
     def guided(self) -> bool:
@@ -308,20 +344,18 @@ class BayesStrategy(Strategy):
         Returns mean, std, acquisition, ``n_samples`` posterior sample paths (n_samples x n),
         and the unit-cube point the next ask() returns.
         """
-        optimizer = self.build()
-        # Suggest first, exactly as ask() would: this fits the GP, and the point
-        # reported as "next" is then the one the study will really try next.
+        fitted = self.fit()
+        # The point reported as "next" is the one the study will really try next.
         if self.guided:
-            next_unit = self._suggest_unit(optimizer)
+            next_unit = self._suggest_unit(fitted)
         else:
             next_unit = self._random_unit(len(self.observations))
-            optimizer.acquisition_function._fit_gp(optimizer._gp, optimizer.space)
         units = np.asarray(units, dtype=float).reshape(-1, self.space.dim)
-        gp = optimizer._gp
+        gp = fitted.gp
         mean, std = gp.predict(units, return_std=True)
-        acq_fn = optimizer.acquisition_function
-        if hasattr(acq_fn, "y_max"):
-            acq_fn.y_max = float(np.max(optimizer.space.target))
+        acq_fn = fitted.acquisition
+        if hasattr(acq_fn, "y_max"):  # EI and PI measure improvement over the best target
+            acq_fn.y_max = float(np.max(fitted.space.target))
         acq = acq_fn.base_acq(mean, std)
         samples = (
             gp.sample_y(units, n_samples, random_state=self.seed).T
@@ -369,36 +403,38 @@ class BayesStrategy(Strategy):
         fitted noise over the fitted amplitude as ``alpha``. That GP has the same posterior
         mean; ``fitted_kernel`` records the kernel as fitted.
         """
-        import os
-        import tempfile
-
-        optimizer = self.build()
-        gp = optimizer._gp
-        fitted = "not fitted (no trials yet)"
-        if len(optimizer.space):
-            optimizer.acquisition_function._fit_gp(gp, optimizer.space)
-            fitted = str(gp.kernel_)
-            matern, amplitude, noise = kernel_parts(gp.kernel_)
+        fitted = self.fit()
+        optimizer = BayesianOptimization(
+            f=None,
+            pbounds={name: (0.0, 1.0) for name in self.space.names},
+            acquisition_function=fitted.acquisition,
+            random_state=np.random.RandomState([self.seed, len(self.observations)]),
+            verbose=0,
+            allow_duplicate_points=True,
+        )
+        for unit, value in self.targets():
+            optimizer.register(dict(zip(self.space.names, unit, strict=True)), value)
+        if len(fitted.space):
+            description = str(fitted.gp.kernel_)
+            matern, amplitude, noise = kernel_parts(fitted.gp.kernel_)
             alpha = noise / amplitude if self.noise is None else self.noise
-            optimizer.set_gp_params(
-                kernel=Matern(
-                    nu=matern.nu,
-                    length_scale=[float(v) for v in np.atleast_1d(matern.length_scale)],
-                    length_scale_bounds="fixed",
-                ),
-                alpha=max(alpha, 1e-10),
-            )
-        elif self.noise is None:
-            optimizer.set_gp_params(kernel=kernel_parts(gp.kernel)[0], alpha=1e-2)
-        fd, path = tempfile.mkstemp(suffix=".json")
-        os.close(fd)
-        try:
+        else:
+            description = "not fitted (no trials yet)"
+            matern = kernel_parts(fitted.gp.kernel)[0]
+            alpha = 1e-2 if self.noise is None else self.noise
+        optimizer.set_gp_params(
+            kernel=Matern(
+                nu=matern.nu,
+                length_scale=[float(v) for v in np.atleast_1d(matern.length_scale)],
+                length_scale_bounds="fixed",
+            ),
+            alpha=max(alpha, 1e-10),
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "state.json"
             optimizer.save_state(path)
-            with open(path, encoding="utf-8") as fh:
-                state = json.load(fh)
-        finally:
-            os.unlink(path)
-        state["fitted_kernel"] = fitted
+            state = json.loads(path.read_text(encoding="utf-8"))
+        state["fitted_kernel"] = description
         state["coordinates"] = "unit cube; map back with search_space (log params via log10)"
         state["search_space"] = self.space.to_dict()
         return state

@@ -87,9 +87,7 @@ def test_noisy_function_gives_noisy_observations():
 def test_a_fixed_length_scale_is_used_as_given():
     pg = Playground(function="smooth", length_scale=0.05, init_points=3)
     pg.step(3)
-    optimizer = pg.strategy().build()
-    optimizer.acquisition_function._fit_gp(optimizer._gp, optimizer.space)
-    matern, _, _ = kernel_parts(optimizer._gp.kernel_)
+    matern, _, _ = kernel_parts(pg.strategy().fit().gp.kernel_)
     assert matern.length_scale == pytest.approx(0.05)
 
 

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from sklearn.gaussian_process import GaussianProcessRegressor
 
-from core.optimizer import BayesStrategy, GridStrategy, make_strategy
+from core.optimizer import (
+    LENGTH_SCALE_BOUNDS,
+    BayesStrategy,
+    GridStrategy,
+    LatentGP,
+    kernel_parts,
+    make_strategy,
+)
 from core.space import Param, SearchSpace, default_space
 
 UNIT2 = SearchSpace([Param("x", 0.0, 1.0), Param("y", 0.0, 1.0)])
@@ -218,9 +225,7 @@ def test_fitted_noise_is_learnt_and_left_out_of_the_function_std():
         for _ in range(15):
             p = s.ask()
             s.tell(p, 0.9 - 0.1 * (p["x"] - 0.5) ** 2 + rng.normal(0, scatter))
-        optimizer = s.build()
-        optimizer.acquisition_function._fit_gp(optimizer._gp, optimizer.space)
-        gp = optimizer._gp
+        gp = s.fit().gp
         fitted[label] = gp.noise_variance
         at = np.array([s.observations[0].unit])
         with_noise = GaussianProcessRegressor.predict(gp, at, return_std=True)[1][0]
@@ -236,8 +241,36 @@ def test_a_fixed_noise_is_the_classic_bayes_opt_gp():
     for _ in range(4):
         p = s.ask()
         s.tell(p, p["x"])
-    optimizer = s.build()
-    assert optimizer._gp.alpha == 0.03
-    assert "WhiteKernel" not in repr(optimizer._gp.kernel)
+    gp = s.fit().gp
+    assert gp.alpha == 0.03
+    assert "WhiteKernel" not in repr(gp.kernel_)
     with pytest.raises(ValueError, match="noise must be None"):
         make_strategy("bayes", UNIT2, noise=-1.0)
+
+
+def test_the_gp_that_proposes_points_is_the_projects(monkeypatch):
+    """Guided points come from this project's GP (fitted noise, length-scale floor), fitted
+    once per ask, and from nothing bayes_opt builds by default."""
+    fits, predictions = [], []
+    real_fit, real_predict = LatentGP.fit, GaussianProcessRegressor.predict
+
+    def spy_fit(self, X, y):
+        fits.append(self)
+        return real_fit(self, X, y)
+
+    def spy_predict(self, X, *args, **kwargs):
+        predictions.append(self)
+        return real_predict(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(LatentGP, "fit", spy_fit)
+    monkeypatch.setattr(GaussianProcessRegressor, "predict", spy_predict)
+    s = make_strategy("bayes", UNIT2, seed=1, init_points=3)
+    for _ in range(3):
+        p = s.ask()
+        s.tell(p, branin_unit(p))
+    assert fits == [] and predictions == []  # the random start asks no GP
+    s.ask()
+    assert len(fits) == 1 and predictions
+    assert all(gp is fits[0] for gp in predictions)  # the acquisition asked our GP only
+    assert "WhiteKernel" in repr(fits[0].kernel_)
+    assert min(kernel_parts(fits[0].kernel_)[0].length_scale) >= LENGTH_SCALE_BOUNDS[0]
