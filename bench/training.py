@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ds = load_dataset(args.dataset)
     budget = Budget(args.epochs, args.batch_size)
-    proc = ProcessTrainer(args.dataset, val_fraction=0.1, seed=1)
+    proc = ProcessTrainer(ds)
     rates: dict[str, list[float]] = {"plain model.fit": [], "trainer": [], "worker process": []}
     plain_fit(ds, budget, 0)  # warm-up: graph tracing and caches
     trainer(ds, budget, 0)

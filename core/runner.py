@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from core.data import Dataset
+from core.data import Dataset, load_dataset
 from core.optimizer import Strategy, Surrogate
 from core.store import Store
 from core.study import Study, StudyConfig, Trial, best_of, told_strategy
 from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged
-from core.worker import LocalTrainer, ProcessTrainer, make_trainer
+from core.worker import Trainer, make_trainer
 
 SURROGATE_RESOLUTION = 40
 
@@ -205,19 +205,16 @@ class Runner:
 
     def _search(self) -> str:
         cfg = self._config
-        trainer = make_trainer(
-            cfg.dataset,
-            val_fraction=cfg.val_fraction,
-            seed=cfg.seed,
-            isolate=self._isolate,
-            dataset=self._dataset,
+        dataset = self._dataset or load_dataset(
+            cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.seed
         )
+        trainer = make_trainer(dataset, isolate=self._isolate)
         try:
             return self._search_with(trainer)
         finally:
             trainer.close()
 
-    def _search_with(self, trainer: LocalTrainer | ProcessTrainer) -> str:
+    def _search_with(self, trainer: Trainer) -> str:
         cfg = self._config
         info = trainer.info
         cfg.budget.check(info.n_train)
@@ -253,9 +250,7 @@ class Runner:
     def _surrogate(self, strategy: Strategy) -> Surrogate | None:
         return strategy.surrogate(self._resolution)
 
-    def _one_trial(
-        self, strategy: Strategy, trainer: LocalTrainer | ProcessTrainer, number: int
-    ) -> tuple[str, Trial]:
+    def _one_trial(self, strategy: Strategy, trainer: Trainer, number: int) -> tuple[str, Trial]:
         cfg = self._config
         guided = bool(getattr(strategy, "guided", False))
         params = strategy.ask()
@@ -297,7 +292,7 @@ class Runner:
         )
         return outcome.status, trial
 
-    def _final(self, strategy: Strategy, trainer: LocalTrainer | ProcessTrainer) -> str:
+    def _final(self, strategy: Strategy, trainer: Trainer) -> str:
         best = strategy.best
         if best is None:
             self._publish(message="no trial completed: nothing to retrain")

@@ -6,7 +6,9 @@ seconds to answer and clicks (Stop!) waited behind it. A child process keeps the
 server responsive and dies with it. The CLI, which has nothing else to serve,
 trains in-process and starts faster.
 
-Both trainers take the same calls, so the runner does not care which it has.
+Both follow the :class:`Trainer` protocol, so the runner does not care which it has. Each
+is handed the :class:`~core.data.Dataset` that the caller loaded and validated, and trains
+on exactly that: the child process receives the arrays, it never reloads them by name.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from core.data import Dataset, load_dataset
+from core.data import Dataset
 from core.trainer import (
     Budget,
     EpochCallback,
@@ -71,14 +73,49 @@ def _save_final(
     }
 
 
+class Trainer(Protocol):
+    """Where a study's trials train: one trial at a time, reported epoch by epoch."""
+
+    info: DataInfo
+
+    def trial(
+        self,
+        params: Mapping[str, float],
+        budget: Budget,
+        *,
+        seed: int,
+        on_epoch: EpochCallback,
+        should_stop: StopCheck,
+    ) -> TrialOutcome:
+        """Train one trial; never raises for what happens during training."""
+        ...
+
+    def final(
+        self,
+        params: Mapping[str, float],
+        budget: Budget,
+        *,
+        seed: int,
+        path: Path,
+        should_stop: StopCheck,
+    ) -> dict[str, Any]:
+        """Retrain on train+validation, test once, save the model to ``path``.
+
+        Raises TrialCancelled or TrialDiverged like :func:`core.trainer.train_final`.
+        """
+        ...
+
+    def close(self) -> None:
+        """Free what the trainer holds (a child process, the data)."""
+        ...
+
+
 class LocalTrainer:
     """Trains in the calling process."""
 
-    def __init__(
-        self, dataset_name: str, *, val_fraction: float, seed: int, dataset: Dataset | None = None
-    ) -> None:
-        self.dataset = dataset or load_dataset(dataset_name, val_fraction=val_fraction, seed=seed)
-        self.info = _info(self.dataset)
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.info = _info(dataset)
 
     def trial(
         self,
@@ -117,17 +154,9 @@ def _watch_parent(parent: int) -> None:
         time.sleep(0.5)
 
 
-def _serve(
-    conn: Any, cancel: Any, dataset_name: str, val_fraction: float, seed: int, parent: int
-) -> None:
+def _serve(conn: Any, cancel: Any, dataset: Dataset, parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    try:
-        local = LocalTrainer(dataset_name, val_fraction=val_fraction, seed=seed)
-    except Exception as exc:
-        conn.send(
-            ("error", str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}")
-        )
-        return
+    local = LocalTrainer(dataset)
     conn.send(("ready", local.info))
     while True:
         try:
@@ -174,29 +203,41 @@ class WorkerDied(RuntimeError):
 
 
 class ProcessTrainer:
-    """Trains in a child process that loads the data once and serves trial after trial."""
+    """Trains in a child process that is handed the data once and serves trial after trial.
+
+    A child that dies (killed, out of memory) fails the trial it was running; the next
+    trial starts a new child.
+    """
 
     POLL = 0.1
 
-    def __init__(
-        self, dataset_name: str, *, val_fraction: float, seed: int, dataset: Dataset | None = None
-    ) -> None:
+    def __init__(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+        self._start()
+
+    def _start(self) -> None:
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
         self._cancel = ctx.Event()
         self._process = ctx.Process(
             target=_serve,
-            args=(child, self._cancel, dataset_name, val_fraction, seed, os.getpid()),
-            name=f"trainer-{dataset_name}"[:40],
+            args=(child, self._cancel, self._dataset, os.getpid()),
+            name=f"trainer-{Path(self._dataset.name).name}"[:40],
             daemon=True,
         )
         self._process.start()
         child.close()
-        kind, payload = self._receive(lambda: False)
-        if kind == "error":
+        try:
+            kind, payload = self._receive(lambda: False)
+        except WorkerDied:
             self.close()
-            raise ValueError(payload)
+            raise
         self.info: DataInfo = payload
+
+    @property
+    def pid(self) -> int | None:
+        """The training process's id (a new one after a restart)."""
+        return self._process.pid
 
     def _receive(self, should_stop: StopCheck) -> tuple[str, Any]:
         while True:
@@ -222,6 +263,10 @@ class ProcessTrainer:
         started = time.perf_counter()
         history: list[EpochMetrics] = []
         try:
+            if not self._process.is_alive():
+                self._conn.close()
+                self._start()
+            self._cancel.clear()
             self._conn.send(("trial", dict(params), budget.to_dict(), seed))
             while True:
                 kind, payload = self._receive(should_stop)
@@ -264,13 +309,6 @@ class ProcessTrainer:
         self._conn.close()
 
 
-def make_trainer(
-    dataset_name: str,
-    *,
-    val_fraction: float,
-    seed: int,
-    isolate: bool,
-    dataset: Dataset | None = None,
-) -> LocalTrainer | ProcessTrainer:
-    cls = ProcessTrainer if isolate else LocalTrainer
-    return cls(dataset_name, val_fraction=val_fraction, seed=seed, dataset=dataset)
+def make_trainer(dataset: Dataset, *, isolate: bool) -> Trainer:
+    """A trainer for ``dataset``: in a child process if ``isolate``, else in this one."""
+    return ProcessTrainer(dataset) if isolate else LocalTrainer(dataset)

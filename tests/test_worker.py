@@ -1,0 +1,53 @@
+import os
+import signal
+from dataclasses import replace
+
+from core.trainer import Budget
+from core.worker import LocalTrainer, ProcessTrainer, make_trainer
+
+PARAMS = {"dropout2_rate": 0.2, "lr": 3e-3}
+
+
+def test_both_trainers_train_exactly_the_dataset_they_were_handed(digits):
+    """The data that was validated is the data that trains: never reloaded by name."""
+    subset = replace(digits, x_train=digits.x_train[:300], y_train=digits.y_train[:300])
+    for isolate, cls in ((False, LocalTrainer), (True, ProcessTrainer)):
+        trainer = make_trainer(subset, isolate=isolate)
+        try:
+            assert isinstance(trainer, cls)
+            assert trainer.info.n_train == 300
+            assert "300 train" in trainer.info.summary
+            outcome = trainer.trial(
+                PARAMS, Budget(1, 64), seed=1, on_epoch=lambda m: None, should_stop=lambda: False
+            )
+            assert outcome.status == "complete"
+        finally:
+            trainer.close()
+
+
+def test_a_training_process_killed_mid_trial_fails_that_trial_and_the_next_one_trains(digits):
+    trainer = ProcessTrainer(digits)
+    try:
+        first_pid = trainer.pid
+
+        def kill_after_first_epoch(metrics):
+            if metrics.epoch == 1:
+                os.kill(first_pid, signal.SIGKILL)
+
+        outcome = trainer.trial(
+            PARAMS,
+            Budget(30, 16),
+            seed=1,
+            on_epoch=kill_after_first_epoch,
+            should_stop=lambda: False,
+        )
+        assert outcome.status == "failed"
+        assert "the training process ended" in outcome.error and "-9" in outcome.error
+        assert len(outcome.history) >= 1  # the epochs it reported are kept
+
+        again = trainer.trial(
+            PARAMS, Budget(1, 64), seed=2, on_epoch=lambda m: None, should_stop=lambda: False
+        )
+        assert again.status == "complete" and trainer.pid != first_pid
+    finally:
+        trainer.close()
