@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from core.data import Dataset, load_dataset
+from core.eta import measured_rate, seconds_left
 from core.optimizer import Strategy, Surrogate
 from core.store import Store
 from core.study import Study, StudyConfig, Trial, best_of, told_strategy
 from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged
-from core.worker import Trainer, make_trainer
+from core.worker import DataInfo, Trainer, make_trainer
 
 SURROGATE_RESOLUTION = 40
 
@@ -95,20 +96,6 @@ class Snapshot:
         )
 
 
-def estimate_eta(
-    trials: tuple[Trial, ...], remaining: int, current: Trial | None, epochs: int
-) -> float | None:
-    """Seconds left: mean seconds per finished trial times what is left."""
-    durations = [t.seconds for t in trials if t.finished and t.seconds]
-    if not durations:
-        return None
-    per_trial = sum(durations) / len(durations)
-    eta = per_trial * remaining
-    if current is not None and epochs:
-        eta -= per_trial * min(len(current.history), epochs) / epochs
-    return max(0.0, eta)
-
-
 class Runner:
     """One study, one worker thread. Create through :class:`Registry`."""
 
@@ -131,6 +118,7 @@ class Runner:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._data: DataInfo | None = None
         study = store.load(name)
         self._config: StudyConfig = study.config
         self._snapshot = Snapshot(
@@ -180,9 +168,25 @@ class Runner:
     def _publish(self, **changes: Any) -> None:
         with self._lock:
             snap = replace(self._snapshot, **changes)
-            remaining = max(0, snap.total - snap.finished)
-            eta = estimate_eta(snap.trials, remaining, snap.current, snap.epochs_per_trial)
-            self._snapshot = replace(snap, eta=eta)
+            self._snapshot = replace(snap, eta=self._eta(snap))
+
+    def _eta(self, snap: Snapshot) -> float | None:
+        """Seconds left at the throughput this study's epochs measured (None before any)."""
+        if self._data is None:
+            return None
+        running = (snap.current,) if snap.current is not None else ()
+        rate = measured_rate(t.history for t in (*snap.trials, *running))
+        if rate is None:
+            return None
+        return seconds_left(
+            self._config.budget,
+            self._data.n_train,
+            self._data.n_val,
+            rate,
+            trials=max(0, snap.total - snap.finished),
+            epochs_done=snap.current_epoch,
+            final=self._config.final_test and not snap.final,
+        )
 
     def _run(self) -> None:
         started = time.time()
@@ -218,6 +222,7 @@ class Runner:
         cfg = self._config
         info = trainer.info
         cfg.budget.check(info.n_train)
+        self._data = info
         self.store.release_running_trials(self.name)
         study = self.store.load(self.name)
         strategy = told_strategy(study)

@@ -44,11 +44,14 @@ class DataInfo:
     source: str
     warnings: tuple[str, ...]
     n_train: int
+    n_val: int
     n_test: int
 
 
 def _info(ds: Dataset) -> DataInfo:
-    return DataInfo(ds.summary(), ds.source, ds.warnings, len(ds.y_train), len(ds.y_test))
+    return DataInfo(
+        ds.summary(), ds.source, ds.warnings, len(ds.y_train), len(ds.y_val), len(ds.y_test)
+    )
 
 
 def _save_final(

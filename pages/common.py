@@ -17,12 +17,12 @@ import streamlit as st
 
 from core import charts
 from core.data import BUILTIN, Dataset, load_dataset
+from core.eta import assumed_rate, measured_rate
 from core.optimizer import Surrogate
 from core.runner import Registry, Snapshot
 from core.space import SearchSpace
 from core.store import Store
 from core.study import Study, Trial, surrogate_after
-from core.trainer import assumed_rate, measured_rate
 
 DB_ENV = "TUNER_DB"
 

@@ -4,6 +4,7 @@ import time
 
 import streamlit as st
 
+from core.eta import format_duration
 from core.store import StudyNotFound
 from pages import common
 
@@ -22,13 +23,6 @@ st.session_state["study"] = st.selectbox(
 )
 
 
-def _fmt(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
 @st.fragment(run_every=1.0)
 def live_view() -> None:
     name = st.session_state["study"]
@@ -42,8 +36,8 @@ def live_view() -> None:
 
     top = st.columns([3, 1, 1, 1])
     top[0].markdown(f"**{name}** — {snap.status}" + (f": {snap.message}" if snap.message else ""))
-    top[1].metric("elapsed", _fmt(snap.elapsed))
-    top[2].metric("ETA", _fmt(snap.eta) if snap.active else "—")
+    top[1].metric("elapsed", format_duration(snap.elapsed))
+    top[2].metric("ETA", format_duration(snap.eta) if snap.active else "—")
     with top[3]:
         if snap.active:
             if st.button("Stop", type="primary", key="live-stop"):

@@ -4,9 +4,9 @@ import streamlit as st
 
 from core import charts
 from core.data import BUILTIN, DEFAULT_DATASET
+from core.eta import seconds_left
 from core.optimizer import DEFAULT_KAPPA, DEFAULT_NOISE, DEFAULT_XI
 from core.study import config_from_inputs
-from core.trainer import estimate_seconds
 from pages import common
 
 common.use_app_navigation()
@@ -218,9 +218,14 @@ for message in errors:
 
 if config is not None and ds is not None and not errors:
     rate, how = common.throughput(config.dataset, ds.input_shape)
-    seconds = estimate_seconds(config.total, config.budget, len(ds.y_train), rate)
-    if config.final_test:
-        seconds += estimate_seconds(1, config.budget, len(ds.y_train) + len(ds.y_val), rate)
+    seconds = seconds_left(
+        config.budget,
+        len(ds.y_train),
+        len(ds.y_val),
+        rate,
+        trials=config.total,
+        final=config.final_test,
+    )
     st.info(
         f"{config.total} trials x {config.budget.epochs} epochs on "
         f"{config.budget.train_size(len(ds.y_train)):,} images: about "

@@ -1,4 +1,5 @@
 import os
+import time
 
 import pytest
 
@@ -40,3 +41,18 @@ def tiny_config():
         return StudyConfig(**values)
 
     return make
+
+
+def wait_until(predicate, timeout=60.0):
+    """Poll ``predicate`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def wait_for():
+    return wait_until
