@@ -8,8 +8,13 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from tqdm import tqdm
+
+from core.eta import format_duration
 from core.optimizer import ACQUISITIONS, DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI, KINDS
+from core.runner import Registry, Runner, Snapshot
 from core.store import DEFAULT_DB, Store, StudyNotFound
+from core.study import Study
 
 TUNE_HELP = """\
 Tune the seed's CNN (dropout2_rate in [0.1, 0.5], lr in [1e-4, 1e-2] on a log scale)
@@ -128,48 +133,84 @@ def _noise(text: str) -> float | None:
     return value
 
 
-def _bar(done: int, total: int, width: int = 20) -> str:
-    filled = int(width * done / total) if total else width
-    return "#" * filled + "-" * (width - filled)
+def _watch(runner: Runner, out: TextIO) -> None:
+    """Show progress until the runner ends; Ctrl-C stops it cleanly.
 
-
-def _fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s"
-
-
-def _watch(runner: object, out: TextIO) -> None:
-    """Draw a one-line progress bar until the runner ends; Ctrl-C stops it cleanly."""
+    On a terminal, one progress bar redrawn in place; otherwise (a log file, a pipe) one
+    line per finished trial, never a repeated one.
+    """
+    show = _Bar(out) if out.isatty() else _Log(out)
     try:
         while runner.alive:
-            _draw(runner.snapshot(), out)
+            show(runner.snapshot())
             time.sleep(0.5)
     except KeyboardInterrupt:
-        out.write("\nstopping: the running trial ends at its next batch...\n")
+        show.close()
+        out.write("stopping: the running trial ends at its next batch...\n")
         runner.cancel()
         runner.join()
-    _draw(runner.snapshot(), out)
-    out.write("\n")
+    show(runner.snapshot())
+    show.close()
 
 
-def _draw(snap: object, out: TextIO) -> None:
-    trial_no = min(snap.finished + (1 if snap.current else 0), snap.total)
-    line = (
-        f"\rtrial {trial_no}/{snap.total} [{_bar(snap.finished, snap.total)}] "
-        f"epoch {snap.current_epoch}/{snap.epochs_per_trial} "
-        f"elapsed {_fmt_duration(snap.elapsed)} eta {_fmt_duration(snap.eta)} "
-        f"{snap.status:<10}"
-    )
+def _state(snap: Snapshot) -> str:
+    text = f"epoch {snap.current_epoch}/{snap.epochs_per_trial}, " if snap.current else ""
+    text += f"eta {format_duration(snap.eta)}"
     best = snap.best
-    if best is not None:
-        line += f" best {best.value:.4f}"
-    out.write(line)
-    out.flush()
+    return text + (f", best {best.value:.4f}" if best is not None else "")
 
 
-def _table(study: object, out: TextIO) -> None:
+class _Bar:
+    """tqdm's bar over trials, with the runner's own ETA and the best accuracy beside it."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._bar = tqdm(
+            file=out,
+            unit="trial",
+            bar_format="{desc} {percentage:3.0f}%|{bar:20}| {n}/{total} [{elapsed}] {postfix}",
+        )
+
+    def __call__(self, snap: Snapshot) -> None:
+        self._bar.total = snap.total
+        self._bar.n = snap.finished
+        self._bar.set_description_str(snap.status, refresh=False)
+        self._bar.set_postfix_str(_state(snap), refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+class _Log:
+    """One line per finished trial and per change of status, for output that is not a
+    terminal."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._trials: set[int] = set()
+        self._status: str | None = None
+
+    def __call__(self, snap: Snapshot) -> None:
+        for trial in snap.trials:
+            if trial.number in self._trials:
+                continue
+            self._trials.add(trial.number)
+            result = f"{trial.value:.4f}" if trial.value is not None else trial.error or ""
+            done = sum(1 for t in snap.trials if t.finished and t.number <= trial.number)
+            self._write(f"trial {done}/{snap.total} {trial.status}: {result} ({_state(snap)})")
+        if snap.status != self._status:
+            self._status = snap.status
+            self._write(f"study {snap.status}" + (f": {snap.message}" if snap.message else ""))
+
+    def _write(self, line: str) -> None:
+        self._out.write(line + "\n")
+        self._out.flush()
+
+    def close(self) -> None:
+        self._out.flush()
+
+
+def _table(study: Study, out: TextIO) -> None:
     names = study.config.space.names
     header = f"{'#':>3}  {'kind':<6}" + "".join(f"{n:>15}" for n in names)
     header += f"  {'status':<10}{'val_acc':>9}{'secs':>8}"
@@ -187,7 +228,7 @@ def _table(study: object, out: TextIO) -> None:
         out.write(row + "\n")
 
 
-def _summary(study: object, out: TextIO) -> None:
+def _summary(study: Study, out: TextIO) -> None:
     _table(study, out)
     best = study.best_trial
     if best is None:
@@ -249,8 +290,6 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
             if study.remaining == 0 and (study.final or not study.config.final_test):
                 out.write(f"study {args.study!r} is already complete\n")
                 return 0
-            from core.runner import Registry
-
             runner = Registry(store, runs_dir=Path(args.db).parent).resume(args.study)
             _watch(runner, err)
             return _finish(store, runner, args.study, args.export, out, err)
@@ -291,8 +330,6 @@ def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> i
     dataset = load_dataset(config.dataset, val_fraction=config.val_fraction, seed=config.seed)
     config.budget.check(len(dataset.y_train))
     err.write(f"study {config.name}: {dataset.summary()}\n{dataset.source}\n")
-    from core.runner import Registry
-
     registry = Registry(store, runs_dir=Path(args.db).parent)
     store.create_study(config)
     runner = registry.resume(config.name, dataset=dataset)
@@ -301,7 +338,7 @@ def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> i
 
 
 def _finish(
-    store: Store, runner: object, name: str, export: str | None, out: TextIO, err: TextIO
+    store: Store, runner: Runner, name: str, export: str | None, out: TextIO, err: TextIO
 ) -> int:
     snap = runner.snapshot()
     for warning in snap.warnings:

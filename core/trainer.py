@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -215,15 +215,21 @@ def train_trial(
             "failed", None, history, "no finite validation accuracy", time.perf_counter() - started
         )
     baseline = dataset.baseline_accuracy()
-    # a collapse, told to the optimizer as a failure, not as a value (half a sample of
-    # slack: Keras reports accuracy in float32)
-    if len(dataset.y_val) and value < baseline + 0.5 / len(dataset.y_val):
+    if learned_nothing(value, baseline, len(dataset.y_val)):
         reason = (
             f"learned nothing: validation accuracy {value:.3f} is no better than always "
             f"answering the most common class ({baseline:.3f})"
         )
         return TrialOutcome("failed", None, history, reason, time.perf_counter() - started)
     return TrialOutcome("complete", value, history, None, time.perf_counter() - started)
+
+
+def learned_nothing(accuracy: float, baseline: float, n_val: int) -> bool:
+    """Whether a final validation accuracy is no better than ``baseline``, the share of the
+    most common validation class (half a sample of slack: Keras reports accuracy in
+    float32). Such a run collapsed; it is told to the optimizer as a failure, not a value.
+    Without validation data nothing can be judged: False."""
+    return n_val > 0 and accuracy < baseline + 0.5 / n_val
 
 
 @dataclass
@@ -273,32 +279,3 @@ def train_final(
         raise TrialCancelled("stopped by the user")
     loss, accuracy = model.evaluate(dataset.x_test, dataset.y_test, verbose=0)
     return FinalModel(model, float(accuracy), float(loss), history, time.perf_counter() - started)
-
-
-#: Training samples a second for the seed's CNN on 28x28 images on a 2-core CPU,
-#: used until this machine has measured its own.
-ASSUMED_RATE_28X28 = 1500.0
-
-
-def assumed_rate(input_shape: tuple[int, ...]) -> float:
-    """A throughput guess for an input shape, scaled by pixel count from 28x28."""
-    area = max(1, int(input_shape[0]) * int(input_shape[1]))
-    return ASSUMED_RATE_28X28 * 784 / area
-
-
-def measured_rate(histories: Iterable[Iterable[Mapping[str, float]]]) -> float | None:
-    """Median samples/second over past epochs (the first epoch of each trial, which
-    includes graph tracing, is skipped when later ones exist)."""
-    rates = []
-    for history in histories:
-        epochs = list(history)
-        for h in epochs[1:] if len(epochs) > 1 else epochs:
-            r = h.get("samples_per_second")
-            if r is not None and math.isfinite(r) and r > 0:
-                rates.append(r)
-    return float(np.median(rates)) if rates else None
-
-
-def estimate_seconds(trials: int, budget: Budget, n_train: int, rate: float) -> float:
-    """Seconds for ``trials`` trials of ``budget`` at ``rate`` training samples a second."""
-    return trials * budget.epochs * budget.train_size(n_train) / rate

@@ -5,10 +5,26 @@ import re
 from core.cli import main
 
 
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def run(*argv, terminal=False):
+    out, err = io.StringIO(), (Terminal() if terminal else io.StringIO())
     code = main(list(argv), out=out, err=err)
     return code, out.getvalue(), err.getvalue()
+
+
+def test_on_a_terminal_progress_is_one_bar_redrawn_in_place(tmp_path):
+    db = str(tmp_path / "s.db")
+    code, _, err = run(
+        "tune", "--dataset", "digits", "--init-points", "2", "--n-iter", "0", "--epochs", "2",
+        "--db", db, "--name", "bar", terminal=True,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "\r" in err and re.search(r"complete 100%\|#+\| 2/2 ", err)
+    assert re.search(r"epoch [012]/2, eta ", err) and "best 0." in err
 
 
 def test_tune_on_digits_end_to_end_writes_best_params(tmp_path):
@@ -32,7 +48,10 @@ def test_tune_on_digits_end_to_end_writes_best_params(tmp_path):
         "cli",
     )
     assert code == 0, err
-    assert "trial 6/6" in err and re.search(r"epoch [01]/1 ", err)  # the progress bar
+    # not a terminal: one line per trial, each said once, nothing redrawn in place
+    lines = [line for line in err.splitlines() if line.startswith("trial ")]
+    assert [line.split(":")[0] for line in lines] == [f"trial {k}/6 complete" for k in range(1, 7)]
+    assert "\r" not in err and "best 0." in lines[-1]
     assert "<- best" in out and "best: trial" in out
     data = json.loads(best.read_text())
     assert set(data["params"]) == {"dropout2_rate", "lr"}
