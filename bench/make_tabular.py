@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     table = {
         "dataset": ds.name,
         "summary": ds.summary(),
+        # what a run that learned nothing scores (core.trainer.learned_nothing)
+        "baseline_accuracy": ds.baseline_accuracy(),
+        "validation_samples": len(ds.y_val),
         "budget": budget.to_dict(),
         "dropout2_rate": [float(d) for d in dropouts],
         "log10_lr": [math.log10(float(lr)) for lr in lrs],

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 import time
 import warnings
@@ -40,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from core.learn import BENCHMARKS  # noqa: E402
 from core.optimizer import make_strategy  # noqa: E402
 from core.space import Param, SearchSpace  # noqa: E402
+from core.trainer import learned_nothing  # noqa: E402
 
 BUDGETS = (12, 25, 50)
 INIT_POINTS = 5
@@ -120,14 +120,10 @@ def _rms(a: np.ndarray) -> float:
     return float(np.sqrt(np.nanmean(np.square(a))))
 
 
-def _collapsed(acc: np.ndarray, summary: str) -> np.ndarray:
-    """Cells whose run learned nothing: final accuracy at most 1.5 times chance (1 / classes),
-    or a failed run (stored as 0). That is a collapse, not noise about the cell's accuracy
-    (mnist-5k's run 3 has one, at dropout 0.32 and lr 1e-2: 0.10). The trainer fails such
-    a run by the validation set's most common class; a stored table has only the summary."""
-    match = re.search(r"(\d+) classes", summary)
-    classes = int(match.group(1)) if match else 10
-    return acc <= 1.5 / classes
+def _collapsed(acc: np.ndarray, table: dict) -> np.ndarray:
+    """Cells whose run learned nothing, by the trainer's own rule (or a failed run, stored as
+    0). That is a collapse, not noise about the cell's accuracy."""
+    return learned_nothing(acc, table["baseline_accuracy"], table["validation_samples"])
 
 
 def tabular(path: Path, replicates: Path | None = None) -> Surface:
@@ -170,7 +166,7 @@ def tabular(path: Path, replicates: Path | None = None) -> Surface:
 
     # collapsed runs (chance accuracy) are left out of the estimate and the noise figures;
     # the views still serve them, as retraining would
-    clean = [np.where(_collapsed(r, table["summary"]), np.nan, r) for r in runs]
+    clean = [np.where(_collapsed(r, table), np.nan, r) for r in runs]
     smooth, noise = denoise(clean)
     note = (
         f"Noise-free estimate from {len(runs)} run(s) of every cell; one run's noise, as it "

@@ -31,6 +31,7 @@ def test_tabular_benchmark_stores_accuracy_per_cell_and_epoch(tiny_table):
     assert np.nanmax(acc) > 0.1
     assert table["log10_lr"] == pytest.approx([-4, -2])
     assert "make_tabular.py" in table["command"]
+    assert 0 < table["baseline_accuracy"] < 0.2 and table["validation_samples"] > 100
 
 
 def test_every_optimizer_runs_on_every_kind_of_surface(tiny_table, tmp_path, capsys):
@@ -157,6 +158,7 @@ def test_a_collapsed_run_is_left_out_of_the_estimate_but_still_answered(tmp_path
     runs = [base + rng.normal(0.0, 0.01, base.shape) for _ in range(3)]
     runs[2][1, 2] = 0.1
     table = {"dataset": "mnist-5k", "summary": "mnist-5k: 10 classes", "budget": {},
+             "baseline_accuracy": 0.1, "validation_samples": 400,
              "dropout2_rate": [0.1, 0.3, 0.5], "log10_lr": [-4.0, -3.0, -2.0]}  # fmt: skip
     (tmp_path / "data").mkdir()
     (tmp_path / "replicates").mkdir()
