@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from core.data import load_dataset  # noqa: E402
 from core.model import build_model  # noqa: E402
 from core.runner import Registry  # noqa: E402
+from core.status import TrialStatus  # noqa: E402
 from core.store import Store  # noqa: E402
 from core.study import StudyConfig  # noqa: E402
 from core.trainer import Budget, train_trial  # noqa: E402
@@ -46,14 +47,14 @@ def plain_fit(ds, budget: Budget, seed: int) -> float:  # noqa: ANN001
 def trainer(ds, budget: Budget, seed: int) -> float:  # noqa: ANN001
     started = time.perf_counter()
     out = train_trial(ds, PARAMS, budget, seed=seed, on_epoch=lambda m: None)
-    assert out.status == "complete", out.error
+    assert out.status == TrialStatus.COMPLETE, out.error
     return budget.train_size(len(ds.y_train)) * budget.epochs / (time.perf_counter() - started)
 
 
 def worker(proc: ProcessTrainer, ds, budget: Budget, seed: int) -> float:  # noqa: ANN001
     started = time.perf_counter()
     out = proc.trial(PARAMS, budget, seed=seed, on_epoch=lambda m: None, should_stop=lambda: False)
-    assert out.status == "complete", out.error
+    assert out.status == TrialStatus.COMPLETE, out.error
     return budget.train_size(len(ds.y_train)) * budget.epochs / (time.perf_counter() - started)
 
 

@@ -14,8 +14,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.learn import Comparison, PlaygroundView
-from core.optimizer import Surrogate
+from core.optimizer import ACQUISITION_LABELS, Surrogate
 from core.space import SearchSpace
+from core.status import TrialStatus
 from core.study import Trial
 
 SURFACES = {
@@ -23,7 +24,6 @@ SURFACES = {
     "std": ("GP standard deviation", "Magma", "std"),
     "acq": ("Acquisition", "Cividis", "acq"),
 }
-ACQ_TITLES = {"ei": "EI", "ucb": "UCB", "poi": "PI"}
 HEIGHT = 380
 
 
@@ -77,9 +77,11 @@ def surrogate_figure(
         raise ValueError(f"surface must be one of {sorted(SURFACES)}, got {surface!r}")
     title, scale, attr = SURFACES[surface]
     px, py = space.params[0], space.params[1]
-    trials = [t for t in trials if t.finished or t.status == "running"]
+    trials = [t for t in trials if t.finished or t.status == TrialStatus.RUNNING]
     if surrogate is not None and surface == "acq":
-        title = f"Acquisition ({ACQ_TITLES.get(surrogate.acquisition, surrogate.acquisition)})"
+        title = (
+            f"Acquisition ({ACQUISITION_LABELS.get(surrogate.acquisition, surrogate.acquisition)})"
+        )
     if surrogate is None:
         fig = _empty(title, "The Gaussian process appears after the first finished trial")
         fig.update_layout(xaxis={"visible": True, "title": px.name}, yaxis={"visible": True})
@@ -383,7 +385,7 @@ def playground_figure(view: PlaygroundView, show_truth: bool = False) -> go.Figu
 
 def acquisition_1d_figure(view: PlaygroundView) -> go.Figure:
     """The acquisition function under the playground, its maximum marked as the next point."""
-    title = f"Acquisition ({ACQ_TITLES.get(view.acquisition, view.acquisition)})"
+    title = f"Acquisition ({ACQUISITION_LABELS.get(view.acquisition, view.acquisition)})"
     if not view.observed_x:
         fig = _empty(title, "Random points come first: press Next step", height=250)
         return fig

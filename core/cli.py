@@ -13,6 +13,7 @@ from tqdm import tqdm
 from core.eta import format_duration
 from core.optimizer import ACQUISITIONS, DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI, KINDS
 from core.runner import Registry, Runner, Snapshot
+from core.status import StudyStatus
 from core.store import DEFAULT_DB, Store, StudyNotFound
 from core.study import Study
 
@@ -350,7 +351,7 @@ def _finish(
 
         Path(export).write_text(best_params_json(study), encoding="utf-8")
         out.write(f"best params written to {export}\n")
-    if snap.status == "failed":
+    if snap.status == StudyStatus.FAILED:
         err.write(f"error: {snap.error}\n")
         return 1
-    return 0 if snap.status == "complete" else 130
+    return 0 if snap.status == StudyStatus.COMPLETE else 130

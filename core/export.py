@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+from core.status import TrialStatus
 from core.study import Study, told_strategy
 
 
@@ -22,8 +23,8 @@ def best_params(study: Study) -> dict[str, Any]:
         "study": study.name,
         "dataset": cfg.dataset,
         "trials": len(study.finished_trials),
-        "completed_trials": sum(1 for t in study.trials if t.status == "complete"),
-        "failed_trials": sum(1 for t in study.trials if t.status == "failed"),
+        "completed_trials": sum(1 for t in study.trials if t.status == TrialStatus.COMPLETE),
+        "failed_trials": sum(1 for t in study.trials if t.status == TrialStatus.FAILED),
         "best_trial": best.number if best else None,
         "optimizer": cfg.optimizer,
         "acquisition": cfg.acquisition if cfg.optimizer == "bayes" else None,

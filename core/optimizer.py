@@ -29,6 +29,8 @@ from core.space import SearchSpace
 
 KINDS = ("bayes", "random", "grid")
 ACQUISITIONS = ("ucb", "ei", "poi")
+#: How each acquisition is named on screen.
+ACQUISITION_LABELS = {"ei": "EI", "ucb": "UCB", "poi": "PI"}
 #: Expected improvement: on Branin at 25 trials (8 seeds) its median regret was 0.17
 #: against 1.66 for UCB with kappa 2.576, which keeps exploring in two dimensions.
 DEFAULT_ACQUISITION = "ei"

@@ -18,6 +18,7 @@ from typing import Any
 from core.data import Dataset, load_dataset
 from core.eta import measured_rate, seconds_left
 from core.optimizer import Strategy, Surrogate
+from core.status import StudyStatus, TrialStatus
 from core.store import Store
 from core.study import Study, StudyConfig, Trial, best_of, told_strategy
 from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged
@@ -31,7 +32,7 @@ class Snapshot:
     """A consistent, immutable view of a study at one moment."""
 
     study: str
-    status: str  # created, loading, running, retraining, complete, stopped, failed
+    status: StudyStatus
     total: int
     trials: tuple[Trial, ...]
     current: Trial | None
@@ -72,7 +73,7 @@ class Snapshot:
 
     @property
     def active(self) -> bool:
-        return self.status in ("created", "loading", "running", "retraining")
+        return StudyStatus(self.status).active
 
     @classmethod
     def of_study(cls, study: Study, surrogate: Surrogate | None = None) -> Snapshot:
@@ -123,7 +124,7 @@ class Runner:
         self._config: StudyConfig = study.config
         self._snapshot = Snapshot(
             study=name,
-            status="created",
+            status=StudyStatus.CREATED,
             total=study.config.total,
             trials=study.trials,
             current=None,
@@ -190,24 +191,24 @@ class Runner:
 
     def _run(self) -> None:
         started = time.time()
-        self._publish(status="loading", started_at=started, message="loading the dataset")
-        self.store.set_status(self.name, "running", owner_pid=os.getpid())
+        self._publish(status=StudyStatus.LOADING, started_at=started, message="loading the dataset")
+        self.store.set_status(self.name, StudyStatus.RUNNING, owner_pid=os.getpid())
         try:
             final_status = self._search()
         except Exception as exc:  # never let the thread die silently
             reason = f"{type(exc).__name__}: {exc}"
-            self.store.set_status(self.name, "failed", error=reason)
-            self._publish(status="failed", error=reason, current=None, message=None)
+            self.store.set_status(self.name, StudyStatus.FAILED, error=reason)
+            self._publish(status=StudyStatus.FAILED, error=reason, current=None, message=None)
             return
         self.store.set_status(self.name, final_status)
         self._publish(
             status=final_status,
             current=None,
-            message="stopped by the user" if final_status == "stopped" else "done",
+            message="stopped by the user" if final_status == StudyStatus.STOPPED else "done",
             elapsed=time.time() - started,
         )
 
-    def _search(self) -> str:
+    def _search(self) -> StudyStatus:
         cfg = self._config
         dataset = self._dataset or load_dataset(
             cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.seed
@@ -218,7 +219,7 @@ class Runner:
         finally:
             trainer.close()
 
-    def _search_with(self, trainer: Trainer) -> str:
+    def _search_with(self, trainer: Trainer) -> StudyStatus:
         cfg = self._config
         info = trainer.info
         cfg.budget.check(info.n_train)
@@ -228,7 +229,7 @@ class Runner:
         strategy = told_strategy(study)
         trials = study.trials
         self._publish(
-            status="running",
+            status=StudyStatus.RUNNING,
             trials=trials,
             warnings=info.warnings,
             surrogate=self._surrogate(strategy),
@@ -238,31 +239,33 @@ class Runner:
         finished = len(study.finished_trials)
         while finished < cfg.total:
             if self._stop.is_set():
-                return "stopped"
+                return StudyStatus.STOPPED
             number += 1
             outcome, trial = self._one_trial(strategy, trainer, number)
             trials = (*trials, trial)
-            if outcome == "cancelled":
+            if outcome == TrialStatus.CANCELLED:
                 self._publish(trials=trials, current=None)
-                return "stopped"
+                return StudyStatus.STOPPED
             finished += 1
-            strategy.tell(trial.params, trial.value if outcome == "complete" else None)
+            strategy.tell(trial.params, trial.value if outcome == TrialStatus.COMPLETE else None)
             self._publish(trials=trials, current=None, surrogate=self._surrogate(strategy))
         if cfg.final_test and not study.final:
             return self._final(strategy, trainer)
-        return "complete"
+        return StudyStatus.COMPLETE
 
     def _surrogate(self, strategy: Strategy) -> Surrogate | None:
         return strategy.surrogate(self._resolution)
 
-    def _one_trial(self, strategy: Strategy, trainer: Trainer, number: int) -> tuple[str, Trial]:
+    def _one_trial(
+        self, strategy: Strategy, trainer: Trainer, number: int
+    ) -> tuple[TrialStatus, Trial]:
         cfg = self._config
         guided = bool(getattr(strategy, "guided", False))
         params = strategy.ask()
         now = time.time()
         self.store.start_trial(self.name, number, params, guided)
         history: list[dict[str, float]] = []
-        current = Trial(number, params, "running", guided=guided, started_at=now)
+        current = Trial(number, params, TrialStatus.RUNNING, guided=guided, started_at=now)
         self._publish(current=current, message=f"training trial {number}")
 
         def on_epoch(metrics: EpochMetrics) -> None:
@@ -297,14 +300,16 @@ class Runner:
         )
         return outcome.status, trial
 
-    def _final(self, strategy: Strategy, trainer: Trainer) -> str:
+    def _final(self, strategy: Strategy, trainer: Trainer) -> StudyStatus:
         best = strategy.best
         if best is None:
             self._publish(message="no trial completed: nothing to retrain")
-            return "complete"
+            return StudyStatus.COMPLETE
         params, value = best
         cfg = self._config
-        self._publish(status="retraining", message="retraining the best params on train+validation")
+        self._publish(
+            status=StudyStatus.RETRAINING, message="retraining the best params on train+validation"
+        )
         try:
             result = trainer.final(
                 params,
@@ -314,16 +319,16 @@ class Runner:
                 should_stop=self._stop.is_set,
             )
         except TrialCancelled:
-            return "stopped"
+            return StudyStatus.STOPPED
         except TrialDiverged as exc:
             final = {"params": params, "val_accuracy": value, "error": str(exc)}
             self.store.set_final(self.name, final)
             self._publish(final=final)
-            return "complete"
+            return StudyStatus.COMPLETE
         final = {"params": params, "val_accuracy": value, **result}
         self.store.set_final(self.name, final)
         self._publish(final=final)
-        return "complete"
+        return StudyStatus.COMPLETE
 
 
 class Registry:
@@ -380,7 +385,7 @@ class Registry:
                     f"starting {name!r}"
                 )
             study: Study = self.store.load(name)
-            if study.display_status == "running":
+            if study.display_status == StudyStatus.RUNNING:
                 raise RuntimeError(
                     f"study {name!r} is running in another process (pid {study.owner_pid})"
                 )

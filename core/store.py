@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from core.study import STUDY_STATUSES, Study, StudyConfig, Trial
+from core.status import STORED_STUDY_STATUSES, StudyStatus, TrialStatus
+from core.study import Study, StudyConfig, Trial
 
 DEFAULT_DB = Path("runs") / "studies.db"
 
@@ -85,8 +86,8 @@ class Store:
             with self._tx() as conn:
                 cur = conn.execute(
                     "INSERT INTO studies (name, config, status, created_at, updated_at) "
-                    "VALUES (?, ?, 'created', ?, ?)",
-                    (config.name, json.dumps(config.to_dict()), now, now),
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (config.name, json.dumps(config.to_dict()), StudyStatus.CREATED, now, now),
                 )
                 return int(cur.lastrowid)
         except sqlite3.IntegrityError:
@@ -97,8 +98,10 @@ class Store:
     def set_status(
         self, name: str, status: str, *, owner_pid: int | None = None, error: str | None = None
     ) -> None:
-        if status not in STUDY_STATUSES:
-            raise ValueError(f"status must be one of {STUDY_STATUSES}, got {status!r}")
+        if status not in STORED_STUDY_STATUSES:
+            raise ValueError(
+                f"status must be one of {[str(s) for s in STORED_STUDY_STATUSES]}, got {status!r}"
+            )
         with self._tx() as conn:
             conn.execute(
                 "UPDATE studies SET status = ?, owner_pid = ?, error = ?, updated_at = ? "
@@ -142,7 +145,7 @@ class Store:
         return Study(
             id=row["id"],
             config=StudyConfig.from_dict(json.loads(row["config"])),
-            status=row["status"],
+            status=StudyStatus(row["status"]),
             trials=tuple(_trial(t) for t in trials),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
@@ -162,8 +165,8 @@ class Store:
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO trials (study_id, number, params, status, guided, started_at) "
-                "SELECT id, ?, ?, 'running', ?, ? FROM studies WHERE name = ?",
-                (number, json.dumps(dict(params)), int(guided), now, name),
+                "SELECT id, ?, ?, ?, ?, ? FROM studies WHERE name = ?",
+                (number, json.dumps(dict(params)), TrialStatus.RUNNING, int(guided), now, name),
             )
             conn.execute("UPDATE studies SET updated_at = ? WHERE name = ?", (now, name))
 
@@ -209,10 +212,10 @@ class Store:
         """Mark trials left "running" by a dead process as cancelled; returns how many."""
         with self._tx() as conn:
             cur = conn.execute(
-                "UPDATE trials SET status = 'cancelled', "
+                "UPDATE trials SET status = ?, "
                 "error = 'interrupted: the process ended during this trial', finished_at = ? "
-                "WHERE study_id = (SELECT id FROM studies WHERE name = ?) AND status = 'running'",
-                (time.time(), name),
+                "WHERE study_id = (SELECT id FROM studies WHERE name = ?) AND status = ?",
+                (TrialStatus.CANCELLED, time.time(), name, TrialStatus.RUNNING),
             )
             return cur.rowcount
 
@@ -221,7 +224,7 @@ def _trial(row: sqlite3.Row) -> Trial:
     return Trial(
         number=row["number"],
         params=json.loads(row["params"]),
-        status=row["status"],
+        status=TrialStatus(row["status"]),
         value=row["value"],
         history=tuple(json.loads(row["history"])),
         error=row["error"],

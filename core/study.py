@@ -11,13 +11,11 @@ from typing import Any
 
 from core import optimizer as opt
 from core.space import SearchSpace, default_space
+from core.status import StudyStatus, TrialStatus
 from core.trainer import Budget
 
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_TRIALS = 500
-TRIAL_STATUSES = ("running", "complete", "failed", "cancelled")
-#: Study statuses as stored; "interrupted" is derived (running, but its process is gone).
-STUDY_STATUSES = ("created", "running", "complete", "stopped", "failed")
 
 
 def check_name(name: str) -> str:
@@ -133,7 +131,7 @@ class StudyConfig:
 class Trial:
     number: int
     params: dict[str, float]
-    status: str
+    status: TrialStatus
     value: float | None = None
     history: tuple[dict[str, float], ...] = ()
     error: str | None = None
@@ -145,12 +143,12 @@ class Trial:
     @property
     def finished(self) -> bool:
         """Counted towards the study's total: complete or failed (not cancelled)."""
-        return self.status in ("complete", "failed")
+        return TrialStatus(self.status).finished
 
 
 def best_of(trials: tuple[Trial, ...]) -> Trial | None:
     """The completed trial with the highest value (the earliest among equals)."""
-    done = [t for t in trials if t.status == "complete" and t.value is not None]
+    done = [t for t in trials if t.status == TrialStatus.COMPLETE and t.value is not None]
     return max(done, key=lambda t: (t.value, -t.number)) if done else None
 
 
@@ -158,7 +156,7 @@ def best_of(trials: tuple[Trial, ...]) -> Trial | None:
 class Study:
     id: int
     config: StudyConfig
-    status: str
+    status: StudyStatus
     trials: tuple[Trial, ...]
     created_at: float
     updated_at: float
@@ -183,15 +181,21 @@ class Study:
         return best_of(self.trials)
 
     @property
-    def display_status(self) -> str:
+    def display_status(self) -> StudyStatus:
         """The stored status, or "interrupted" for a run whose process is gone."""
-        if self.status == "running" and not pid_alive(self.owner_pid):
-            return "interrupted"
-        return self.status
+        if self.status == StudyStatus.RUNNING and not pid_alive(self.owner_pid):
+            return StudyStatus.INTERRUPTED
+        return StudyStatus(self.status)
 
     @property
     def resumable(self) -> bool:
-        return self.display_status in ("interrupted", "stopped", "created", "failed") and (
+        resumable = (
+            StudyStatus.INTERRUPTED,
+            StudyStatus.STOPPED,
+            StudyStatus.CREATED,
+            StudyStatus.FAILED,
+        )
+        return self.display_status in resumable and (
             self.remaining > 0 or (self.config.final_test and not self.final)
         )
 
@@ -215,7 +219,7 @@ def told_strategy(study: Study, upto: int | None = None) -> opt.Strategy:
     """
     strategy = study.config.make_strategy()
     for trial in study.finished_trials[:upto]:
-        strategy.tell(trial.params, trial.value if trial.status == "complete" else None)
+        strategy.tell(trial.params, trial.value if trial.status == TrialStatus.COMPLETE else None)
     return strategy
 
 

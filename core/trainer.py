@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from core.data import Dataset
+from core.status import TrialStatus
 
 
 class TrialCancelled(Exception):
@@ -79,7 +80,7 @@ class EpochMetrics:
 
 @dataclass
 class TrialOutcome:
-    status: str  # "complete", "failed" or "cancelled"
+    status: TrialStatus  # complete, failed or cancelled
     value: float | None
     history: list[EpochMetrics] = field(default_factory=list)
     error: str | None = None
@@ -203,16 +204,26 @@ def train_trial(
             verbose=0,
         )
     except TrialCancelled as exc:
-        return TrialOutcome("cancelled", None, history, str(exc), time.perf_counter() - started)
+        return TrialOutcome(
+            TrialStatus.CANCELLED, None, history, str(exc), time.perf_counter() - started
+        )
     except TrialDiverged as exc:
-        return TrialOutcome("failed", None, history, str(exc), time.perf_counter() - started)
+        return TrialOutcome(
+            TrialStatus.FAILED, None, history, str(exc), time.perf_counter() - started
+        )
     except Exception as exc:  # a trial's crash must not end the study
         reason = f"{type(exc).__name__}: {exc}"
-        return TrialOutcome("failed", None, history, reason, time.perf_counter() - started)
+        return TrialOutcome(
+            TrialStatus.FAILED, None, history, reason, time.perf_counter() - started
+        )
     value = history[-1].val_accuracy if history else None
     if value is None or not math.isfinite(value):
         return TrialOutcome(
-            "failed", None, history, "no finite validation accuracy", time.perf_counter() - started
+            TrialStatus.FAILED,
+            None,
+            history,
+            "no finite validation accuracy",
+            time.perf_counter() - started,
         )
     baseline = dataset.baseline_accuracy()
     if learned_nothing(value, baseline, len(dataset.y_val)):
@@ -220,8 +231,10 @@ def train_trial(
             f"learned nothing: validation accuracy {value:.3f} is no better than always "
             f"answering the most common class ({baseline:.3f})"
         )
-        return TrialOutcome("failed", None, history, reason, time.perf_counter() - started)
-    return TrialOutcome("complete", value, history, None, time.perf_counter() - started)
+        return TrialOutcome(
+            TrialStatus.FAILED, None, history, reason, time.perf_counter() - started
+        )
+    return TrialOutcome(TrialStatus.COMPLETE, value, history, None, time.perf_counter() - started)
 
 
 def learned_nothing(accuracy: float, baseline: float, n_val: int) -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.data import Dataset
+from core.status import TrialStatus
 from core.trainer import (
     Budget,
     EpochCallback,
@@ -279,7 +280,9 @@ class ProcessTrainer:
                 elif kind == "trial":
                     return payload
         except (WorkerDied, OSError) as exc:
-            return TrialOutcome("failed", None, history, str(exc), time.perf_counter() - started)
+            return TrialOutcome(
+                TrialStatus.FAILED, None, history, str(exc), time.perf_counter() - started
+            )
 
     def final(
         self,

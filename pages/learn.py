@@ -5,6 +5,7 @@ import streamlit as st
 
 from core import charts
 from core.learn import BENCHMARKS, ONE_D, ComparisonJob, Playground
+from core.optimizer import ACQUISITION_LABELS
 from pages import common
 
 common.use_app_navigation()
@@ -27,9 +28,9 @@ function = c1.selectbox(
 c1.caption(ONE_D[function][0])
 acquisition = c2.radio(
     "Acquisition",
-    ["ei", "ucb", "poi"],
-    index=["ei", "ucb", "poi"].index(pg.acquisition),
-    format_func=lambda a: {"ei": "EI", "ucb": "UCB", "poi": "PI"}[a],
+    list(ACQUISITION_LABELS),
+    index=list(ACQUISITION_LABELS).index(pg.acquisition),
+    format_func=ACQUISITION_LABELS.get,
     horizontal=True,
     key="learn_acq",
 )

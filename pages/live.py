@@ -5,6 +5,7 @@ import time
 import streamlit as st
 
 from core.eta import format_duration
+from core.status import StudyStatus
 from core.store import StudyNotFound
 from pages import common
 
@@ -67,7 +68,7 @@ def live_view() -> None:
             min(1.0, snap.current_epoch / snap.epochs_per_trial),
             text=f"trial {snap.current.number}: epoch {snap.current_epoch}/{snap.epochs_per_trial}",
         )
-    elif snap.status == "retraining":
+    elif snap.status == StudyStatus.RETRAINING:
         st.progress(1.0, text="retraining the best params on train+validation")
 
     common.surrogate_charts(snap, space, key="live")

@@ -5,7 +5,7 @@ import streamlit as st
 from core import charts
 from core.data import BUILTIN, DEFAULT_DATASET
 from core.eta import seconds_left
-from core.optimizer import DEFAULT_KAPPA, DEFAULT_NOISE, DEFAULT_XI
+from core.optimizer import ACQUISITION_LABELS, DEFAULT_KAPPA, DEFAULT_NOISE, DEFAULT_XI
 from core.study import config_from_inputs
 from pages import common
 
@@ -165,9 +165,9 @@ o4.number_input("seed", min_value=0, step=1, key="tune_seed")
 a1, a2, a3 = st.columns([1, 2, 1])
 a1.radio(
     "Acquisition",
-    ["ei", "ucb", "poi"],
+    list(ACQUISITION_LABELS),
     key="tune_acquisition",
-    format_func=lambda a: {"ei": "EI", "ucb": "UCB", "poi": "PI"}[a],
+    format_func=ACQUISITION_LABELS.get,
     horizontal=True,
 )
 with a2:

@@ -1,0 +1,48 @@
+"""The statuses a trial and a study can have: one definition, compared as plain strings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TrialStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"  # diverged, raised, or learned nothing: counted, told as a penalty
+    CANCELLED = "cancelled"  # stopped or interrupted: kept, not counted
+
+    @property
+    def finished(self) -> bool:
+        """Counted towards the study's total."""
+        return self in (TrialStatus.COMPLETE, TrialStatus.FAILED)
+
+
+class StudyStatus(StrEnum):
+    CREATED = "created"
+    LOADING = "loading"  # a runner's, never stored
+    RUNNING = "running"
+    RETRAINING = "retraining"  # a runner's, never stored
+    COMPLETE = "complete"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # derived: stored as running, but its process is gone
+
+    @property
+    def active(self) -> bool:
+        """A runner is at work on it."""
+        return self in (
+            StudyStatus.CREATED,
+            StudyStatus.LOADING,
+            StudyStatus.RUNNING,
+            StudyStatus.RETRAINING,
+        )
+
+
+#: What the store keeps; the others are a runner's moments or derived on reading.
+STORED_STUDY_STATUSES = (
+    StudyStatus.CREATED,
+    StudyStatus.RUNNING,
+    StudyStatus.COMPLETE,
+    StudyStatus.STOPPED,
+    StudyStatus.FAILED,
+)
