@@ -351,16 +351,22 @@ class Registry:
         with self._lock:
             return [n for n, r in self._runners.items() if r.alive]
 
-    def create(self, config: StudyConfig, **kwargs: Any) -> Runner:
-        """Store a new study and start it (refused, storing nothing, while one runs)."""
-        busy = self.running()
-        if busy:
-            raise RuntimeError(
-                f"study {busy[0]!r} is running: stop it or let it finish before starting "
-                f"{config.name!r}"
-            )
-        self.store.create_study(config)
-        return self.resume(config.name, **kwargs)
+    def create(
+        self,
+        config: StudyConfig,
+        *,
+        dataset: Dataset | None = None,
+        runner_factory: Callable[..., Runner] = Runner,
+    ) -> Runner:
+        """Store a new study and start it; refused, storing nothing, while one runs.
+
+        The check and the insert happen under one lock, so of two Starts at the same moment
+        one runs and the other is refused with nothing stored.
+        """
+        with self._lock:
+            self._refuse_while_busy(config.name)
+            self.store.create_study(config)
+            return self._start(config.name, dataset, runner_factory)
 
     def resume(
         self,
@@ -378,20 +384,27 @@ class Registry:
             current = self._runners.get(name)
             if current is not None and current.alive:
                 raise RuntimeError(f"study {name!r} is already running: stop it first")
-            busy = [n for n, r in self._runners.items() if r.alive]
-            if busy:
-                raise RuntimeError(
-                    f"study {busy[0]!r} is running: stop it or let it finish before "
-                    f"starting {name!r}"
-                )
+            self._refuse_while_busy(name)
             study: Study = self.store.load(name)
             if study.display_status == StudyStatus.RUNNING:
                 raise RuntimeError(
                     f"study {name!r} is running in another process (pid {study.owner_pid})"
                 )
-            runner = runner_factory(
-                self.store, name, runs_dir=self.runs_dir, dataset=dataset, isolate=self.isolate
+            return self._start(name, dataset, runner_factory)
+
+    def _refuse_while_busy(self, name: str) -> None:
+        busy = [n for n, r in self._runners.items() if r.alive]
+        if busy:
+            raise RuntimeError(
+                f"study {busy[0]!r} is running: stop it or let it finish before starting {name!r}"
             )
-            self._runners[name] = runner
-            runner.start()
-            return runner
+
+    def _start(
+        self, name: str, dataset: Dataset | None, runner_factory: Callable[..., Runner]
+    ) -> Runner:
+        runner = runner_factory(
+            self.store, name, runs_dir=self.runs_dir, dataset=dataset, isolate=self.isolate
+        )
+        self._runners[name] = runner
+        runner.start()
+        return runner

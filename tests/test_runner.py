@@ -1,3 +1,6 @@
+import threading
+import time
+
 import pytest
 
 from core.runner import Registry
@@ -194,3 +197,37 @@ def test_a_trial_that_raises_fails_with_its_reason_and_the_study_goes_on(
     assert study.status == "complete"
     assert [t.status for t in study.trials] == ["complete", "failed", "complete", "complete"]
     assert study.trials[1].error == "RuntimeError: injected: out of memory while building"
+
+
+def test_two_starts_at_the_same_moment_run_one_study_and_store_nothing_else(
+    store, tiny_config, digits, tmp_path, monkeypatch
+):
+    registry = Registry(store, runs_dir=tmp_path)
+    real_create = store.create_study
+
+    def slow_create(config):  # widens the window between the busy check and the insert
+        time.sleep(0.3)
+        return real_create(config)
+
+    monkeypatch.setattr(store, "create_study", slow_create)
+    barrier = threading.Barrier(2)
+    started, refused = [], []
+
+    def start(name):
+        barrier.wait()
+        try:
+            started.append(
+                registry.create(tiny_config(name, budget=Budget(20, 16)), dataset=digits)
+            )
+        except RuntimeError as exc:
+            refused.append(str(exc))
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in ("first", "second")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(started) == 1 and len(refused) == 1 and "is running" in refused[0]
+    assert store.names() == [started[0].name]  # no orphan study of the refused Start
+    started[0].cancel()
+    assert started[0].join(60)
