@@ -266,7 +266,6 @@ def compare(
     seeds: int = 10,
     methods: tuple[str, ...] = KINDS,
     progress: Callable[[float], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
 ) -> Comparison:
     """Run every method on benchmark ``name`` with the same budget over ``seeds`` seeds."""
     bench = BENCHMARKS[name]
@@ -274,8 +273,6 @@ def compare(
     total, done = len(methods) * seeds, 0
     for seed in range(seeds):
         for m in methods:
-            if should_stop is not None and should_stop():
-                raise InterruptedError("comparison stopped")
             regret[m][seed] = run_method(bench, m, seed, budget)
             done += 1
             if progress is not None:

@@ -116,23 +116,10 @@ class Store:
                 (json.dumps(dict(final)), time.time(), name),
             )
 
-    def delete_study(self, name: str) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "DELETE FROM trials WHERE study_id = (SELECT id FROM studies WHERE name = ?)",
-                (name,),
-            )
-            conn.execute("DELETE FROM studies WHERE name = ?", (name,))
-
     def names(self) -> list[str]:
         with self._lock:
             rows = self._conn.execute("SELECT name FROM studies ORDER BY id").fetchall()
         return [r["name"] for r in rows]
-
-    def exists(self, name: str) -> bool:
-        with self._lock:
-            row = self._conn.execute("SELECT 1 FROM studies WHERE name = ?", (name,)).fetchone()
-        return row is not None
 
     def load(self, name: str) -> Study:
         with self._lock:

@@ -6,7 +6,7 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from core import optimizer as opt
@@ -122,9 +122,6 @@ class StudyConfig:
         data["space"] = SearchSpace.from_dict(data["space"])
         data["budget"] = Budget(**data["budget"])
         return cls(**data)
-
-    def renamed(self, name: str) -> StudyConfig:
-        return replace(self, name=name)
 
 
 @dataclass(frozen=True)
