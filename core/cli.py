@@ -11,7 +11,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from core.eta import format_duration
-from core.optimizer import ACQUISITIONS, DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI, KINDS
+from core.options import ACQUISITIONS, DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI, KINDS
 from core.runner import Registry, Runner, Snapshot
 from core.status import StudyStatus
 from core.store import DEFAULT_DB, Store, StudyNotFound

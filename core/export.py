@@ -7,8 +7,9 @@ import io
 import json
 from typing import Any
 
+from core.replay import told_strategy
 from core.status import TrialStatus
-from core.study import Study, told_strategy
+from core.study import Study
 
 
 def best_params(study: Study) -> dict[str, Any]:

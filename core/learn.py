@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.optimizer import DEFAULT_NOISE, DEFAULT_XI, KINDS, BayesStrategy, make_strategy
+from core.optimizer import BayesStrategy, make_strategy
+from core.options import DEFAULT_NOISE, DEFAULT_XI, KINDS
 from core.space import Param, SearchSpace
 
 # -- the 1-D playground -------------------------------------------------------------
@@ -234,29 +235,52 @@ class Comparison:
 
     def trials_to_target(self, method: str, target: float | None = None) -> float | None:
         """Median over seeds of the first trial whose regret is <= target (None: most never)."""
-        target = self.target if target is None else target
-        hits = []
-        for row in self.regret[method]:
-            idx = np.flatnonzero(row <= target)
-            hits.append(idx[0] + 1 if idx.size else math.inf)
-        median = float(np.median(hits))
+        median = trials_to_target(self.regret[method], self.target if target is None else target)
         return None if math.isinf(median) else median
+
+
+# -- the comparison harness (also bench/optimizers.py's) --------------------------------
+
+
+def run_strategy(
+    kind: str,
+    space: SearchSpace,
+    f: Callable[[dict[str, float]], float],
+    *,
+    seed: int,
+    budget: int,
+    init_points: int = 5,
+) -> list[float]:
+    """The values of ``budget`` sequential trials of one of the tuner's strategies on ``f``."""
+    strategy = make_strategy(kind, space, seed=seed, init_points=init_points, budget=budget)
+    values = []
+    for _ in range(budget):
+        p = strategy.ask()
+        values.append(f(p))
+        strategy.tell(p, values[-1])
+    return values
+
+
+def simple_regret(optimum: float, values: Sequence[float]) -> np.ndarray:
+    """Regret after each trial: the optimum minus the best value so far (never below 0)."""
+    return np.maximum(optimum - np.maximum.accumulate(np.asarray(values, dtype=float)), 0.0)
+
+
+def trials_to_target(regret: np.ndarray, target: float) -> float:
+    """Median over rows (seeds) of the first trial whose regret is <= ``target``; infinite
+    when most rows never get there."""
+    hits = [np.flatnonzero(row <= target) for row in regret]
+    return float(np.median([h[0] + 1 if h.size else math.inf for h in hits]))
 
 
 def run_method(
     bench: Benchmark, method: str, seed: int, budget: int, init_points: int = 5
 ) -> np.ndarray:
     """Regret after each trial of one run."""
-    strategy = make_strategy(method, bench.space, seed=seed, init_points=init_points, budget=budget)
-    best = -math.inf
-    out = np.empty(budget)
-    for i in range(budget):
-        p = strategy.ask()
-        y = bench.f(p)
-        strategy.tell(p, y)
-        best = max(best, y)
-        out[i] = bench.optimum - best
-    return out
+    values = run_strategy(
+        method, bench.space, bench.f, seed=seed, budget=budget, init_points=init_points
+    )
+    return simple_regret(bench.optimum, values)
 
 
 def compare(

@@ -25,34 +25,22 @@ from bayes_opt import BayesianOptimization, TargetSpace, acquisition
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
 
+from core.options import (
+    ACQUISITIONS,
+    DEFAULT_ACQUISITION,
+    DEFAULT_KAPPA,
+    DEFAULT_NOISE,
+    DEFAULT_XI,
+    KINDS,
+)
 from core.space import SearchSpace
 
-KINDS = ("bayes", "random", "grid")
-ACQUISITIONS = ("ucb", "ei", "poi")
-#: How each acquisition is named on screen.
-ACQUISITION_LABELS = {"ei": "EI", "ucb": "UCB", "poi": "PI"}
-#: Expected improvement: on Branin at 25 trials (8 seeds) its median regret was 0.17
-#: against 1.66 for UCB with kappa 2.576, which keeps exploring in two dimensions.
-DEFAULT_ACQUISITION = "ei"
-DEFAULT_KAPPA = 2.576
-#: EI's and PI's required margin, in the objective's own units (bayes_opt does not scale
-#: it): 0.01 asks for a full point of accuracy beyond the best trial, which on the CNN
-#: surface (bench/, 20 seeds, 25 trials) left a median regret of 0.0079 against 0.0057
-#: with no margin.
-DEFAULT_XI = 0.0
-#: ``noise=None`` (the default) fits the observation noise with the other GP
-#: hyperparameters; a number fixes it (``alpha``, in units of the standardised
-#: objective's variance), the GP bayes_opt users know.
-DEFAULT_NOISE: float | None = None
-#: Length scales the GP may fit, one per parameter, in unit-cube widths. bayes_opt's
-#: default lower bound (1e-5) let a GP fitted to a dozen noisy accuracies collapse into
-#: spikes at the observations over a flat prior (a blank surrogate chart); a tenth of
-#: the range is the floor.
+#: Length scales the GP may fit, one per parameter, in unit-cube widths. A floor of a tenth
+#: of the range keeps a GP fitted to a dozen noisy accuracies from collapsing into spikes
+#: at the observations over a flat prior (a blank surrogate chart).
 LENGTH_SCALE_BOUNDS = (0.1, 100.0)
 #: The fitted GP's signal variance and noise variance, in units of the standardised
-#: objective's variance. Fitting both (instead of a fixed alpha of 0.03), with xi 0, took
-#: the median regret at 25 trials over 20 seeds from 0.139 to 0.0079 on Branin and from
-#: 0.0101 to 0.0054 on the CNN mnist-5k surface (docs/BENCHMARKS.md).
+#: objective's variance: both fitted, rather than a fixed alpha (docs/BENCHMARKS.md).
 AMPLITUDE_BOUNDS = (1e-2, 1e3)
 NOISE_BOUNDS = (1e-6, 1.0)
 

@@ -18,9 +18,10 @@ from typing import Any
 from core.data import Dataset, load_dataset
 from core.eta import measured_rate, seconds_left
 from core.optimizer import Strategy, Surrogate
+from core.replay import told_strategy
 from core.status import StudyStatus, TrialStatus
 from core.store import Store
-from core.study import Study, StudyConfig, Trial, best_of, told_strategy
+from core.study import Study, StudyConfig, Trial, best_of
 from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged
 from core.worker import DataInfo, Trainer, make_trainer
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import optimizer as opt
+from core import options as opt
 from core.space import SearchSpace, default_space
 from core.status import StudyStatus, TrialStatus
 from core.trainer import Budget
@@ -84,19 +84,6 @@ class StudyConfig:
     @property
     def total(self) -> int:
         return self.init_points + self.n_iter
-
-    def make_strategy(self) -> opt.Strategy:
-        return opt.make_strategy(
-            self.optimizer,
-            self.space,
-            seed=self.seed,
-            init_points=self.init_points,
-            acquisition=self.acquisition,
-            kappa=self.kappa,
-            xi=self.xi,
-            noise=self.noise,
-            budget=self.total,
-        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -207,74 +194,3 @@ def pid_alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def told_strategy(study: Study, upto: int | None = None) -> opt.Strategy:
-    """The study's optimizer, told its first ``upto`` finished trials (all by default).
-
-    Failed trials are told as failures (None), which the GP sees as a penalty.
-    """
-    strategy = study.config.make_strategy()
-    for trial in study.finished_trials[:upto]:
-        strategy.tell(trial.params, trial.value if trial.status == TrialStatus.COMPLETE else None)
-    return strategy
-
-
-def surrogate_after(study: Study, k: int, resolution: int = 40) -> opt.Surrogate | None:
-    """The surrogate as it was right after the study's k-th finished trial (the replay)."""
-    return told_strategy(study, k).surrogate(resolution)
-
-
-def config_from_inputs(inputs: dict[str, Any]) -> tuple[StudyConfig | None, list[str]]:
-    """Build a config from a form's raw values, collecting every error, not just the first.
-
-    ``max_train_samples`` of 0 or None means no cap; an empty name gets a default one.
-    """
-    from core.space import Param
-
-    errors: list[str] = []
-
-    def attempt(make: Any) -> Any:
-        try:
-            return make()
-        except (ValueError, TypeError) as exc:
-            errors.append(str(exc))
-            return None
-
-    dropout = attempt(
-        lambda: Param("dropout2_rate", float(inputs["dropout_low"]), float(inputs["dropout_high"]))
-    )
-    lr = attempt(
-        lambda: Param(
-            "lr", float(inputs["lr_low"]), float(inputs["lr_high"]), log=bool(inputs["lr_log"])
-        )
-    )
-    cap = inputs.get("max_train_samples") or None
-    budget = attempt(
-        lambda: Budget(
-            int(inputs["epochs"]), int(inputs["batch_size"]), None if cap is None else int(cap)
-        )
-    )
-    if errors:
-        return None, errors
-    name = (inputs.get("name") or "").strip() or default_name(
-        str(inputs["dataset"]), str(inputs.get("optimizer", "bayes"))
-    )
-    config = attempt(
-        lambda: StudyConfig(
-            name=name,
-            dataset=str(inputs["dataset"]),
-            space=SearchSpace([dropout, lr]),
-            optimizer=str(inputs.get("optimizer", "bayes")),
-            init_points=int(inputs["init_points"]),
-            n_iter=int(inputs["n_iter"]),
-            acquisition=str(inputs.get("acquisition", opt.DEFAULT_ACQUISITION)),
-            kappa=float(inputs.get("kappa", opt.DEFAULT_KAPPA)),
-            xi=float(inputs.get("xi", opt.DEFAULT_XI)),
-            noise=None if inputs.get("noise") is None else float(inputs["noise"]),
-            budget=budget,
-            seed=int(inputs.get("seed", 1)),
-            final_test=bool(inputs.get("final_test", False)),
-        )
-    )
-    return config, errors

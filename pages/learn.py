@@ -5,10 +5,10 @@ import streamlit as st
 
 from core import charts
 from core.learn import BENCHMARKS, ONE_D, ComparisonJob, Playground
-from core.optimizer import ACQUISITION_LABELS
-from pages import common
+from core.options import ACQUISITION_LABELS
+from pages.common.widgets import use_app_navigation
 
-common.use_app_navigation()
+use_app_navigation()
 
 st.title("Learn: how Bayesian optimization thinks")
 st.caption(

@@ -7,15 +7,17 @@ import streamlit as st
 from core.eta import format_duration
 from core.status import StudyStatus
 from core.store import StudyNotFound
-from pages import common
+from pages.common.figures import figures, surrogate_charts
+from pages.common.registry import live_snapshot, registry, store
+from pages.common.widgets import best_card, stop_if_no_studies, trials_frame, use_app_navigation
 
-common.use_app_navigation()
+use_app_navigation()
 
 st.title("Live")
-names = common.store().names()
-common.stop_if_no_studies(bool(names))
+names = store().names()
+stop_if_no_studies(bool(names))
 
-running = common.registry().running()
+running = registry().running()
 default = st.session_state.get("study") or (running[0] if running else names[-1])
 if default not in names:
     default = names[-1]
@@ -28,8 +30,8 @@ st.session_state["study"] = st.selectbox(
 def live_view() -> None:
     name = st.session_state["study"]
     try:
-        snap = common.live_snapshot(name)
-        study = common.store().load(name)
+        snap = live_snapshot(name)
+        study = store().load(name)
     except StudyNotFound:
         st.error(f"Study {name!r} no longer exists.")
         return
@@ -42,14 +44,14 @@ def live_view() -> None:
     with top[3]:
         if snap.active:
             if st.button("Stop", type="primary", key="live-stop"):
-                runner = common.registry().get(name)
+                runner = registry().get(name)
                 if runner is not None:
                     runner.cancel()
                     st.toast("Stopping: the running trial ends at its next batch.")
         elif study.resumable:
             if st.button("Resume", key="live-resume"):
                 try:
-                    common.registry().resume(name)
+                    registry().resume(name)
                 except (RuntimeError, ValueError) as exc:
                     st.error(str(exc))
                 else:
@@ -71,14 +73,14 @@ def live_view() -> None:
     elif snap.status == StudyStatus.RETRAINING:
         st.progress(1.0, text="retraining the best params on train+validation")
 
-    common.surrogate_charts(snap, space, key="live")
-    figs = common.figures(snap.version, snap, space)
+    surrogate_charts(snap, space, key="live")
+    figs = figures(snap.version, snap, space)
     left, right = st.columns(2)
     left.plotly_chart(figs["accuracy"], key="live-acc", width="stretch")
     right.plotly_chart(figs["curves"], key="live-curves", width="stretch")
-    common.best_card(study)
+    best_card(study)
     trials = snap.trials if snap.current is None else (*snap.trials, snap.current)
-    st.dataframe(common.trials_frame(trials), hide_index=True, width="stretch")
+    st.dataframe(trials_frame(trials), hide_index=True, width="stretch")
     st.caption(f"Refreshed {time.strftime('%H:%M:%S')}")
 
 

@@ -7,13 +7,15 @@ import streamlit as st
 
 from core import charts, export
 from core.runner import Snapshot
-from pages import common
+from pages.common.figures import surrogate_charts
+from pages.common.registry import registry, replay_surrogate, store
+from pages.common.widgets import best_card, model_file, stop_if_no_studies, use_app_navigation
 
-common.use_app_navigation()
+use_app_navigation()
 
 st.title("Studies")
-studies = common.store().list()
-common.stop_if_no_studies(bool(studies))
+studies = store().list()
+stop_if_no_studies(bool(studies))
 
 st.dataframe(
     pd.DataFrame(
@@ -42,13 +44,13 @@ name = st.selectbox("Open a study", names, index=names.index(chosen), key="studi
 study = by_name[name]
 
 st.subheader(f"{name} — {study.display_status}")
-common.best_card(study)
+best_card(study)
 if study.error:
     st.error(f"This study failed: {study.error}")
-if study.resumable and not common.registry().running():
+if study.resumable and not registry().running():
     if st.button("Resume", type="primary", key="studies-resume"):
         try:
-            common.registry().resume(name)
+            registry().resume(name)
         except (RuntimeError, ValueError) as exc:
             st.error(str(exc))
         else:
@@ -62,9 +64,9 @@ if finished >= 1:
         if finished > 1
         else 1
     )
-    snap = Snapshot.of_study(study, common.replay_surrogate(name, k))
+    snap = Snapshot.of_study(study, replay_surrogate(name, k))
     shown = study.finished_trials[:k]
-    common.surrogate_charts(
+    surrogate_charts(
         Snapshot(**{**snap.__dict__, "trials": shown}), study.config.space, key="studies"
     )
     st.plotly_chart(charts.accuracy_figure(study.trials), key="studies-acc", width="stretch")
@@ -81,19 +83,21 @@ d1.download_button(
 d2.download_button(
     "All trials (CSV)", export.trials_csv(study), file_name=f"{name}-trials.csv", mime="text/csv"
 )
+# The optimizer state refits the GP and the model is a file read: both are made only when
+# their button is clicked, not on every rerun of the page.
 if study.config.optimizer == "bayes":
     d3.download_button(
         "Optimizer state (JSON)",
-        export.optimizer_state_json(study),
+        lambda: export.optimizer_state_json(study),
         file_name=f"{name}-optimizer-state.json",
         mime="application/json",
         help="bayes_opt's save_state format, in unit-cube coordinates (see search_space).",
     )
-model = common.model_file(study)
+model = model_file(study)
 if model is not None:
     d4.download_button(
         "Retrained model (.keras)",
-        model.read_bytes(),
+        model.read_bytes,
         file_name=f"{name}-model.keras",
         mime="application/octet-stream",
     )

@@ -5,11 +5,13 @@ import streamlit as st
 from core import charts
 from core.data import BUILTIN, DEFAULT_DATASET
 from core.eta import seconds_left
-from core.optimizer import ACQUISITION_LABELS, DEFAULT_KAPPA, DEFAULT_NOISE, DEFAULT_XI
-from core.study import config_from_inputs
-from pages import common
+from core.options import ACQUISITION_LABELS, DEFAULT_KAPPA, DEFAULT_XI
+from pages.common.data import cached_dataset, dataset_label, save_upload, throughput
+from pages.common.forms import FITTED, NOISE_CHOICES, config_from_inputs
+from pages.common.registry import registry
+from pages.common.widgets import use_app_navigation
 
-common.use_app_navigation()
+use_app_navigation()
 
 UPLOAD = "upload"
 DEFAULTS = {
@@ -25,7 +27,7 @@ DEFAULTS = {
     "acquisition": "ei",
     "kappa": DEFAULT_KAPPA,
     "xi": DEFAULT_XI,
-    "noise": DEFAULT_NOISE,
+    "noise": FITTED,
     "epochs": 2,
     "batch_size": 64,
     "max_train_samples": 0,
@@ -98,7 +100,7 @@ with data_col:
         "Dataset",
         choices,
         key="tune_dataset",
-        format_func=lambda n: "Upload your own .npz" if n == UPLOAD else common.dataset_label(n),
+        format_func=lambda n: "Upload your own .npz" if n == UPLOAD else dataset_label(n),
     )
     dataset_name = st.session_state["tune_dataset"]
     ds, data_error = None, None
@@ -115,10 +117,10 @@ with data_col:
                 "A larger file is refused by the server (marked red above)."
             )
         else:
-            dataset_name = str(common.save_upload(upload.name, upload.getvalue()))
+            dataset_name = str(save_upload(upload.name, upload.getvalue()))
     if data_error is None:
         try:
-            ds = common.dataset(dataset_name, int(st.session_state["tune_seed"]))
+            ds = cached_dataset(dataset_name, int(st.session_state["tune_seed"]))
         except ValueError as exc:
             data_error = str(exc)
     if data_error:
@@ -181,8 +183,8 @@ with a2:
         )
 a3.selectbox(
     "GP noise",
-    [None, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1],
-    format_func=lambda a: "fitted" if a is None else f"fixed α = {a:g}",
+    NOISE_CHOICES,
+    format_func=lambda a: FITTED if a == FITTED else f"fixed α = {a:g}",
     key="tune_noise",
     help="Two trainings with the same hyperparameters rarely score the same. Fitted (the "
     "default) lets the GP learn how much accuracies scatter; a fixed α (in units of the "
@@ -217,7 +219,7 @@ for message in errors:
     st.error(message)
 
 if config is not None and ds is not None and not errors:
-    rate, how = common.throughput(config.dataset, ds.input_shape)
+    rate, how = throughput(config.dataset, ds.input_shape)
     seconds = seconds_left(
         config.budget,
         len(ds.y_train),
@@ -235,7 +237,7 @@ if config is not None and ds is not None and not errors:
 start = st.button("Start", type="primary", disabled=bool(errors) or ds is None or config is None)
 if start and config is not None and ds is not None and not errors:
     try:
-        common.registry().create(config, dataset=ds)
+        registry().create(config, dataset=ds)
     except (ValueError, RuntimeError) as exc:
         st.error(str(exc))
     else:

@@ -27,9 +27,9 @@ def open_app(page=None):
 
 
 def registry():
-    from pages import common
+    from pages.common.registry import registry as shared
 
-    return common.registry()
+    return shared()
 
 
 def wait_idle(timeout=180):
@@ -98,8 +98,21 @@ def test_invalid_input_shows_an_error_and_starts_nothing(db, field, value, messa
 def test_a_bad_upload_is_explained_inline(db, tmp_path):
     at = open_app()
     at.selectbox(key="tune_dataset").set_value("upload").run()
-    assert any("Upload an .npz file" in e.value for e in at.error)
+    assert any("Upload an .npz file" in e.value for e in at.error)  # nothing uploaded yet
     assert start_button(at).disabled
+
+    at.file_uploader(key="tune_upload").upload("junk.npz", b"not a zip archive").run()
+    assert not at.exception
+    assert any("not a readable .npz archive" in e.value for e in at.error), texts(at.error)
+    assert start_button(at).disabled
+    assert Store(db).names() == []
+
+
+def test_the_gp_noise_choice_shows_fitted_by_default(db):
+    at = open_app()
+    noise = at.selectbox(key="tune_noise")
+    assert noise.value == "fitted" and noise.index == 0
+    assert noise.options[0] == "fitted"
 
 
 def test_a_tiny_study_runs_from_tune_to_live_and_studies(db):

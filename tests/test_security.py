@@ -23,9 +23,9 @@ def test_server_binds_to_localhost_with_xsrf_protection_and_an_upload_limit():
 )
 def test_uploaded_file_names_never_become_paths(tmp_path, monkeypatch, name):
     monkeypatch.setenv("TUNER_DB", str(tmp_path / "studies.db"))
-    from pages import common
+    from pages.common.data import save_upload
 
-    path = common.save_upload(name, b"content")
+    path = save_upload(name, b"content")
     assert path.parent == tmp_path / "uploads"
     assert path.suffix == ".npz" and "/" not in path.name and ".." not in path.name
     assert path.read_bytes() == b"content"
@@ -33,7 +33,7 @@ def test_uploaded_file_names_never_become_paths(tmp_path, monkeypatch, name):
 
 def test_a_model_path_outside_the_runs_folder_is_never_served(tmp_path, monkeypatch):
     monkeypatch.setenv("TUNER_DB", str(tmp_path / "studies.db"))
-    from pages import common
+    from pages.common.widgets import model_file
 
     outside = tmp_path.parent / "secret.keras"
     outside.write_bytes(b"x")
@@ -44,9 +44,9 @@ def test_a_model_path_outside_the_runs_folder_is_never_served(tmp_path, monkeypa
     def study(path):
         return Study(1, StudyConfig(name="s"), "complete", (), 0.0, 0.0, final={"model_path": path})
 
-    assert common.model_file(study(str(outside))) is None
-    assert common.model_file(study(str(tmp_path / "s" / ".." / ".." / "secret.keras"))) is None
-    assert common.model_file(study(str(inside))) == inside.resolve()
+    assert model_file(study(str(outside))) is None
+    assert model_file(study(str(tmp_path / "s" / ".." / ".." / "secret.keras"))) is None
+    assert model_file(study(str(inside))) == inside.resolve()
 
 
 @pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", "x" * 65, "", "a\\b"])

@@ -135,3 +135,34 @@ def test_a_process_killed_mid_trial_loses_only_that_trial_and_resume_finishes(tm
     assert study.trials[2].status == "cancelled" and "interrupted" in study.trials[2].error
     assert out_path.exists()
     store.close()
+
+
+def test_the_store_imports_neither_bayes_opt_nor_scikit_learn():
+    code = (
+        "import sys, core.store\n"
+        "heavy = [m for m in ('bayes_opt', 'sklearn', 'keras', 'streamlit') if m in sys.modules]\n"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_every_state_change_is_one_transaction(store, tiny_config):
+    """A failure inside a state change leaves none of it behind: the trial row and the
+    study's timestamp move together or not at all."""
+    store.create_study(tiny_config())
+    store.start_trial("tiny", 1, {"dropout2_rate": 0.2, "lr": 1e-3}, guided=False)
+    before = store.load("tiny")
+    with sqlite3.connect(store.path) as conn:  # fault injection: the second statement fails
+        conn.execute(
+            "CREATE TRIGGER fail BEFORE UPDATE OF updated_at ON studies "
+            "BEGIN SELECT RAISE(ABORT, 'injected'); END"
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="injected"):
+        store.finish_trial(
+            "tiny", 1, status="complete", value=0.9, history=[], error=None, seconds=1.0
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="injected"):
+        store.start_trial("tiny", 2, {"dropout2_rate": 0.3, "lr": 1e-3}, guided=False)
+    after = store.load("tiny")
+    assert after.trials == before.trials  # trial 1 still running, no trial 2
+    assert after.updated_at == before.updated_at

@@ -1,0 +1,22 @@
+"""The optimizer's choices and their defaults, without the optimizer.
+
+Configurations, forms and the CLI validate against these without importing bayes_opt or
+scikit-learn. Why each default was chosen: docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+KINDS = ("bayes", "random", "grid")
+ACQUISITIONS = ("ucb", "ei", "poi")
+#: How each acquisition is named on screen.
+ACQUISITION_LABELS = {"ei": "EI", "ucb": "UCB", "poi": "PI"}
+#: Expected improvement: UCB with the blog's kappa keeps exploring in two dimensions.
+DEFAULT_ACQUISITION = "ei"
+DEFAULT_KAPPA = 2.576
+#: EI's and PI's required margin, in the objective's own units (bayes_opt does not scale
+#: it): any margin asks for a gain the size of the noise before it exploits.
+DEFAULT_XI = 0.0
+#: ``None`` fits the observation noise with the other GP hyperparameters; a number fixes
+#: it (``alpha``, in units of the standardised objective's variance), the GP bayes_opt
+#: users know.
+DEFAULT_NOISE: float | None = None

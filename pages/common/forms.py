@@ -1,0 +1,67 @@
+"""The Tune form: its raw values in, a validated study configuration (or every error) out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.options import DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI
+from core.space import Param, SearchSpace
+from core.study import StudyConfig, default_name
+from core.trainer import Budget
+
+#: The GP-noise choice that fits the noise with the GP (the default); the others fix alpha.
+FITTED = "fitted"
+NOISE_CHOICES = (FITTED, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1)
+
+
+def config_from_inputs(inputs: dict[str, Any]) -> tuple[StudyConfig | None, list[str]]:
+    """Build a config from a form's raw values, collecting every error, not just the first.
+
+    ``max_train_samples`` of 0 or None means no cap; an empty name gets a default one.
+    """
+    errors: list[str] = []
+
+    def attempt(make: Any) -> Any:
+        try:
+            return make()
+        except (ValueError, TypeError) as exc:
+            errors.append(str(exc))
+            return None
+
+    dropout = attempt(
+        lambda: Param("dropout2_rate", float(inputs["dropout_low"]), float(inputs["dropout_high"]))
+    )
+    lr = attempt(
+        lambda: Param(
+            "lr", float(inputs["lr_low"]), float(inputs["lr_high"]), log=bool(inputs["lr_log"])
+        )
+    )
+    cap = inputs.get("max_train_samples") or None
+    budget = attempt(
+        lambda: Budget(
+            int(inputs["epochs"]), int(inputs["batch_size"]), None if cap is None else int(cap)
+        )
+    )
+    if errors:
+        return None, errors
+    name = (inputs.get("name") or "").strip() or default_name(
+        str(inputs["dataset"]), str(inputs.get("optimizer", "bayes"))
+    )
+    config = attempt(
+        lambda: StudyConfig(
+            name=name,
+            dataset=str(inputs["dataset"]),
+            space=SearchSpace([dropout, lr]),
+            optimizer=str(inputs.get("optimizer", "bayes")),
+            init_points=int(inputs["init_points"]),
+            n_iter=int(inputs["n_iter"]),
+            acquisition=str(inputs.get("acquisition", DEFAULT_ACQUISITION)),
+            kappa=float(inputs.get("kappa", DEFAULT_KAPPA)),
+            xi=float(inputs.get("xi", DEFAULT_XI)),
+            noise=None if inputs.get("noise", FITTED) == FITTED else float(inputs["noise"]),
+            budget=budget,
+            seed=int(inputs.get("seed", 1)),
+            final_test=bool(inputs.get("final_test", False)),
+        )
+    )
+    return config, errors

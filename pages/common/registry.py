@@ -1,0 +1,53 @@
+"""The process-wide runner registry and the study store it writes to."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from core.optimizer import Surrogate
+from core.replay import surrogate_after
+from core.runner import Registry, Snapshot
+from core.store import Store
+
+DB_ENV = "TUNER_DB"
+
+
+def db_path() -> Path:
+    return Path(os.environ.get(DB_ENV, "runs/studies.db"))
+
+
+@st.cache_resource(show_spinner=False)
+def _registry(path: str) -> Registry:
+    store = Store(path)
+    return Registry(store, runs_dir=Path(path).parent, isolate=True)
+
+
+def registry() -> Registry:
+    """The process-wide runner registry for the configured database."""
+    return _registry(str(db_path()))
+
+
+def store() -> Store:
+    return registry().store
+
+
+def live_snapshot(name: str) -> Snapshot:
+    """The runner's snapshot if this process runs the study, else a still one from the store."""
+    runner = registry().get(name)
+    if runner is not None:
+        return runner.snapshot()
+    study = store().load(name)
+    return Snapshot.of_study(study, _stored_surrogate(name, len(study.finished_trials)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _stored_surrogate(name: str, k: int) -> Surrogate | None:
+    return surrogate_after(store().load(name), k)
+
+
+def replay_surrogate(name: str, k: int) -> Surrogate | None:
+    """The surrogate right after the k-th finished trial, cached per (study, k)."""
+    return _stored_surrogate(name, k)

@@ -1,0 +1,94 @@
+"""Small pieces several pages show: navigation, the empty state, the best card, tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core.study import Study, Trial
+from pages.common.registry import db_path
+
+
+def use_app_navigation() -> None:
+    """Route through app.py's st.navigation even on a server's very first request.
+
+    Streamlit runs a folder named pages/ the old way (each file a page, app.py
+    skipped) until some session has called st.navigation; a bookmark to /live
+    opened right after a server start would otherwise show every module in
+    pages/ as a page. On a session's first run, flip that switch and rerun through
+    app.py (a first run carries no widget event that a rerun could lose).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if "_navigation_checked" in st.session_state:
+        return
+    st.session_state["_navigation_checked"] = True
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def stop_if_no_studies(has_studies: bool) -> None:
+    """On an empty database, point to Tune and end the page."""
+    if not has_studies:
+        st.info("No study yet: start one on the Tune page.")
+        st.page_link("pages/tune.py", label="Go to Tune", icon=":material/tune:")
+        st.stop()
+
+
+def trials_frame(trials: Iterable[Trial]) -> pd.DataFrame:
+    rows = []
+    for t in trials:
+        rows.append(
+            {
+                "trial": t.number,
+                "kind": "guided" if t.guided else "random",
+                **{k: v for k, v in t.params.items()},
+                "status": t.status,
+                "val accuracy": t.value,
+                "epochs": len(t.history),
+                "seconds": None if t.seconds is None else round(t.seconds, 1),
+                "error": t.error or "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def best_card(study: Study) -> None:
+    best = study.best_trial
+    if best is None:
+        st.info("No trial has completed yet.")
+        return
+    final = study.final or {}
+    cols = st.columns(4)
+    cols[0].metric(
+        "Best validation accuracy",
+        f"{best.value:.4f}",
+        help=f"Trial {best.number}, one training run. Retraining the same params moved "
+        "validation accuracy by about 0.01 on mnist-5k and on a Fashion-MNIST subset "
+        "(docs/BENCHMARKS.md): a lead smaller than that over another trial is within noise.",
+    )
+    cols[1].metric("dropout2_rate", f"{best.params['dropout2_rate']:.3f}")
+    cols[2].metric("learning rate", f"{best.params['lr']:.2e}")
+    test = final.get("test_accuracy")
+    cols[3].metric(
+        "Test accuracy",
+        f"{test:.4f}" if test is not None else "not evaluated",
+        help="One evaluation on the held-out test split after retraining the best params "
+        "on train+validation. The test split never guides the search.",
+    )
+
+
+def model_file(study: Study) -> Path | None:
+    """The study's retrained model, only if it lies inside this app's runs folder."""
+    path = (study.final or {}).get("model_path")
+    if not path:
+        return None
+    root = db_path().parent.resolve()
+    resolved = Path(path).resolve()
+    if root not in resolved.parents or not resolved.is_file():
+        return None
+    return resolved
