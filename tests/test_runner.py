@@ -231,3 +231,38 @@ def test_two_starts_at_the_same_moment_run_one_study_and_store_nothing_else(
     assert store.names() == [started[0].name]  # no orphan study of the refused Start
     started[0].cancel()
     assert started[0].join(60)
+
+
+def test_the_snapshot_version_moves_exactly_when_a_chart_would():
+    """Live rebuilds its figures only when the version changes: every change a chart draws
+    must move it, and the clock ticking must not."""
+    from dataclasses import replace
+
+    from core.optimizer import Surrogate
+    from core.runner import Snapshot
+    from core.status import StudyStatus, TrialStatus
+    from core.study import Trial
+
+    base = Snapshot(
+        study="s", status=StudyStatus.RUNNING, total=4, trials=(), current=None,
+        epochs_per_trial=2, surrogate=None, started_at=0.0, elapsed=0.0, eta=None,
+        message=None, error=None, final=None,
+    )  # fmt: skip
+    running = Trial(1, {"dropout2_rate": 0.2, "lr": 1e-3}, TrialStatus.RUNNING)
+    epoch = {"epoch": 1, "val_accuracy": 0.9}
+    done = replace(running, status=TrialStatus.COMPLETE, value=0.9, history=(epoch,))
+    grid = ((0.0,),)
+    surrogate = Surrogate("dropout2_rate", "lr", (0.2,), (1e-3,), grid, grid, grid, "ei", {}, 1)
+
+    ticking = replace(base, elapsed=9.0, eta=3.0, message="training trial 1")
+    assert ticking.version == base.version
+    changed = [
+        replace(base, status=StudyStatus.STOPPED),
+        replace(base, current=running),
+        replace(base, current=replace(running, history=(epoch,))),
+        replace(base, trials=(done,)),
+        replace(base, trials=(done,), surrogate=surrogate),
+        replace(base, study="t"),
+    ]
+    versions = [base.version, *(s.version for s in changed)]
+    assert len(set(versions)) == len(versions)

@@ -1,0 +1,252 @@
+"""A study's charts: the GP surrogate maps, accuracy per trial, learning curves, and
+studies side by side."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.charts._base import HEIGHT, empty_figure
+from core.optimizer import Surrogate
+from core.options import ACQUISITION_LABELS
+from core.space import SearchSpace
+from core.status import TrialStatus
+from core.study import Trial
+
+SURFACES = {
+    "mean": ("GP mean (predicted accuracy)", "Viridis", "mean"),
+    "std": ("GP standard deviation", "Magma", "std"),
+    "acq": ("Acquisition", "Cividis", "acq"),
+}
+
+
+def best_so_far(values: Sequence[float | None]) -> list[float | None]:
+    """Running maximum, skipping failed trials (None) until a first success."""
+    out: list[float | None] = []
+    best: float | None = None
+    for v in values:
+        if v is not None and math.isfinite(v) and (best is None or v > best):
+            best = v
+        out.append(best)
+    return out
+
+
+def _hover(trial: Trial, names: Sequence[str]) -> str:
+    parts = [f"trial {trial.number} ({'guided' if trial.guided else 'random'})"]
+    parts += [f"{n} = {trial.params[n]:.4g}" for n in names]
+    parts.append(
+        f"val accuracy = {trial.value:.4f}" if trial.value is not None else f"{trial.status}"
+    )
+    return "<br>".join(parts)
+
+
+def surrogate_figure(
+    surrogate: Surrogate | None,
+    trials: Iterable[Trial],
+    space: SearchSpace,
+    surface: str = "mean",
+) -> go.Figure:
+    """A heatmap of the GP's mean, std or acquisition over the first two parameters.
+
+    Observed trials are dots coloured by accuracy; the next point is a star.
+    A log-scale parameter gets a log axis.
+    """
+    if surface not in SURFACES:
+        raise ValueError(f"surface must be one of {sorted(SURFACES)}, got {surface!r}")
+    title, scale, attr = SURFACES[surface]
+    px, py = space.params[0], space.params[1]
+    trials = [t for t in trials if t.finished or t.status == TrialStatus.RUNNING]
+    if surrogate is not None and surface == "acq":
+        title = (
+            f"Acquisition ({ACQUISITION_LABELS.get(surrogate.acquisition, surrogate.acquisition)})"
+        )
+    if surrogate is None:
+        fig = empty_figure(title, "The Gaussian process appears after the first finished trial")
+        fig.update_layout(xaxis={"visible": True, "title": px.name}, yaxis={"visible": True})
+    else:
+        fig = go.Figure(
+            go.Heatmap(
+                x=list(surrogate.x),
+                y=list(surrogate.y),
+                z=np.asarray(getattr(surrogate, attr)),
+                colorscale=scale,
+                colorbar={"thickness": 12, "len": 0.9},
+                hovertemplate=f"{px.name}=%{{x:.3g}}<br>{py.name}=%{{y:.3g}}<br>{attr}=%{{z:.4f}}"
+                "<extra></extra>",
+                name=attr,
+            )
+        )
+        fig.update_layout(
+            title={"text": title, "subtitle": {"text": f"after {surrogate.n_observations} trials"}}
+        )
+    done = [t for t in trials if t.finished]
+    if done:
+        values = [t.value if t.value is not None else np.nan for t in done]
+        fig.add_trace(
+            go.Scatter(
+                x=[t.params[px.name] for t in done],
+                y=[t.params[py.name] for t in done],
+                mode="markers",
+                name="trials",
+                marker={
+                    "size": 11,
+                    "color": values,
+                    "colorscale": "RdYlGn",
+                    "line": {"color": "black", "width": 1},
+                    "showscale": False,
+                    "symbol": ["circle" if t.value is not None else "x" for t in done],
+                },
+                text=[_hover(t, space.names) for t in done],
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+    if surrogate is not None and surrogate.next_point:
+        nxt = surrogate.next_point
+        fig.add_trace(
+            go.Scatter(
+                x=[nxt[px.name]],
+                y=[nxt[py.name]],
+                mode="markers",
+                name="next point",
+                marker={
+                    "symbol": "star",
+                    "size": 18,
+                    "color": "white",
+                    "line": {"color": "black", "width": 2},
+                },
+                hovertemplate=f"next: {px.name}=%{{x:.4g}}, {py.name}=%{{y:.4g}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=HEIGHT,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        legend={"orientation": "h", "y": -0.2},
+        xaxis={"title": px.name, "range": [px.low, px.high]},
+        yaxis={
+            "title": py.name,
+            "type": "log" if py.log else "linear",
+            "range": [math.log10(py.low), math.log10(py.high)] if py.log else [py.low, py.high],
+            "exponentformat": "e",
+            # one tick a decade when the range spans several, else Plotly's own
+            "dtick": 1 if py.log and py.high / py.low >= 100 else None,
+        },
+    )
+    return fig
+
+
+def accuracy_figure(trials: Iterable[Trial]) -> go.Figure:
+    """Validation accuracy per trial, random vs guided, with the best-so-far line."""
+    done = [t for t in trials if t.finished]
+    title = "Validation accuracy per trial"
+    if not done:
+        return empty_figure(title, "No trial has finished yet")
+    numbers = [t.number for t in done]
+    values = [t.value for t in done]
+    fig = go.Figure()
+    for guided, label, colour in ((False, "random", "#7f7f7f"), (True, "guided", "#1f77b4")):
+        pts = [t for t in done if t.guided == guided and t.value is not None]
+        if pts:
+            fig.add_trace(
+                go.Scatter(
+                    x=[t.number for t in pts],
+                    y=[t.value for t in pts],
+                    mode="markers",
+                    name=label,
+                    marker={"size": 10, "color": colour},
+                    hovertemplate="trial %{x}: %{y:.4f}<extra></extra>",
+                )
+            )
+    failed = [t for t in done if t.value is None]
+    if failed:
+        fig.add_trace(
+            go.Scatter(
+                x=[t.number for t in failed],
+                y=[min((v for v in values if v is not None), default=0.0)] * len(failed),
+                mode="markers",
+                name="failed",
+                marker={"symbol": "x", "size": 11, "color": "#d62728"},
+                text=[t.error or "failed" for t in failed],
+                hovertemplate="trial %{x} failed: %{text}<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=numbers,
+            y=best_so_far(values),
+            mode="lines",
+            line={"shape": "hv", "color": "#2ca02c", "width": 3},
+            name="best so far",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=HEIGHT,
+        xaxis={"title": "trial", "dtick": 1 if len(done) <= 30 else None},
+        yaxis={"title": "validation accuracy"},
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def learning_curves(trial: Trial | None, epochs: int | None = None) -> go.Figure:
+    """Train / validation accuracy and loss per epoch of one trial."""
+    if trial is None or not trial.history:
+        note = "Waiting for the first epoch to end" if trial is not None else "No trial selected"
+        title = f"Learning curves, trial {trial.number}" if trial is not None else "Learning curves"
+        return empty_figure(title, note)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("accuracy", "loss"))
+    ep = [h["epoch"] for h in trial.history]
+    for col, metric in ((1, "accuracy"), (2, "loss")):
+        for key, name, dash in ((metric, "train", "solid"), (f"val_{metric}", "validation", "dot")):
+            fig.add_trace(
+                go.Scatter(
+                    x=ep,
+                    y=[h.get(key) for h in trial.history],
+                    mode="lines+markers",
+                    name=f"{name} {metric}",
+                    line={"dash": dash},
+                ),
+                row=1,
+                col=col,
+            )
+    rng = [0.5, (epochs or max(ep)) + 0.5]
+    fig.update_xaxes(title_text="epoch", range=rng, dtick=1)
+    params = ", ".join(f"{k}={v:.3g}" for k, v in trial.params.items())
+    fig.update_layout(
+        title=f"Learning curves, trial {trial.number} ({params})",
+        height=HEIGHT,
+        margin={"l": 60, "r": 20, "t": 70, "b": 50},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def comparison_figure(curves: Mapping[str, Sequence[float | None]]) -> go.Figure:
+    """Best-so-far validation accuracy of several studies on one chart."""
+    title = "Best so far, by study"
+    if not curves or not any(curves.values()):
+        return empty_figure(title, "Choose studies with finished trials")
+    fig = go.Figure()
+    for name, values in curves.items():
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(1, len(values) + 1)),
+                y=best_so_far(values),
+                mode="lines+markers",
+                line={"shape": "hv"},
+                name=name,
+            )
+        )
+    fig.update_layout(
+        title=title,
+        height=HEIGHT,
+        xaxis={"title": "trial"},
+        yaxis={"title": "best validation accuracy"},
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+    )
+    return fig
