@@ -98,8 +98,8 @@ def _callback(
 
     class Watch(keras.callbacks.Callback):
         # Batch-end hooks may run on Keras' dispatch thread: the loss is read there, so
-        # the training loop never waits for it (a synchronous per-batch read cost ~8%
-        # of throughput). The checks that act run at the next batch's start.
+        # the training loop never waits for it (a synchronous per-batch read slows
+        # training). The checks that act run at the next batch's start.
         async_safe = True
 
         def __init__(self) -> None:
@@ -177,9 +177,9 @@ def train_trial(
     Never raises for what happens during training: a stop request gives
     ``cancelled``, a non-finite loss or any other error gives ``failed`` with its reason.
     So does a run that learned nothing (a final validation accuracy no better than always
-    answering the most common class): at lr 1e-2 the seed's CNN sometimes collapses to
-    chance with a finite loss (1 of 48 trainings in bench/), and one such value told to
-    the GP as an observation bends its whole surface into a pit.
+    answering the most common class): at high learning rates the seed's CNN now and then
+    collapses to chance with a finite loss, and one such value told to the GP as an
+    observation bends its whole surface into a pit (docs/BENCHMARKS.md, section 2).
     """
     budget.check(len(dataset.y_train))
     n = budget.train_size(len(dataset.y_train))

@@ -66,8 +66,11 @@ def _save_final(
     result = train_final(ds, params, budget, seed=seed, should_stop=should_stop)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.stem + ".partial.keras")
-    result.model.save(partial)
-    os.replace(partial, path)  # never leave a half-written model behind
+    try:  # written under another name, then renamed: never a half-written model.keras
+        result.model.save(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return {
         "test_accuracy": result.test_accuracy,
         "test_loss": result.test_loss,

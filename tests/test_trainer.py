@@ -99,3 +99,22 @@ def test_a_trial_that_learned_nothing_fails_with_its_reason(digits):
     assert len(out.history) == 1  # its learning curve is kept
     fine = train_trial(digits, PARAMS, Budget(epochs=1, batch_size=32))
     assert fine.status == "complete" and fine.value > digits.baseline_accuracy()
+
+
+def test_max_train_samples_caps_what_each_trial_trains_on(digits, monkeypatch):
+    import keras
+
+    seen = []
+    real_fit = keras.Model.fit
+
+    def spy_fit(self, x, y, *args, **kwargs):
+        seen.append(len(x))
+        return real_fit(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy_fit)
+    capped = Budget(epochs=1, batch_size=50, max_train_samples=300)
+    assert train_trial(digits, PARAMS, capped, seed=1).status == "complete"
+    assert train_trial(digits, PARAMS, Budget(epochs=1, batch_size=50), seed=1).value is not None
+    assert seen == [300, len(digits.y_train)]
+    with pytest.raises(ValueError, match=r"batch_size \(400\) is larger than the training data"):
+        Budget(epochs=1, batch_size=400, max_train_samples=300).check(len(digits.y_train))

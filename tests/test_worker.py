@@ -51,3 +51,20 @@ def test_a_training_process_killed_mid_trial_fails_that_trial_and_the_next_one_t
         assert again.status == "complete" and trainer.pid != first_pid
     finally:
         trainer.close()
+
+
+def test_a_save_that_fails_midway_leaves_no_model_file(digits, tmp_path, monkeypatch):
+    import keras
+    import pytest
+
+    def broken_save(self, filepath, *args, **kwargs):  # fault injection: disk full mid-write
+        with open(filepath, "wb") as fh:
+            fh.write(b"PK\x03\x04 half a model")
+        raise OSError("injected: no space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", broken_save)
+    trainer = LocalTrainer(digits)
+    path = tmp_path / "study" / "model.keras"
+    with pytest.raises(OSError, match="no space left"):
+        trainer.final(PARAMS, Budget(1, 64), seed=1, path=path, should_stop=lambda: False)
+    assert list(path.parent.iterdir()) == []  # neither model.keras nor a partial file
