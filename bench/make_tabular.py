@@ -26,11 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.data import load_dataset  # noqa: E402
-from core.space import default_space  # noqa: E402
-from core.trainer import Budget, train_trial  # noqa: E402
+from core.data import load_dataset
+from core.space import default_space
+from core.trainer import Budget, train_trial
 
 
 def main(argv: list[str] | None = None) -> int:

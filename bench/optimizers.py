@@ -33,13 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from core.learn import BENCHMARKS, run_strategy, simple_regret, trials_to_target
+from core.space import Param, SearchSpace
+from core.trainer import learned_nothing
 
-from core.learn import BENCHMARKS  # noqa: E402
-from core.optimizer import make_strategy  # noqa: E402
-from core.space import Param, SearchSpace  # noqa: E402
-from core.trainer import learned_nothing  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BUDGETS = (12, 25, 50)
 INIT_POINTS = 5
@@ -216,13 +214,7 @@ def surfaces(data_dir: Path = ROOT / "bench" / "data") -> list[Surface]:
 
 def ours(kind: str) -> Callable[[Surface, int, int], list[float]]:
     def run(s: Surface, seed: int, budget: int) -> list[float]:
-        strategy = make_strategy(kind, s.space, seed=seed, init_points=INIT_POINTS, budget=budget)
-        values = []
-        for _ in range(budget):
-            p = strategy.ask()
-            values.append(s.f(p))
-            strategy.tell(p, values[-1])
-        return values
+        return run_strategy(kind, s.space, s.f, seed=seed, budget=budget, init_points=INIT_POINTS)
 
     return run
 
@@ -341,7 +333,7 @@ def regret_curves(s: Surface, method: str, seeds: int, budget: int) -> dict[str,
             recorded, points = _recording(surface)
             values = np.asarray(run(recorded, seed, budget), dtype=float)
             if key == "observed":
-                out[key][seed] = np.maximum(s.optimum - np.maximum.accumulate(values), 0.0)
+                out[key][seed] = simple_regret(s.optimum, values)
             if s.expected is None:
                 continue
             if len(points) != budget:
@@ -350,11 +342,6 @@ def regret_curves(s: Surface, method: str, seeds: int, budget: int) -> dict[str,
             incumbent = [int(np.argmax(values[: k + 1])) for k in range(budget)]
             out[scored_in][seed] = np.maximum(s.expected_optimum - truth[incumbent], 0.0)
     return out
-
-
-def trials_to_target(curves: np.ndarray, target: float) -> float:
-    hits = [np.flatnonzero(r <= target) for r in curves]
-    return float(np.median([h[0] + 1 if h.size else math.inf for h in hits]))
 
 
 def view_names(s: Surface) -> dict[str, str]:

@@ -15,17 +15,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from core.data import load_dataset
+from core.model import build_model
+from core.runner import Registry
+from core.status import TrialStatus
+from core.store import Store
+from core.study import StudyConfig
+from core.trainer import Budget, train_trial
+from core.worker import ProcessTrainer
 
-from core.data import load_dataset  # noqa: E402
-from core.model import build_model  # noqa: E402
-from core.runner import Registry  # noqa: E402
-from core.status import TrialStatus  # noqa: E402
-from core.store import Store  # noqa: E402
-from core.study import StudyConfig  # noqa: E402
-from core.trainer import Budget, train_trial  # noqa: E402
-from core.worker import ProcessTrainer  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 PARAMS = {"dropout2_rate": 0.3, "lr": 1e-3}
 

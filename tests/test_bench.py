@@ -2,18 +2,14 @@
 docs/BENCHMARKS.md come from full runs, never from these."""
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
+from bench import make_tabular, optimizers, training
 
-import make_tabular  # noqa: E402
-import optimizers  # noqa: E402
-import training  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
