@@ -40,14 +40,11 @@ def live_snapshot(name: str) -> Snapshot:
     if runner is not None:
         return runner.snapshot()
     study = store().load(name)
-    return Snapshot.of_study(study, _stored_surrogate(name, len(study.finished_trials)))
+    return Snapshot.of_study(study, replay_surrogate(name, len(study.finished_trials)))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _stored_surrogate(name: str, k: int) -> Surrogate | None:
-    return surrogate_after(store().load(name), k)
-
-
 def replay_surrogate(name: str, k: int) -> Surrogate | None:
-    """The surrogate right after the k-th finished trial, cached per (study, k)."""
-    return _stored_surrogate(name, k)
+    """The surrogate right after the k-th finished trial, cached per (study, k): a study's
+    first k trials never change once finished."""
+    return surrogate_after(store().load(name), k)
