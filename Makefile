@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 APP := $(VENV)/.installed-app
 DEV := $(VENV)/.installed-dev
 
-.PHONY: install run tune bench test lint format clean
+.PHONY: install run tune bench curves test lint format clean
 
 $(APP): requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,15 @@ bench: $(DEV)
 	wait
 	$(BIN)/python bench/optimizers.py --compare docs/benchmarks/branin-cnn/optimizers.json \
 		docs/benchmarks/hartmann6/optimizers.json
+
+# Learning curves of the real CNN for the pruning benchmark: a 10 x 10 grid over dropout2_rate
+# x log lr, 6 epochs per cell, two training runs side by side on one TensorFlow thread each.
+curves: $(DEV)
+	$(BIN)/python bench/make_tabular.py --dataset mnist-5k --size 10 --epochs 6 --threads 1 \
+		--out bench/curves/cnn-mnist-5k-run0.json & \
+	$(BIN)/python bench/make_tabular.py --dataset mnist-5k --size 10 --epochs 6 --threads 1 \
+		--run 1 --out bench/curves/cnn-mnist-5k-run1.json & \
+	wait
 
 test: $(DEV)
 	$(BIN)/ruff check .

@@ -1,5 +1,6 @@
 """Train the seed's CNN on a grid of (dropout2_rate, log10 lr) and store validation accuracy
-per epoch for every cell: a tabular benchmark that optimizers can query in seconds.
+and seconds per epoch for every cell: a tabular benchmark that optimizers (and pruners, which
+need the whole learning curve) can query in seconds.
 
 Regenerate (about 25 minutes each on 2 CPU cores):
     .venv/bin/python bench/make_tabular.py --dataset mnist-5k --out bench/data/cnn-mnist-5k.json
@@ -46,8 +47,19 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="another training run of every cell on the same split (new weights, new order)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="TensorFlow threads (default: all cores; 1 lets two runs share 2 cores)",
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     space = default_space()
     dropouts = space["dropout2_rate"].linspace(args.size)
@@ -55,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     ds = load_dataset(args.dataset, val_fraction=args.val_fraction, seed=args.seed)
     budget = Budget(args.epochs, args.batch_size, args.max_train_samples)
     acc = np.full((args.size, args.size, args.epochs), np.nan)
+    seconds = np.full((args.size, args.size, args.epochs), np.nan)
     started = time.time()
     for i, dropout in enumerate(dropouts):
         for j, lr in enumerate(lrs):
@@ -66,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             for e, m in enumerate(out.history):
                 acc[i, j, e] = m.val_accuracy
+                seconds[i, j, e] = m.seconds
             done = i * args.size + j + 1
             print(
                 f"\r{done}/{args.size**2} cells, {time.time() - started:.0f}s",
@@ -85,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         "log10_lr": [math.log10(float(lr)) for lr in lrs],
         "val_accuracy": [
             [[None if np.isnan(v) else float(v) for v in cell] for cell in row] for row in acc
+        ],
+        "epoch_seconds": [
+            [[None if np.isnan(v) else round(float(v), 3) for v in cell] for cell in row]
+            for row in seconds
         ],
         "seconds": round(time.time() - started, 1),
         "command": "python bench/make_tabular.py "

@@ -28,6 +28,8 @@ def test_tabular_benchmark_stores_accuracy_per_cell_and_epoch(tiny_table):
     assert table["log10_lr"] == pytest.approx([-4, -2])
     assert "make_tabular.py" in table["command"]
     assert 0 < table["baseline_accuracy"] < 0.2 and table["validation_samples"] > 100
+    seconds = np.array(table["epoch_seconds"], dtype=float)
+    assert seconds.shape == acc.shape and np.all(seconds > 0)
 
 
 def test_every_optimizer_runs_on_every_kind_of_surface(tiny_table, tmp_path, capsys):
