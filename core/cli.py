@@ -12,10 +12,12 @@ from tqdm import tqdm
 
 from core.eta import format_duration
 from core.options import ACQUISITIONS, DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI, KINDS
+from core.pruners import EXPLAINED, Pruning
+from core.pruners import KINDS as PRUNERS
 from core.runner import Registry, Runner, Snapshot
 from core.status import StudyStatus
 from core.store import DEFAULT_DB, Store, StudyNotFound
-from core.study import Study
+from core.study import Study, convergence_note
 
 TUNE_HELP = """\
 Tune the seed's CNN (dropout2_rate in [0.1, 0.5], lr in [1e-4, 1e-2] on a log scale)
@@ -104,6 +106,46 @@ def _parser() -> argparse.ArgumentParser:
         "--final-test",
         action="store_true",
         help="retrain the best params on train+validation, test once, save .keras",
+    )
+    tune.add_argument(
+        "--stop-when-converged",
+        action="store_true",
+        help="end the study once more trials are unlikely to beat the best by more than the "
+        "noise (GP estimate; never during the random start)",
+    )
+    tune.add_argument(
+        "--pruner",
+        choices=PRUNERS,
+        default="none",
+        help="stop hopeless trials early: " + "; ".join(f"{k}: {v}" for k, v in EXPLAINED.items()),
+    )
+    tune.add_argument(
+        "--prune-warmup-trials",
+        type=int,
+        default=Pruning.warmup_trials,
+        metavar="N",
+        help=f"median: trials that must reach an epoch before it prunes there ({Pruning.warmup_trials})",
+    )
+    tune.add_argument(
+        "--prune-warmup-epochs",
+        type=int,
+        default=Pruning.warmup_epochs,
+        metavar="N",
+        help=f"median: epochs every trial trains first ({Pruning.warmup_epochs})",
+    )
+    tune.add_argument(
+        "--asha-min-epochs",
+        type=int,
+        default=Pruning.min_epochs,
+        metavar="N",
+        help=f"asha: the first rung, in epochs ({Pruning.min_epochs})",
+    )
+    tune.add_argument(
+        "--asha-reduction-factor",
+        type=int,
+        default=Pruning.reduction_factor,
+        metavar="N",
+        help=f"asha: 1/N of the trials at a rung go on ({Pruning.reduction_factor})",
     )
 
     lst = sub.add_parser("list", help="list stored studies")
@@ -246,6 +288,9 @@ def _summary(study: Study, out: TextIO) -> None:
         )
     elif final.get("error"):
         out.write(f"final retrain failed: {final['error']}\n")
+    note = convergence_note(study.trials)
+    if note:
+        out.write(note + "\n")
     if study.error:
         out.write(f"study failed: {study.error}\n")
 
@@ -322,6 +367,14 @@ def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> i
         xi=args.xi,
         noise=args.noise,
         budget=Budget(args.epochs, args.batch_size, args.max_train_samples),
+        stop_when_converged=args.stop_when_converged,
+        pruning=Pruning(
+            args.pruner,
+            warmup_trials=args.prune_warmup_trials,
+            warmup_epochs=args.prune_warmup_epochs,
+            min_epochs=args.asha_min_epochs,
+            reduction_factor=args.asha_reduction_factor,
+        ),
         seed=args.seed,
         final_test=args.final_test,
     )

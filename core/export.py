@@ -26,6 +26,8 @@ def best_params(study: Study) -> dict[str, Any]:
         "trials": len(study.finished_trials),
         "completed_trials": sum(1 for t in study.trials if t.status == TrialStatus.COMPLETE),
         "failed_trials": sum(1 for t in study.trials if t.status == TrialStatus.FAILED),
+        "pruned_trials": sum(1 for t in study.trials if t.status == TrialStatus.PRUNED),
+        "pruner": cfg.pruning.to_dict(),
         "best_trial": best.number if best else None,
         "optimizer": cfg.optimizer,
         "acquisition": cfg.acquisition if cfg.optimizer == "bayes" else None,

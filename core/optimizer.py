@@ -39,6 +39,8 @@ from core.space import SearchSpace
 #: of the range keeps a GP fitted to a dozen noisy accuracies from collapsing into spikes
 #: at the observations over a flat prior (a blank surrogate chart).
 LENGTH_SCALE_BOUNDS = (0.1, 100.0)
+#: Standard deviations either side in the regret bound of :meth:`BayesStrategy.convergence`.
+CONVERGENCE_BETA = 2.0
 #: The fitted GP's signal variance and noise variance, in units of the standardised
 #: objective's variance: both fitted, rather than a fixed alpha (docs/BENCHMARKS.md).
 AMPLITUDE_BOUNDS = (1e-2, 1e3)
@@ -71,6 +73,15 @@ class LatentGP(GaussianProcessRegressor):
         scale = self.y_scale_ if self.normalize_y else 1.0
         return level * scale**2
 
+    @property
+    def observation_noise_std(self) -> float:
+        """One observation's noise std in the objective's units: the fitted white noise, or
+        the fixed ``alpha`` (0 before fitting)."""
+        if getattr(self, "kernel_", None) is None:
+            return 0.0
+        scale = self.y_scale_ if self.normalize_y else 1.0
+        return math.sqrt(self.noise_variance + float(np.max(self.alpha)) * scale**2)
+
     def predict(self, X: Any, return_std: bool = False, return_cov: bool = False) -> Any:  # noqa: N803 (sklearn's signature)
         out = super().predict(X, return_std=return_std, return_cov=return_cov)
         if not (return_std or return_cov):
@@ -80,6 +91,26 @@ class LatentGP(GaussianProcessRegressor):
         if return_std:
             return mean, np.sqrt(np.maximum(spread**2 - noise, 0.0))
         return mean, spread - noise * np.eye(spread.shape[0])
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """How much better than the best the search could still get, against the noise.
+
+    ``regret_bound`` is the GP's largest upper confidence bound over the space minus its
+    largest lower confidence bound at the points tried (the regret bound of Optuna's
+    Terminator), with ``beta`` standard deviations either side. ``noise`` is one trial's
+    noise std as the GP fits it. Below the noise, more trials are unlikely to beat the best
+    by more than the noise.
+    """
+
+    trials: int
+    regret_bound: float
+    noise: float
+
+    @property
+    def converged(self) -> bool:
+        return self.regret_bound <= self.noise
 
 
 @dataclass(frozen=True)
@@ -164,6 +195,10 @@ class Strategy(abc.ABC):
         """The GP surrogate over the first two parameters; None for model-free strategies."""
         return None
 
+    def convergence(self) -> Convergence | None:
+        """How much more the search could gain, against the noise; None without a GP."""
+        return None
+
     # -- helpers -----------------------------------------------------------
     def _rng(self, index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, index])
@@ -242,6 +277,7 @@ class BayesStrategy(Strategy):
         if noise is not None and not (math.isfinite(noise) and noise >= 0):
             raise ValueError(f"noise must be None (fitted) or a finite number >= 0, got {noise!r}")
         self.init_points = init_points
+        self._fitted: tuple[tuple[int, int], LatentGP, TargetSpace, tuple] | None = None
         self.acquisition = acquisition
         self.kappa = float(kappa)
         self.xi = float(xi)
@@ -287,6 +323,17 @@ class BayesStrategy(Strategy):
         is this project's own object, so no bayes_opt default can stand in for it.
         """
         index = len(self.observations) if index is None else index
+        key = (len(self.observations), index)
+        if self._fitted is None or self._fitted[0] != key:
+            self._fitted = (key, *self._fit(index))
+        _, gp, space, state = self._fitted
+        # a fresh generator in the state the fit left: the same suggestion however often
+        # the fitted GP is used (the surrogate, the convergence check, then ask())
+        random_state = np.random.RandomState()
+        random_state.set_state(state)
+        return FittedGP(gp, space, self._acquisition_function(), random_state)
+
+    def _fit(self, index: int) -> tuple[LatentGP, TargetSpace, tuple]:
         random_state = np.random.RandomState([self.seed, index])
         space = TargetSpace(
             None, {name: (0.0, 1.0) for name in self.space.names}, allow_duplicate_points=True
@@ -304,7 +351,7 @@ class BayesStrategy(Strategy):
             with warnings.catch_warnings():  # sklearn warns at length-scale bounds
                 warnings.simplefilter("ignore")
                 gp.fit(space.params, space.target)
-        return FittedGP(gp, space, self._acquisition_function(), random_state)
+        return gp, space, random_state.get_state()
 
     def _suggest_unit(self, fitted: FittedGP) -> np.ndarray:
         x = fitted.acquisition.suggest(
@@ -353,6 +400,21 @@ class BayesStrategy(Strategy):
             else np.empty((0, len(units)))
         )
         return mean, std, acq, samples, next_unit
+
+    def convergence(
+        self, beta: float = CONVERGENCE_BETA, candidates: int = 2048
+    ) -> Convergence | None:
+        """The regret bound against the noise (None during the random start)."""
+        if not self.guided:
+            return None
+        fitted = self.fit()
+        tried = fitted.space.params
+        rng = np.random.default_rng([self.seed, len(self.observations), 3])
+        everywhere = np.vstack([tried, rng.random((candidates, self.space.dim))])
+        mean, std = fitted.gp.predict(everywhere, return_std=True)
+        at_tried_mean, at_tried_std = mean[: len(tried)], std[: len(tried)]
+        bound = float(np.max(mean + beta * std) - np.max(at_tried_mean - beta * at_tried_std))
+        return Convergence(len(self.observations), max(bound, 0.0), fitted.gp.observation_noise_std)
 
     def surrogate(self, resolution: int = 40) -> Surrogate | None:
         if not self.observations or self.space.dim < 2:

@@ -33,7 +33,7 @@ def told_strategy(study: Study, upto: int | None = None) -> Strategy:
     """
     strategy = strategy_for(study.config)
     for trial in study.finished_trials[:upto]:
-        strategy.tell(trial.params, trial.value if trial.status == TrialStatus.COMPLETE else None)
+        strategy.tell(trial.params, trial.value if TrialStatus(trial.status).told else None)
     return strategy
 
 

@@ -21,7 +21,7 @@ from core.optimizer import Strategy, Surrogate
 from core.replay import told_strategy
 from core.status import StudyStatus, TrialStatus
 from core.store import Store
-from core.study import Study, StudyConfig, Trial, best_of
+from core.study import Study, StudyConfig, Trial, best_of, convergence_note
 from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged
 from core.worker import DataInfo, Trainer, make_trainer
 
@@ -121,6 +121,7 @@ class Runner:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._data: DataInfo | None = None
+        self._ended_early: str | None = None  # why the study ended before its total
         study = store.load(name)
         self._config: StudyConfig = study.config
         self._snapshot = Snapshot(
@@ -205,7 +206,9 @@ class Runner:
         self._publish(
             status=final_status,
             current=None,
-            message="stopped by the user" if final_status == StudyStatus.STOPPED else "done",
+            message="stopped by the user"
+            if final_status == StudyStatus.STOPPED
+            else self._ended_early or "done",
             elapsed=time.time() - started,
         )
 
@@ -242,25 +245,39 @@ class Runner:
             if self._stop.is_set():
                 return StudyStatus.STOPPED
             number += 1
-            outcome, trial = self._one_trial(strategy, trainer, number)
+            outcome, trial = self._one_trial(strategy, trainer, number, trials)
             trials = (*trials, trial)
             if outcome == TrialStatus.CANCELLED:
                 self._publish(trials=trials, current=None)
                 return StudyStatus.STOPPED
             finished += 1
-            strategy.tell(trial.params, trial.value if outcome == TrialStatus.COMPLETE else None)
+            strategy.tell(trial.params, trial.value if outcome.told else None)
+            convergence = strategy.convergence()
+            if convergence is not None:
+                self.store.set_convergence(
+                    self.name, number, convergence.regret_bound, convergence.noise
+                )
+                trial = replace(
+                    trial, regret_bound=convergence.regret_bound, noise_std=convergence.noise
+                )
+                trials = (*trials[:-1], trial)
             self._publish(trials=trials, current=None, surrogate=self._surrogate(strategy))
+            if cfg.stop_when_converged and convergence is not None and convergence.converged:
+                self._ended_early = convergence_note(trials)
+                break
         if cfg.final_test and not study.final:
-            return self._final(strategy, trainer)
+            return self._final(trials, trainer)
         return StudyStatus.COMPLETE
 
     def _surrogate(self, strategy: Strategy) -> Surrogate | None:
         return strategy.surrogate(self._resolution)
 
     def _one_trial(
-        self, strategy: Strategy, trainer: Trainer, number: int
+        self, strategy: Strategy, trainer: Trainer, number: int, trials: tuple[Trial, ...]
     ) -> tuple[TrialStatus, Trial]:
         cfg = self._config
+        others = [[h["val_accuracy"] for h in t.history] for t in trials if t.history]
+        pruned = threading.Event()
         guided = bool(getattr(strategy, "guided", False))
         params = strategy.ask()
         now = time.time()
@@ -273,14 +290,25 @@ class Runner:
             history.append(metrics.to_dict())
             self.store.add_epoch(self.name, number, history)
             self._publish(current=replace(current, history=tuple(history)))
+            curve = [h["val_accuracy"] for h in history]
+            if len(curve) < cfg.budget.epochs and cfg.pruning.should_prune(curve, others):
+                pruned.set()  # the trainer stops at its next batch
 
         outcome = trainer.trial(
             params,
             cfg.budget,
             seed=cfg.seed * 1000 + number,
             on_epoch=on_epoch,
-            should_stop=self._stop.is_set,
+            should_stop=lambda: self._stop.is_set() or pruned.is_set(),
         )
+        if pruned.is_set() and not self._stop.is_set() and history:
+            if outcome.status == TrialStatus.CANCELLED:  # stopped by the pruner, not the user
+                outcome = replace(
+                    outcome,
+                    status=TrialStatus.PRUNED,
+                    value=history[-1]["val_accuracy"],
+                    error=f"pruned after epoch {len(history)} by the {cfg.pruning.kind} rule",
+                )
         self.store.finish_trial(
             self.name,
             number,
@@ -301,12 +329,13 @@ class Runner:
         )
         return outcome.status, trial
 
-    def _final(self, strategy: Strategy, trainer: Trainer) -> StudyStatus:
-        best = strategy.best
+    def _final(self, trials: tuple[Trial, ...], trainer: Trainer) -> StudyStatus:
+        """Retrain the best complete trial's params (a pruned trial's accuracy is partial)."""
+        best = best_of(trials)
         if best is None:
             self._publish(message="no trial completed: nothing to retrain")
             return StudyStatus.COMPLETE
-        params, value = best
+        params, value = best.params, best.value
         cfg = self._config
         self._publish(
             status=StudyStatus.RETRAINING, message="retraining the best params on train+validation"

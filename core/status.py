@@ -10,11 +10,17 @@ class TrialStatus(StrEnum):
     COMPLETE = "complete"
     FAILED = "failed"  # diverged, raised, or learned nothing: counted, told as a penalty
     CANCELLED = "cancelled"  # stopped or interrupted: kept, not counted
+    PRUNED = "pruned"  # stopped early by the pruner: counted, told its last accuracy
 
     @property
     def finished(self) -> bool:
         """Counted towards the study's total."""
-        return self in (TrialStatus.COMPLETE, TrialStatus.FAILED)
+        return self in (TrialStatus.COMPLETE, TrialStatus.FAILED, TrialStatus.PRUNED)
+
+    @property
+    def told(self) -> bool:
+        """Its value is told to the optimizer (a failed trial is told as a penalty)."""
+        return self in (TrialStatus.COMPLETE, TrialStatus.PRUNED)
 
 
 class StudyStatus(StrEnum):

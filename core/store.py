@@ -46,9 +46,13 @@ CREATE TABLE IF NOT EXISTS trials (
     started_at REAL,
     finished_at REAL,
     seconds REAL,
+    regret_bound REAL,
+    noise_std REAL,
     PRIMARY KEY (study_id, number)
 );
 """
+#: Columns added to ``trials`` since its first version, added to older databases on opening.
+ADDED_TRIAL_COLUMNS = {"regret_bound": "REAL", "noise_std": "REAL"}
 
 
 class StudyNotFound(KeyError):
@@ -69,6 +73,10 @@ class Store:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.executescript(SCHEMA)
+            have = {row[1] for row in self._conn.execute("PRAGMA table_info(trials)")}
+            for column, kind in ADDED_TRIAL_COLUMNS.items():
+                if column not in have:
+                    self._conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -195,6 +203,17 @@ class Store:
             )
             conn.execute("UPDATE studies SET updated_at = ? WHERE name = ?", (now, name))
 
+    def set_convergence(
+        self, name: str, number: int, regret_bound: float, noise_std: float
+    ) -> None:
+        """Record the search's regret bound and the noise, as estimated after trial ``number``."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE trials SET regret_bound = ?, noise_std = ? "
+                "WHERE study_id = (SELECT id FROM studies WHERE name = ?) AND number = ?",
+                (regret_bound, noise_std, name, number),
+            )
+
     def release_running_trials(self, name: str) -> int:
         """Mark trials left "running" by a dead process as cancelled; returns how many."""
         with self._tx() as conn:
@@ -219,4 +238,6 @@ def _trial(row: sqlite3.Row) -> Trial:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         seconds=row["seconds"],
+        regret_bound=row["regret_bound"],
+        noise_std=row["noise_std"],
     )

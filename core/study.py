@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import options as opt
+from core.pruners import Pruning
 from core.space import SearchSpace, default_space
 from core.status import StudyStatus, TrialStatus
 from core.trainer import Budget
@@ -50,6 +51,8 @@ class StudyConfig:
     seed: int = 1
     val_fraction: float = 0.1
     final_test: bool = False
+    pruning: Pruning = field(default_factory=Pruning)
+    stop_when_converged: bool = False
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -101,6 +104,8 @@ class StudyConfig:
             "seed": self.seed,
             "val_fraction": self.val_fraction,
             "final_test": self.final_test,
+            "pruning": self.pruning.to_dict(),
+            "stop_when_converged": self.stop_when_converged,
         }
 
     @classmethod
@@ -108,6 +113,7 @@ class StudyConfig:
         data = dict(data)
         data["space"] = SearchSpace.from_dict(data["space"])
         data["budget"] = Budget(**data["budget"])
+        data["pruning"] = Pruning.from_dict(data.get("pruning"))  # none in older studies
         return cls(**data)
 
 
@@ -123,11 +129,33 @@ class Trial:
     started_at: float | None = None
     finished_at: float | None = None
     seconds: float | None = None
+    #: After this trial: how much better than the best the search could still get, and one
+    #: trial's noise, as the GP estimates them (GP-guided studies, after the random start).
+    regret_bound: float | None = None
+    noise_std: float | None = None
 
     @property
     def finished(self) -> bool:
         """Counted towards the study's total: complete or failed (not cancelled)."""
         return TrialStatus(self.status).finished
+
+
+def convergence_note(trials: tuple[Trial, ...]) -> str | None:
+    """A plain sentence on whether more trials are likely to pay, from the last estimate."""
+    last = next((t for t in reversed(trials) if t.regret_bound is not None), None)
+    if last is None:
+        return None
+    bound, noise = last.regret_bound, last.noise_std or 0.0
+    if bound <= noise:
+        return (
+            f"After trial {last.number}, more trials are unlikely to beat the best by more "
+            f"than the noise: the GP's bound on the possible gain ({bound:.4f}) is within one "
+            f"trial's noise ({noise:.4f})."
+        )
+    return (
+        f"After trial {last.number}, more trials could still beat the best by up to "
+        f"{bound:.4f}, more than one trial's noise ({noise:.4f})."
+    )
 
 
 def best_of(trials: tuple[Trial, ...]) -> Trial | None:

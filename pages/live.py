@@ -7,6 +7,7 @@ import streamlit as st
 from core.eta import format_duration
 from core.status import StudyStatus
 from core.store import StudyNotFound
+from core.study import convergence_note
 from pages.common.figures import figures, surrogate_charts
 from pages.common.registry import live_snapshot, registry, store
 from pages.common.widgets import best_card, stop_if_no_studies, trials_frame, use_app_navigation
@@ -78,6 +79,12 @@ def live_view() -> None:
     left, right = st.columns(2)
     left.plotly_chart(figs["accuracy"], key="live-acc", width="stretch")
     right.plotly_chart(figs["curves"], key="live-curves", width="stretch")
+    left, right = st.columns(2)
+    left.plotly_chart(figs["compute"], key="live-compute", width="stretch")
+    right.plotly_chart(figs["convergence"], key="live-convergence", width="stretch")
+    note = convergence_note(snap.trials)
+    if note:
+        st.info(note)
     best_card(study)
     trials = snap.trials if snap.current is None else (*snap.trials, snap.current)
     st.dataframe(trials_frame(trials), hide_index=True, width="stretch")

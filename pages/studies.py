@@ -7,6 +7,8 @@ import streamlit as st
 
 from core import charts, export
 from core.runner import Snapshot
+from core.status import TrialStatus
+from core.study import convergence_note
 from pages.common.figures import surrogate_charts
 from pages.common.registry import registry, replay_surrogate, store
 from pages.common.widgets import best_card, model_file, stop_if_no_studies, use_app_navigation
@@ -69,7 +71,15 @@ if finished >= 1:
     surrogate_charts(
         Snapshot(**{**snap.__dict__, "trials": shown}), study.config.space, key="studies"
     )
-    st.plotly_chart(charts.accuracy_figure(study.trials), key="studies-acc", width="stretch")
+    left, mid, right = st.columns(3)
+    left.plotly_chart(charts.accuracy_figure(study.trials), key="studies-acc", width="stretch")
+    mid.plotly_chart(charts.compute_figure(study.trials), key="studies-compute", width="stretch")
+    right.plotly_chart(
+        charts.convergence_figure(study.trials), key="studies-convergence", width="stretch"
+    )
+    note = convergence_note(study.trials)
+    if note:
+        st.caption(note)
 
 st.subheader("Downloads")
 d1, d2, d3, d4 = st.columns(4)
@@ -109,7 +119,15 @@ picked = st.multiselect(
     "Best so far, side by side", names, default=names[: min(2, len(names))], key="compare"
 )
 st.plotly_chart(
-    charts.comparison_figure({n: [t.value for t in by_name[n].finished_trials] for n in picked}),
+    charts.comparison_figure(
+        {
+            n: [
+                t.value if t.status == TrialStatus.COMPLETE else None
+                for t in by_name[n].finished_trials
+            ]
+            for n in picked
+        }
+    ),
     key="studies-compare",
     width="stretch",
 )

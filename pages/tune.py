@@ -6,6 +6,7 @@ from core import charts
 from core.data import BUILTIN, DEFAULT_DATASET
 from core.eta import seconds_left
 from core.options import ACQUISITION_LABELS, DEFAULT_KAPPA, DEFAULT_XI
+from core.pruners import EXPLAINED as PRUNER_HELP
 from pages.common.data import cached_dataset, dataset_label, save_upload, throughput
 from pages.common.forms import FITTED, NOISE_CHOICES, config_from_inputs
 from pages.common.registry import registry
@@ -33,6 +34,8 @@ DEFAULTS = {
     "max_train_samples": 0,
     "seed": 1,
     "final_test": False,
+    "pruner": "none",
+    "stop_when_converged": False,
     "name": "",
 }
 PRESETS = {
@@ -203,6 +206,21 @@ b4.checkbox(
     key="tune_final_test",
     help="After the search, retrain the best params on train+validation, evaluate once on "
     "the test split and save the model (.keras).",
+)
+p1, p2 = st.columns([1, 3])
+p1.selectbox(
+    "Pruner",
+    list(PRUNER_HELP),
+    key="tune_pruner",
+    help="Stops trials that are plainly behind the others, so the budget goes to the rest. "
+    "A pruned trial keeps its learning curve and is told to the GP with its last accuracy.",
+)
+p2.caption(PRUNER_HELP[st.session_state["tune_pruner"]])
+p2.checkbox(
+    "stop when converged",
+    key="tune_stop_when_converged",
+    help="End the study once the GP estimates that more trials are unlikely to beat the best "
+    "by more than one trial's noise. Never before the random start is done.",
 )
 st.text_input("Study name (optional)", key="tune_name", placeholder="dataset-optimizer-time")
 

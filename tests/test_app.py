@@ -126,7 +126,7 @@ def test_a_tiny_study_runs_from_tune_to_live_and_studies(db):
     at.run()  # Live, after the run
     assert not at.exception
     charts = at.get("plotly_chart")
-    assert len(charts) == 5  # mean, std, acquisition, accuracy, learning curves
+    assert len(charts) == 7  # mean, std, acq, accuracy, learning curves, compute, convergence
     assert any(m.label == "Best validation accuracy" for m in at.metric)
     frame = at.dataframe[0].value
     assert len(frame) == 4 and set(frame["status"]) == {"complete"}

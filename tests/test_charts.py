@@ -118,3 +118,34 @@ def test_sample_grid_and_class_counts():
     assert len(fig.data) == 16
     bars = charts.class_counts_figure({0: 5, 1: 7})
     assert list(bars.data[0].y) == [5, 7]
+
+
+def test_compute_figure_counts_every_epoch_and_takes_the_best_of_complete_trials():
+    from dataclasses import replace
+
+    trials, _ = make_trials(4)
+    epoch = trials[0].history[0]
+    trials[1] = replace(trials[1], history=(epoch, epoch, epoch), seconds=3.0)
+    trials[2] = replace(trials[2], status="pruned", value=0.99, seconds=1.0)  # partial
+    fig = charts.compute_figure(trials)
+    by_epochs, by_seconds = fig.data
+    assert list(by_epochs.x) == [1, 4, 5, 6]
+    assert list(by_seconds.x) == [0.0, 3.0, 4.0, 4.0]
+    complete = [t.value for t in trials if t.status == "complete"]
+    assert max(by_epochs.y) == max(complete) < 0.99  # the pruned accuracy is not a best
+    assert "No trial" in charts.compute_figure([]).layout.annotations[0].text
+
+
+def test_a_pruned_trial_looks_different_in_the_accuracy_chart_and_its_curves():
+    from dataclasses import replace
+
+    trials, _ = make_trials(4)
+    epoch = trials[0].history[0]
+    trials[3] = replace(trials[3], status="pruned", value=0.5, history=(epoch,))
+    fig = charts.accuracy_figure(trials)
+    pruned = scatter(fig, "pruned (accuracy when stopped)")
+    assert list(pruned.x) == [4] and list(pruned.y) == [0.5]
+    assert 4 not in [x for t in fig.data if t.name in ("random", "guided") for x in t.x]
+    curves = charts.learning_curves(trials[3], epochs=3)
+    assert "pruned after epoch 1" in curves.layout.title.text
+    assert list(curves.layout.xaxis.range) == [0.5, 3.5]  # the budget, so it looks cut short

@@ -142,3 +142,16 @@ def test_noise_option_fixes_alpha_or_refuses_bad_values(tmp_path, capsys):
     store = Store(db)
     assert store.load("fixed").config.noise == 0.05
     assert store.load("fitted").config.noise is None
+
+
+def test_bad_pruner_settings_are_a_message_and_store_nothing(tmp_path):
+    db = tmp_path / "s.db"
+    code, _, err = run(
+        "tune", "--dataset", "digits", "--pruner", "asha", "--asha-reduction-factor", "1",
+        "--db", str(db),
+    )  # fmt: skip
+    assert code == 2 and "reduction_factor must be an integer >= 2, got 1" in err
+    assert "Traceback" not in err
+    from core.store import Store
+
+    assert Store(db).names() == []

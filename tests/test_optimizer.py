@@ -274,3 +274,24 @@ def test_the_gp_that_proposes_points_is_the_projects(monkeypatch):
     assert all(gp is fits[0] for gp in predictions)  # the acquisition asked our GP only
     assert "WhiteKernel" in repr(fits[0].kernel_)
     assert min(kernel_parts(fits[0].kernel_)[0].length_scale) >= LENGTH_SCALE_BOUNDS[0]
+
+
+def test_convergence_compares_the_possible_gain_with_the_noise():
+    rng = np.random.default_rng(0)
+    flat = make_strategy("bayes", UNIT2, seed=1, init_points=4)
+    assert flat.convergence() is None  # nothing during the random start
+    for _ in range(12):
+        p = flat.ask()
+        flat.tell(p, 0.9 + rng.normal(0, 0.01))  # nothing to find but noise
+        if len(flat.observations) < 4:
+            assert flat.convergence() is None
+    done = flat.convergence()
+    assert done.trials == 12 and 0.003 < done.noise < 0.03
+    assert done.converged and done.regret_bound <= done.noise
+
+    early = make_strategy("bayes", UNIT2, seed=1, init_points=4)
+    for _ in range(5):
+        p = early.ask()
+        early.tell(p, branin_unit(p))
+    open_question = early.convergence()
+    assert not open_question.converged and open_question.regret_bound > 10 * open_question.noise

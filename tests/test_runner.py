@@ -266,3 +266,49 @@ def test_the_snapshot_version_moves_exactly_when_a_chart_would():
     ]
     versions = [base.version, *(s.version for s in changed)]
     assert len(set(versions)) == len(versions)
+
+
+def test_a_pruned_trial_stops_early_keeps_its_curve_and_counts(
+    store, tiny_config, digits, tmp_path
+):
+    from core.pruners import Pruning
+    from core.status import TrialStatus
+
+    # halving at every epoch: only the best of each rung goes on, so trials stop early
+    config = tiny_config(
+        space=default_space(lr=(1e-5, 1e-2)),
+        init_points=5,
+        n_iter=1,
+        budget=Budget(epochs=3, batch_size=64),
+        pruning=Pruning("asha", min_epochs=1, reduction_factor=2),
+    )
+    runner = Registry(store, runs_dir=tmp_path).create(config, dataset=digits)
+    assert runner.join(180)
+    study = store.load("tiny")
+    assert study.status == "complete" and len(study.finished_trials) == 6
+    pruned = [t for t in study.trials if t.status == TrialStatus.PRUNED]
+    assert pruned, [(t.status, len(t.history)) for t in study.trials]
+    for t in pruned:
+        assert 1 <= len(t.history) < 3  # cut short, and what it trained is kept
+        assert t.value == t.history[-1]["val_accuracy"]
+        assert t.error.startswith(f"pruned after epoch {len(t.history)}")
+    complete = [t for t in study.trials if t.status == TrialStatus.COMPLETE]
+    assert complete and all(len(t.history) == 3 for t in complete)
+    assert study.best_trial.status == TrialStatus.COMPLETE  # a partial accuracy never wins
+    assert study.config.pruning.kind == "asha"
+
+
+def test_stop_when_converged_ends_a_study_whose_trials_differ_only_by_noise(
+    store, tiny_config, digits, tmp_path
+):
+    # every trial trains (almost) the same network: only training noise tells them apart
+    space = default_space(dropout=(0.2, 0.2001), lr=(3e-3, 3.001e-3))
+    config = tiny_config(space=space, init_points=3, n_iter=7, stop_when_converged=True)
+    runner = Registry(store, runs_dir=tmp_path).create(config, dataset=digits)
+    assert runner.join(180)
+    study = store.load("tiny")
+    assert study.status == "complete" and 3 <= len(study.finished_trials) < 10
+    last = study.finished_trials[-1]
+    assert last.regret_bound is not None and last.regret_bound <= last.noise_std
+    assert all(t.regret_bound is None for t in study.finished_trials[:2])  # the random start
+    assert "unlikely to beat the best" in runner.snapshot().message

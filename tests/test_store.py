@@ -166,3 +166,36 @@ def test_every_state_change_is_one_transaction(store, tiny_config):
     after = store.load("tiny")
     assert after.trials == before.trials  # trial 1 still running, no trial 2
     assert after.updated_at == before.updated_at
+
+
+def test_a_database_from_before_the_convergence_columns_opens_and_keeps_its_trials(
+    tmp_path, tiny_config
+):
+    import json
+
+    from core.store import SCHEMA
+
+    path = tmp_path / "old.db"
+    old_schema = SCHEMA.replace("    regret_bound REAL,\n    noise_std REAL,\n", "")
+    assert "regret_bound" not in old_schema
+    old_config = tiny_config("old").to_dict()
+    del old_config["pruning"], old_config["stop_when_converged"]  # newer settings
+    with sqlite3.connect(path) as conn:
+        conn.executescript(old_schema)
+        conn.execute(
+            "INSERT INTO studies (name, config, status, created_at, updated_at) "
+            "VALUES ('old', ?, 'complete', 0, 0)",
+            (json.dumps(old_config),),
+        )
+        conn.execute(
+            "INSERT INTO trials (study_id, number, params, status, value) "
+            "VALUES (1, 1, '{\"dropout2_rate\": 0.2, \"lr\": 0.001}', 'complete', 0.9)"
+        )
+    store = Store(path)
+    old = store.load("old")
+    assert old.config.pruning.kind == "none" and not old.config.stop_when_converged
+    (trial,) = old.trials
+    assert trial.value == 0.9 and trial.regret_bound is None
+    store.set_convergence("old", 1, 0.02, 0.01)
+    assert store.load("old").trials[0].regret_bound == 0.02
+    store.close()

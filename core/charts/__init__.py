@@ -11,6 +11,8 @@ from core.charts.study import (
     accuracy_figure,
     best_so_far,
     comparison_figure,
+    compute_figure,
+    convergence_figure,
     learning_curves,
     surrogate_figure,
 )
@@ -21,6 +23,8 @@ __all__ = [
     "best_so_far",
     "class_counts_figure",
     "comparison_figure",
+    "compute_figure",
+    "convergence_figure",
     "learning_curves",
     "playground_figure",
     "regret_figure",

@@ -146,9 +146,10 @@ def accuracy_figure(trials: Iterable[Trial]) -> go.Figure:
         return empty_figure(title, "No trial has finished yet")
     numbers = [t.number for t in done]
     values = [t.value for t in done]
+    complete = [t.value if t.status == TrialStatus.COMPLETE else None for t in done]
     fig = go.Figure()
     for guided, label, colour in ((False, "random", "#7f7f7f"), (True, "guided", "#1f77b4")):
-        pts = [t for t in done if t.guided == guided and t.value is not None]
+        pts = [t for t in done if t.guided == guided and t.status == TrialStatus.COMPLETE]
         if pts:
             fig.add_trace(
                 go.Scatter(
@@ -160,6 +161,19 @@ def accuracy_figure(trials: Iterable[Trial]) -> go.Figure:
                     hovertemplate="trial %{x}: %{y:.4f}<extra></extra>",
                 )
             )
+    pruned = [t for t in done if t.status == TrialStatus.PRUNED]
+    if pruned:
+        fig.add_trace(
+            go.Scatter(
+                x=[t.number for t in pruned],
+                y=[t.value for t in pruned],
+                mode="markers",
+                name="pruned (accuracy when stopped)",
+                marker={"symbol": "triangle-down-open", "size": 11, "color": "#9467bd"},
+                text=[f"after epoch {len(t.history)}" for t in pruned],
+                hovertemplate="trial %{x} pruned %{text}: %{y:.4f}<extra></extra>",
+            )
+        )
     failed = [t for t in done if t.value is None]
     if failed:
         fig.add_trace(
@@ -176,7 +190,7 @@ def accuracy_figure(trials: Iterable[Trial]) -> go.Figure:
     fig.add_trace(
         go.Scatter(
             x=numbers,
-            y=best_so_far(values),
+            y=best_so_far(complete),
             mode="lines",
             line={"shape": "hv", "color": "#2ca02c", "width": 3},
             name="best so far",
@@ -190,6 +204,76 @@ def accuracy_figure(trials: Iterable[Trial]) -> go.Figure:
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
         legend={"orientation": "h", "y": -0.2},
     )
+    return fig
+
+
+def convergence_figure(trials: Iterable[Trial]) -> go.Figure:
+    """After each GP-guided trial: how much better than the best the search could still get
+    (the regret bound) against one trial's noise, both as the GP estimates them."""
+    est = [t for t in trials if t.regret_bound is not None]
+    title = "Could more trials still pay?"
+    if not est:
+        return empty_figure(title, "Estimated after each GP-guided trial")
+    numbers = [t.number for t in est]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=numbers,
+            y=[t.regret_bound for t in est],
+            mode="lines+markers",
+            name="possible gain over the best (regret bound)",
+            line={"color": "#1f77b4"},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=numbers,
+            y=[t.noise_std or 0.0 for t in est],
+            mode="lines",
+            name="one trial's noise",
+            line={"color": "#7f7f7f", "dash": "dash"},
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=HEIGHT,
+        xaxis={"title": "trial", "dtick": 1 if len(est) <= 30 else None},
+        yaxis={"title": "validation accuracy", "rangemode": "tozero"},
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def compute_figure(trials: Iterable[Trial]) -> go.Figure:
+    """Best validation accuracy against the training compute spent so far: epochs trained
+    (left) and training seconds (right), every finished trial's counted, pruned or not.
+    Pruning shows here: the same best reached with fewer epochs."""
+    done = [t for t in trials if t.finished]
+    title = "Best accuracy against compute"
+    if not done:
+        return empty_figure(title, "No trial has finished yet")
+    epochs = np.cumsum([len(t.history) for t in done])
+    seconds = np.cumsum([t.seconds or 0.0 for t in done])
+    best = best_so_far([t.value if t.status == TrialStatus.COMPLETE else None for t in done])
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True)
+    for col, spent, unit in ((1, epochs, "epochs trained"), (2, seconds, "training seconds")):
+        fig.add_trace(
+            go.Scatter(
+                x=[float(v) for v in spent],
+                y=best,
+                mode="lines+markers",
+                line={"shape": "hv", "color": "#2ca02c"},
+                text=[f"trial {t.number} ({t.status})" for t in done],
+                hovertemplate="%{text}<br>" + unit + " %{x:.0f}: best %{y:.4f}<extra></extra>",
+                showlegend=False,
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title_text=f"cumulative {unit}", row=1, col=col)
+    fig.update_yaxes(title_text="best validation accuracy", row=1, col=1)
+    fig.update_layout(title=title, height=HEIGHT, margin={"l": 60, "r": 20, "t": 50, "b": 50})
     return fig
 
 
@@ -217,8 +301,12 @@ def learning_curves(trial: Trial | None, epochs: int | None = None) -> go.Figure
     rng = [0.5, (epochs or max(ep)) + 0.5]
     fig.update_xaxes(title_text="epoch", range=rng, dtick=1)
     params = ", ".join(f"{k}={v:.3g}" for k, v in trial.params.items())
+    title = f"Learning curves, trial {trial.number} ({params})"
+    if trial.status == TrialStatus.PRUNED:  # the curve stops short of the budget
+        title += f", pruned after epoch {max(ep)}"
+        fig.add_vline(x=max(ep) + 0.5, line={"dash": "dash", "color": "#9467bd"})
     fig.update_layout(
-        title=f"Learning curves, trial {trial.number} ({params})",
+        title=title,
         height=HEIGHT,
         margin={"l": 60, "r": 20, "t": 70, "b": 50},
         legend={"orientation": "h", "y": -0.25},

@@ -24,6 +24,8 @@ def figures(version: tuple, _snap: Snapshot, _space: SearchSpace) -> dict[str, g
         for surface in ("mean", "std", "acq")
     }
     out["accuracy"] = charts.accuracy_figure(_snap.trials)
+    out["compute"] = charts.compute_figure(_snap.trials)
+    out["convergence"] = charts.convergence_figure(_snap.trials)
     shown = _snap.current or next((t for t in reversed(_snap.trials) if t.history), None)
     out["curves"] = charts.learning_curves(shown, _snap.epochs_per_trial)
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.options import DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI
+from core.pruners import Pruning
 from core.space import Param, SearchSpace
 from core.study import StudyConfig, default_name
 from core.trainer import Budget
@@ -62,6 +63,8 @@ def config_from_inputs(inputs: dict[str, Any]) -> tuple[StudyConfig | None, list
             budget=budget,
             seed=int(inputs.get("seed", 1)),
             final_test=bool(inputs.get("final_test", False)),
+            pruning=Pruning(str(inputs.get("pruner", "none"))),
+            stop_when_converged=bool(inputs.get("stop_when_converged", False)),
         )
     )
     return config, errors
