@@ -2,12 +2,13 @@
 docs/BENCHMARKS.md come from full runs, never from these."""
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench import make_tabular, optimizers, training
+from bench import make_tabular, optimizers, pruning, training
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -173,3 +174,32 @@ def test_a_collapsed_run_is_left_out_of_the_estimate_but_still_answered(tmp_path
     assert spread < 0.03 and f"std {spread:.4f}." in s.note  # the collapse is not noise
     assert s.expected({"dropout2_rate": 0.3, "lr": 1e-2}) > 0.9
     assert s.runs[2]({"dropout2_rate": 0.3, "lr": 1e-2}) == pytest.approx(0.1)  # as stored
+
+
+@pytest.fixture(scope="module")
+def tiny_curves(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("curves")
+    for run in (0, 1):
+        out = folder / f"cnn-digits-run{run}.json"
+        assert make_tabular.main(["--dataset", "digits", "--size", "2", "--epochs", "3",
+                                  "--run", str(run), "--out", str(out)]) == 0  # fmt: skip
+    return sorted(folder.glob("*.json"))
+
+
+def test_the_pruning_benchmark_feeds_curves_epoch_by_epoch_and_reports(tiny_curves, tmp_path):
+    curves = pruning.load(tiny_curves)
+    assert curves.epochs == 3 and len(curves.accuracy) == 2 and curves.noise > 0
+    p = {"dropout2_rate": 0.3, "lr": 1e-3}
+    assert curves.accuracy[0](p).shape == (3,) and np.all(curves.seconds[1](p) > 0)
+    never = pruning.ours("bayes", "none")(curves, 10_000, 8)
+    asha = pruning.ours("bayes", "asha")(curves, 10_000, 8)
+    assert never.pruned == 0 and never.trials <= 8
+    if math.isfinite(never.epochs):
+        assert never.epochs % 3 == 0  # whole trials only
+    assert asha.trials <= 8
+    code = pruning.main(["--curves", *map(str, tiny_curves), "--seeds", "2",
+                         "--max-trials", "6", "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    table = (tmp_path / "pruning.md").read_text()
+    assert all(name in table for name in pruning.METHODS)
+    assert "Command: `python bench/pruning.py" in table

@@ -1,0 +1,295 @@
+"""Compute to target, with and without pruning, on learning curves of the real CNN.
+
+A query trains nothing: it reads the learning curve (validation accuracy and seconds per
+epoch) of one of the stored training runs at that point, drawn at random as retraining
+would give, interpolated over the grid (`make curves` builds the table). The curve is fed
+one epoch at a time, so a pruner can stop it early, exactly as the runner does. Compute is
+counted in epochs trained (and seconds, from the table).
+
+The yardstick is a noise-free estimate of the final-epoch accuracy (a GP over every run's
+final epochs, `bench/optimizers.denoise`). A method reaches the target when the trial it
+would hand over (its best complete trial) is within half of one run's noise of the
+estimate's best. Reported: the epochs spent until then, per method, over the same seeds
+(paired: the same seed draws the same runs in the same query order for every method).
+
+    .venv/bin/python bench/pruning.py --seeds 40 --out docs/benchmarks/pruning
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.optimizers import denoise
+from core.optimizer import make_strategy
+from core.pruners import Pruning
+from core.space import Param, SearchSpace
+
+ROOT = Path(__file__).resolve().parents[1]
+INIT_POINTS = 5
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Every stored run's learning curves over one grid, and the noise-free yardstick."""
+
+    space: SearchSpace
+    epochs: int
+    accuracy: tuple[Callable[[dict[str, float]], np.ndarray], ...]  # per run: p -> (epochs,)
+    seconds: tuple[Callable[[dict[str, float]], np.ndarray], ...]
+    expected: Callable[[dict[str, float]], float]
+    best: float
+    noise: float
+
+    @property
+    def target(self) -> float:
+        """The regret (on the noise-free estimate) that counts as reached."""
+        return 0.5 * self.noise
+
+
+def load(paths: list[Path]) -> Curves:
+    from scipy.interpolate import RegularGridInterpolator
+
+    tables = [json.loads(p.read_text()) for p in paths]
+    first = tables[0]
+    for other, path in zip(tables[1:], paths[1:], strict=True):
+        if any(other[k] != first[k] for k in ("summary", "budget", "dropout2_rate", "log10_lr")):
+            raise ValueError(f"{path} is not another run of {paths[0]}")
+    d, lg = np.array(first["dropout2_rate"]), np.array(first["log10_lr"])
+    space = SearchSpace(
+        [Param("dropout2_rate", float(d[0]), float(d[-1])),
+         Param("lr", float(10 ** lg[0]), float(10 ** lg[-1]), log=True)]
+    )  # fmt: skip
+
+    def lookup(values: np.ndarray) -> Callable[[dict[str, float]], np.ndarray]:
+        interp = RegularGridInterpolator((d, lg), values)
+
+        def f(p: dict[str, float]) -> np.ndarray:
+            x = (
+                min(max(p["dropout2_rate"], d[0]), d[-1]),
+                min(max(math.log10(p["lr"]), lg[0]), lg[-1]),
+            )
+            return np.asarray(interp([x]))[0]
+
+        return f
+
+    acc = [np.nan_to_num(np.array(t["val_accuracy"], dtype=float)) for t in tables]
+    secs = [np.nan_to_num(np.array(t["epoch_seconds"], dtype=float)) for t in tables]
+    smooth, noise = denoise([a[..., -1] for a in acc])
+    final = lookup(smooth[..., None])
+    return Curves(
+        space=space,
+        epochs=acc[0].shape[-1],
+        accuracy=tuple(lookup(a) for a in acc),
+        seconds=tuple(lookup(s) for s in secs),
+        expected=lambda p: float(final(p)[0]),
+        best=float(smooth.max()),
+        noise=noise,
+    )
+
+
+@dataclass
+class Run:
+    """One seed of one method: epochs and seconds spent until the target, if reached."""
+
+    epochs: float = math.inf
+    seconds: float = math.inf
+    trials: int = 0
+    pruned: int = 0
+
+
+class Bookkeeper:
+    """Feeds curves epoch by epoch, counts compute and checks the incumbent against the target."""
+
+    def __init__(self, curves: Curves, seed: int) -> None:
+        self.curves = curves
+        self.rng = np.random.default_rng([seed, 1])
+        self.run = Run()
+        self.spent = 0
+        self.seconds = 0.0
+        self.best_value = -math.inf
+        self.others: list[list[float]] = []
+
+    def draw(self, p: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        k = int(self.rng.integers(len(self.curves.accuracy)))
+        return self.curves.accuracy[k](p), self.curves.seconds[k](p)
+
+    def finish(self, p: dict[str, float], trained: list[float], secs: np.ndarray) -> bool:
+        """Count a trial that trained ``trained``; True once the target is reached."""
+        self.run.trials += 1
+        self.spent += len(trained)
+        self.seconds += float(np.sum(secs[: len(trained)]))
+        self.others.append(trained)
+        complete = len(trained) == self.curves.epochs
+        self.run.pruned += not complete
+        if complete and trained[-1] > self.best_value:
+            self.best_value = trained[-1]
+            if self.curves.best - self.curves.expected(p) <= self.curves.target:
+                self.run.epochs, self.run.seconds = self.spent, self.seconds
+                return True
+        return False
+
+
+def ours(kind: str, pruner: str) -> Callable[[Curves, int, int], Run]:
+    def run(curves: Curves, seed: int, max_trials: int) -> Run:
+        strategy = make_strategy(
+            kind, curves.space, seed=seed, init_points=INIT_POINTS, budget=max_trials
+        )
+        pruning = Pruning(pruner)
+        book = Bookkeeper(curves, seed)
+        for _ in range(max_trials):
+            p = strategy.ask()
+            accuracy, secs = book.draw(p)
+            trained: list[float] = []
+            for e in range(curves.epochs):
+                trained.append(float(accuracy[e]))
+                if e + 1 < curves.epochs and pruning.should_prune(trained, book.others):
+                    break
+            strategy.tell(p, trained[-1])  # a pruned trial is told its last accuracy
+            if book.finish(p, trained, secs):
+                break
+        return book.run
+
+    return run
+
+
+def optuna_tpe(pruner: str) -> Callable[[Curves, int, int], Run]:
+    def run(curves: Curves, seed: int, max_trials: int) -> Run:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        if pruner == "median":
+            chosen = optuna.pruners.MedianPruner(n_startup_trials=INIT_POINTS, n_warmup_steps=1)
+        else:
+            chosen = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+        sampler = optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, n_startup_trials=INIT_POINTS
+        )
+        study = optuna.create_study(direction="maximize", sampler=sampler, pruner=chosen)
+        book = Bookkeeper(curves, seed)
+
+        def objective(trial: optuna.Trial) -> float:
+            p = {
+                q.name: trial.suggest_float(q.name, q.low, q.high, log=q.log)
+                for q in curves.space.params
+            }
+            accuracy, secs = book.draw(p)
+            trained: list[float] = []
+            for e in range(curves.epochs):
+                trained.append(float(accuracy[e]))
+                trial.report(trained[-1], e + 1)
+                if e + 1 < curves.epochs and trial.should_prune():
+                    if book.finish(p, trained, secs):
+                        study.stop()
+                    raise optuna.TrialPruned()
+            if book.finish(p, trained, secs):
+                study.stop()
+            return trained[-1]
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            study.optimize(objective, n_trials=max_trials)
+        return book.run
+
+    return run
+
+
+METHODS: dict[str, Callable[[Curves, int, int], Run]] = {
+    "bayes, no pruner": ours("bayes", "none"),
+    "bayes + median": ours("bayes", "median"),
+    "bayes + asha": ours("bayes", "asha"),
+    "random + asha": ours("random", "asha"),
+    "optuna TPE + MedianPruner": optuna_tpe("median"),
+    "optuna TPE + SuccessiveHalvingPruner": optuna_tpe("asha"),
+}
+
+
+def paired_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired compute (a target never reached
+    counts as more than any reached)."""
+    from scipy.stats import wilcoxon
+
+    cap = np.nanmax(np.where(np.isinf(np.r_[a, b]), np.nan, np.r_[a, b]), initial=0.0) + 1.0
+    x, y = np.where(np.isinf(a), cap, a), np.where(np.isinf(b), cap, b)
+    if np.all(x == y):
+        return 1.0
+    return float(wilcoxon(x, y).pvalue)
+
+
+def evaluate(curves: Curves, seeds: int, max_trials: int) -> dict[str, list[Run]]:
+    out = {}
+    for name, method in METHODS.items():
+        started = time.time()
+        out[name] = [method(curves, 10_000 + seed, max_trials) for seed in range(seeds)]
+        print(f"{name:<40} {time.time() - started:6.1f}s", file=sys.stderr)
+    return out
+
+
+def report(curves: Curves, results: dict[str, list[Run]], max_trials: int, command: str) -> str:
+    seeds = len(next(iter(results.values())))
+    base = np.array([r.epochs for r in results["bayes, no pruner"]])
+    lines = [
+        f"Epochs trained until the handed-over trial is within half of one run's noise "
+        f"({curves.target:.4f}) of the noise-free best ({curves.best:.4f}); {seeds} seeds "
+        f"(10000 and up), at most {max_trials} trials of {curves.epochs} epochs each. "
+        "Paired: every method gets the same seeds and the same draws of the training runs.",
+        "",
+        "| method | reached | median epochs to target | x bayes without pruning | "
+        "median seconds | pruned trials (median) | p against bayes without pruning |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, runs in results.items():
+        epochs = np.array([r.epochs for r in runs])
+        seconds = np.array([r.seconds for r in runs])
+        reached = int(np.sum(np.isfinite(epochs)))
+        median = float(np.median(epochs))
+        ratio = median / float(np.median(base))
+        p = "" if name == "bayes, no pruner" else f"{paired_p(epochs, base):.3g}"
+        lines.append(
+            f"| {name} | {reached}/{seeds} | {median:g} | {ratio:.2f} | "
+            f"{float(np.median(seconds)):.0f} | {float(np.median([r.pruned for r in runs])):g} "
+            f"| {p} |"
+        )
+    lines += ["", f"Command: `{command}`"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--curves",
+        nargs="+",
+        default=sorted(str(p) for p in (ROOT / "bench" / "curves").glob("cnn-*-run*.json")),
+        help="the runs of one learning-curve table (bench/curves/)",
+    )
+    parser.add_argument("--seeds", type=int, default=40)
+    parser.add_argument("--max-trials", type=int, default=40)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    if not args.curves:
+        parser.error("no learning-curve tables: run `make curves` first")
+    curves = load([Path(p) for p in args.curves])
+    results = evaluate(curves, args.seeds, args.max_trials)
+    command = "python bench/pruning.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = report(curves, results, args.max_trials, command)
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "pruning.md").write_text(text, encoding="utf-8")
+        raw = {name: [r.__dict__ for r in runs] for name, runs in results.items()}
+        (out / "pruning.json").write_text(json.dumps(raw, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
