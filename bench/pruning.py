@@ -139,7 +139,11 @@ class Bookkeeper:
         return False
 
 
-def ours(kind: str, pruner: str) -> Callable[[Curves, int, int], Run]:
+def ours(kind: str, pruner: str, tell_pruned: str = "last") -> Callable[[Curves, int, int], Run]:
+    """This project's strategy ``kind`` with ``pruner``. A pruned trial is told to the
+    optimizer as its last accuracy (``"last"``, what the runner does) or as a failure
+    (``"failure"``: the worst value seen)."""
+
     def run(curves: Curves, seed: int, max_trials: int) -> Run:
         strategy = make_strategy(
             kind, curves.space, seed=seed, init_points=INIT_POINTS, budget=max_trials
@@ -154,7 +158,8 @@ def ours(kind: str, pruner: str) -> Callable[[Curves, int, int], Run]:
                 trained.append(float(accuracy[e]))
                 if e + 1 < curves.epochs and pruning.should_prune(trained, book.others):
                     break
-            strategy.tell(p, trained[-1])  # a pruned trial is told its last accuracy
+            pruned = len(trained) < curves.epochs
+            strategy.tell(p, None if pruned and tell_pruned == "failure" else trained[-1])
             if book.finish(p, trained, secs):
                 break
         return book.run
@@ -207,6 +212,8 @@ METHODS: dict[str, Callable[[Curves, int, int], Run]] = {
     "bayes, no pruner": ours("bayes", "none"),
     "bayes + median": ours("bayes", "median"),
     "bayes + asha": ours("bayes", "asha"),
+    "bayes + median, pruned told as failures": ours("bayes", "median", "failure"),
+    "bayes + asha, pruned told as failures": ours("bayes", "asha", "failure"),
     "random + asha": ours("random", "asha"),
     "optuna TPE + MedianPruner": optuna_tpe("median"),
     "optuna TPE + SuccessiveHalvingPruner": optuna_tpe("asha"),
