@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.optimizers import denoise
+from bench.stats import holm, wilcoxon
 from core.optimizer import make_strategy
 from core.pruners import Pruning
 from core.space import Param, SearchSpace
@@ -220,16 +221,11 @@ METHODS: dict[str, Callable[[Curves, int, int], Run]] = {
 }
 
 
-def paired_p(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided Wilcoxon signed-rank p-value of paired compute (a target never reached
-    counts as more than any reached)."""
-    from scipy.stats import wilcoxon
-
-    cap = np.nanmax(np.where(np.isinf(np.r_[a, b]), np.nan, np.r_[a, b]), initial=0.0) + 1.0
-    x, y = np.where(np.isinf(a), cap, a), np.where(np.isinf(b), cap, b)
-    if np.all(x == y):
-        return 1.0
-    return float(wilcoxon(x, y).pvalue)
+def censored(*samples: np.ndarray) -> list[np.ndarray]:
+    """Paired samples with a target never reached counted as more than any reached."""
+    joined = np.concatenate(samples)
+    cap = float(np.max(joined[np.isfinite(joined)], initial=0.0)) + 1.0
+    return [np.where(np.isinf(s), cap, s) for s in samples]
 
 
 def evaluate(curves: Curves, seeds: int, max_trials: int) -> dict[str, list[Run]]:
@@ -243,28 +239,50 @@ def evaluate(curves: Curves, seeds: int, max_trials: int) -> dict[str, list[Run]
 
 def report(curves: Curves, results: dict[str, list[Run]], max_trials: int, command: str) -> str:
     seeds = len(next(iter(results.values())))
-    base = np.array([r.epochs for r in results["bayes, no pruner"]])
+    epochs = {name: np.array([r.epochs for r in runs]) for name, runs in results.items()}
+    base_name = "bayes, no pruner"
+    base = epochs[base_name]
+    others = [name for name in results if name != base_name]
+    adjusted = dict(
+        zip(others, holm([wilcoxon(*censored(epochs[n], base)) for n in others]), strict=True)
+    )
     lines = [
         f"Epochs trained until the handed-over trial is within half of one run's noise "
         f"({curves.target:.4f}) of the noise-free best ({curves.best:.4f}); {seeds} seeds "
         f"(10000 and up), at most {max_trials} trials of {curves.epochs} epochs each. "
-        "Paired: every method gets the same seeds and the same draws of the training runs.",
+        "Paired: every method gets the same seeds and the same draws of the training runs. "
+        "p: two-sided Wilcoxon signed-rank against Bayesian optimization without pruning, "
+        "Holm-adjusted over the rows (a target never reached counts as more than any).",
         "",
         "| method | reached | median epochs to target | x bayes without pruning | "
-        "median seconds | pruned trials (median) | p against bayes without pruning |",
+        "median seconds | pruned trials (median) | p |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, runs in results.items():
-        epochs = np.array([r.epochs for r in runs])
-        seconds = np.array([r.seconds for r in runs])
-        reached = int(np.sum(np.isfinite(epochs)))
-        median = float(np.median(epochs))
+        median = float(np.median(epochs[name]))
         ratio = median / float(np.median(base))
-        p = "" if name == "bayes, no pruner" else f"{paired_p(epochs, base):.3g}"
+        seconds = float(np.median([r.seconds for r in runs]))
+        pruned = float(np.median([r.pruned for r in runs]))
+        reached = int(np.sum(np.isfinite(epochs[name])))
+        p = f"{adjusted[name]:.3g}" if name in adjusted else ""
         lines.append(
-            f"| {name} | {reached}/{seeds} | {median:g} | {ratio:.2f} | "
-            f"{float(np.median(seconds)):.0f} | {float(np.median([r.pruned for r in runs])):g} "
-            f"| {p} |"
+            f"| {name} | {reached}/{seeds} | {median:g} | {ratio:.2f} | {seconds:.0f} | "
+            f"{pruned:g} | {p} |"
+        )
+    ours = ["bayes + median", "bayes + asha"]
+    tpe = ["optuna TPE + MedianPruner", "optuna TPE + SuccessiveHalvingPruner"]
+    best_tpe = min(tpe, key=lambda n: float(np.median(censored(epochs[n])[0])))
+    lines += ["", "| pruner | x bayes without pruning (target <= 0.33) | against "
+              f"{best_tpe} (paired, Holm over the two) |", "| --- | --- | --- |"]  # fmt: skip
+    versus = holm([wilcoxon(*censored(epochs[n], epochs[best_tpe])) for n in ours])
+    for name, p in zip(ours, versus, strict=True):
+        mine, theirs = censored(epochs[name], epochs[best_tpe])
+        ratio = float(np.median(epochs[name])) / float(np.median(base))
+        verdict = "met" if ratio <= 1 / 3 else f"missed by {ratio * 3 - 1:.0%}"
+        gap = float(np.median(mine - theirs))
+        lines.append(
+            f"| {name} | {ratio:.2f}: {verdict} | median paired difference {gap:+g} epochs, "
+            f"p = {p:.3g} |"
         )
     lines += ["", f"Command: `{command}`"]
     return "\n".join(lines) + "\n"
