@@ -7,7 +7,7 @@ one epoch at a time, so a pruner can stop it early, exactly as the runner does. 
 counted in epochs trained (and seconds, from the table).
 
 The yardstick is a noise-free estimate of the final-epoch accuracy (a GP over every run's
-final epochs, `bench/optimizers.denoise`). A method reaches the target when the trial it
+final epochs, `bench.surfaces.denoise`). A method reaches the target when the trial it
 would hand over (its best complete trial) is within half of one run's noise of the
 estimate's best. Reported: the epochs spent until then, per method, over the same seeds
 (paired: the same seed draws the same runs in the same query order for every method).
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.optimizers import denoise
 from bench.stats import holm, wilcoxon
+from bench.surfaces import denoise
 from core.optimizer import make_strategy
 from core.pruners import Pruning
 from core.space import Param, SearchSpace

@@ -8,7 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import make_tabular, optimizers, pruning, training
+from bench import make_tabular, methods, optimizers, pruning, training
+from bench import report as bench_report
+from bench import surfaces as bench_surfaces
+from core.learn import trials_to_target
+from core.space import Param, SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +38,7 @@ def test_tabular_benchmark_stores_accuracy_per_cell_and_epoch(tiny_table):
 
 
 def test_every_optimizer_runs_on_every_kind_of_surface(tiny_table, tmp_path, capsys):
-    surfaces = optimizers.surfaces(tiny_table.parent)
+    surfaces = bench_surfaces.surfaces(tiny_table.parent)
     names = [s.name for s in surfaces]
     assert names == ["branin", "hartmann-6", "cnn digits"]
     code = optimizers.main(["--seeds", "1", "--budgets", "3", "6", "--data",
@@ -42,7 +46,7 @@ def test_every_optimizer_runs_on_every_kind_of_surface(tiny_table, tmp_path, cap
     assert code == 0
     report = (tmp_path / "optimizers.md").read_text()
     assert "### cnn digits (expected)" in report  # the noise-free view of the CNN surface
-    for method in optimizers.METHODS:
+    for method in methods.METHODS:
         assert report.count(f"| {method} |") == 4  # no replicate here: no retrained view
     assert (tmp_path / "optimizers.html").exists()
     finals = json.loads((tmp_path / "optimizers.json").read_text())
@@ -59,7 +63,7 @@ def test_comparison_names_the_best_peer_and_whether_the_gap_is_scatter():
                     "random": {"25": [0.0] * seeds},  # not a peer: never "best peer"
                     "slow peer": {"25": [1.0 + i * 1e-2 for i in range(seeds)]},
                     "close peer": {"25": [0.5 + i * 1e-2 for i in range(seeds)]}}}  # fmt: skip
-    row = optimizers.compare(finals).splitlines()[-1]
+    row = bench_report.compare(finals).splitlines()[-1]
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[:4] == ["f", "25", "0.01045", "close peer: 0.545"]
     assert float(cells[4]) == pytest.approx(0.01045 / 0.545, abs=0.01)
@@ -67,12 +71,12 @@ def test_comparison_names_the_best_peer_and_whether_the_gap_is_scatter():
 
 
 def test_regret_is_measured_against_the_known_optimum():
-    s = optimizers.Surface("line", optimizers.SearchSpace([optimizers.Param("x", 0.0, 1.0)]),
+    s = bench_surfaces.Surface("line", SearchSpace([Param("x", 0.0, 1.0)]),
                            lambda p: p["x"], 1.0, 0.1)  # fmt: skip
     curves = optimizers.regret_curves(s, "grid", seeds=1, budget=4)
     assert set(curves) == {"observed"}  # an exact function has no noise-free view
     assert curves["observed"][0, -1] == pytest.approx(0.0)  # the grid includes x = 1
-    assert optimizers.trials_to_target(np.array([[0.5, 0.2, 0.05]]), 0.1) == 3
+    assert trials_to_target(np.array([[0.5, 0.2, 0.05]]), 0.1) == 3
 
 
 def test_expected_regret_scores_the_incumbent_on_the_noise_free_surface():
@@ -81,7 +85,7 @@ def test_expected_regret_scores_the_incumbent_on_the_noise_free_surface():
     def noisy(p):
         return 2.0 if abs(p["x"] - 1 / 3) < 1e-9 else p["x"]
 
-    s = optimizers.Surface("line", optimizers.SearchSpace([optimizers.Param("x", 0.0, 1.0)]),
+    s = bench_surfaces.Surface("line", SearchSpace([Param("x", 0.0, 1.0)]),
                            noisy, 2.0, 0.1, expected=lambda p: p["x"],
                            expected_optimum=1.0)  # fmt: skip
     curves = optimizers.regret_curves(s, "grid", seeds=1, budget=4)
@@ -96,10 +100,10 @@ def test_retrained_view_answers_each_query_from_a_run_drawn_at_random():
     def lucky(p):
         return 2.0 if abs(p["x"] - 1 / 3) < 1e-9 else p["x"]
 
-    s = optimizers.Surface("line", optimizers.SearchSpace([optimizers.Param("x", 0.0, 1.0)]),
+    s = bench_surfaces.Surface("line", SearchSpace([Param("x", 0.0, 1.0)]),
                            lucky, 2.0, 0.1, expected=lambda p: p["x"], expected_optimum=1.0,
                            runs=(lucky, lambda p: p["x"]))  # fmt: skip
-    assert optimizers.view_names(s) == {"observed": "line", "expected": "line (expected)",
+    assert bench_surfaces.view_names(s) == {"observed": "line", "expected": "line (expected)",
                                         "retrained": "line (retrained)"}  # fmt: skip
     curves = optimizers.regret_curves(s, "grid", seeds=12, budget=4)
     assert curves["expected"] == pytest.approx(np.tile([1.0, 2 / 3, 2 / 3, 2 / 3], (12, 1)))
@@ -115,7 +119,7 @@ def test_denoise_recovers_a_known_surface_and_its_noise():
     rng = np.random.default_rng(0)
     u = np.linspace(0.0, 1.0, 12)
     clean = 0.90 + 0.05 * u[None, :] - 0.04 * (u[:, None] - 0.5) ** 2
-    smooth, noise = optimizers.denoise([clean + rng.normal(0.0, 0.01, clean.shape)])
+    smooth, noise = bench_surfaces.denoise([clean + rng.normal(0.0, 0.01, clean.shape)])
     assert noise == pytest.approx(0.01, rel=0.3)
     assert np.abs(smooth - clean).max() < 0.01
     assert smooth.max() == pytest.approx(clean.max(), abs=0.005)
@@ -134,7 +138,7 @@ def test_further_runs_of_a_surface_sharpen_its_noise_free_estimate(tiny_table, t
                               "--run", "1", "--out", str(again)]) == 0  # fmt: skip
     first = json.loads(tiny_table.read_text())["val_accuracy"]
     assert json.loads(again.read_text())["val_accuracy"] != first  # new weights, same split
-    s = optimizers.tabular(tiny_table, replicates)
+    s = bench_surfaces.tabular(tiny_table, replicates)
     assert "from 2 run(s)" in s.note and "The other 1 run(s) are predicted" in s.note
     assert s.f({"dropout2_rate": 0.1, "lr": 1e-4}) == pytest.approx(first[0][0][-1])
     second = json.loads(again.read_text())["val_accuracy"]
@@ -147,7 +151,7 @@ def test_further_runs_of_a_surface_sharpen_its_noise_free_estimate(tiny_table, t
     other = json.loads(again.read_text()) | {"log10_lr": [-5.0, -1.0]}
     again.write_text(json.dumps(other))
     with pytest.raises(ValueError, match="is not another run"):
-        optimizers.tabular(tiny_table, replicates)
+        bench_surfaces.tabular(tiny_table, replicates)
 
 
 def test_a_collapsed_run_is_left_out_of_the_estimate_but_still_answered(tmp_path):
@@ -165,7 +169,7 @@ def test_a_collapsed_run_is_left_out_of_the_estimate_but_still_answered(tmp_path
         name = "data/cnn-x.json" if k == 0 else f"replicates/cnn-x-run{k}.json"
         cells = [[[float(v)] for v in row] for row in r]
         (tmp_path / name).write_text(json.dumps(table | {"val_accuracy": cells}))
-    s = optimizers.tabular(tmp_path / "data" / "cnn-x.json")
+    s = bench_surfaces.tabular(tmp_path / "data" / "cnn-x.json")
     assert "1 of 27 trainings collapsed to chance accuracy (run 2, dropout 0.30, lr 1.0e-02: " \
         "0.10)" in s.note  # fmt: skip
     every = np.stack(runs)
