@@ -207,3 +207,14 @@ def test_the_pruning_benchmark_feeds_curves_epoch_by_epoch_and_reports(tiny_curv
     table = (tmp_path / "pruning.md").read_text()
     assert all(name in table for name in pruning.METHODS)
     assert "Command: `python bench/pruning.py" in table
+
+
+def test_the_learn_pages_cnn_surface_is_what_its_command_makes(tmp_path):
+    from bench import learn_surface
+    from core.learn import CNN_TABLE
+
+    assert learn_surface.main(["--out", str(tmp_path / "cnn.json")]) == 0
+    made = json.loads((tmp_path / "cnn.json").read_text())
+    shipped = json.loads(CNN_TABLE.read_text())
+    assert np.allclose(made["accuracy"], shipped["accuracy"], atol=1e-6)
+    assert made["noise"] == pytest.approx(shipped["noise"], abs=1e-6)
