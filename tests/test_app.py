@@ -108,6 +108,19 @@ def test_a_bad_upload_is_explained_inline(db, tmp_path):
     assert Store(db).names() == []
 
 
+def test_the_pruner_and_stop_when_converged_reach_the_stored_study(db):
+    at = fill_tiny(open_app(), init_points=2, n_iter=1)
+    assert not at.checkbox(key="tune_stop_when_converged").value
+    at.selectbox(key="tune_pruner").set_value("asha").run()
+    assert any("Successive halving" in c.value for c in at.caption)
+    at.checkbox(key="tune_stop_when_converged").check().run()
+    start_button(at).click().run()
+    assert not at.exception
+    wait_idle()
+    config = Store(db).load(at.session_state["study"]).config
+    assert config.pruning.kind == "asha" and config.stop_when_converged
+
+
 def test_the_gp_noise_choice_shows_fitted_by_default(db):
     at = open_app()
     noise = at.selectbox(key="tune_noise")

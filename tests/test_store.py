@@ -199,3 +199,25 @@ def test_a_database_from_before_the_convergence_columns_opens_and_keeps_its_tria
     store.set_convergence("old", 1, 0.02, 0.01)
     assert store.load("old").trials[0].regret_bound == 0.02
     store.close()
+
+
+def test_a_pruned_trial_is_stored_and_told_to_a_resumed_optimizer_with_its_last_accuracy(
+    store, tiny_config
+):
+    from core.replay import told_strategy
+    from core.status import TrialStatus
+
+    store.create_study(tiny_config())
+    curve = [{"epoch": 1, "val_accuracy": 0.61}, {"epoch": 2, "val_accuracy": 0.64}]
+    for number, status, value in ((1, "complete", 0.9), (2, "pruned", 0.64), (3, "failed", None)):
+        store.start_trial("tiny", number, {"dropout2_rate": 0.1 * number, "lr": 1e-3}, False)
+        store.finish_trial("tiny", number, status=status, value=value, history=curve,
+                           error=None, seconds=1.0)  # fmt: skip
+    study = Store(store.path).load("tiny")  # as a resumed process reads it
+    assert [t.status for t in study.trials] == [
+        TrialStatus.COMPLETE, TrialStatus.PRUNED, TrialStatus.FAILED
+    ]  # fmt: skip
+    assert study.trials[1].history == tuple(curve) and len(study.finished_trials) == 3
+    assert study.best_trial.number == 1
+    told = [o.value for o in told_strategy(study).observations]
+    assert told == [0.9, 0.64, None]  # pruned: its last accuracy; failed: a failure
