@@ -202,11 +202,12 @@ def test_the_pruning_benchmark_feeds_curves_epoch_by_epoch_and_reports(tiny_curv
         assert never.epochs % 3 == 0  # whole trials only
     assert asha.trials <= 8
     code = pruning.main(["--curves", *map(str, tiny_curves), "--seeds", "2",
-                         "--max-trials", "6", "--out", str(tmp_path)])  # fmt: skip
+                         "--max-trials", "6", "--hint-budget", "7", "--out", str(tmp_path)])  # fmt: skip
     assert code == 0
     table = (tmp_path / "pruning.md").read_text()
     assert all(name in table for name in pruning.METHODS)
     assert "Command: `python bench/pruning.py" in table
+    assert "The stopping hint" in table and table.count("| 1000") == 2  # one row per seed
 
 
 def test_the_learn_pages_cnn_surface_is_what_its_command_makes(tmp_path):
