@@ -37,6 +37,7 @@ tune: $(APP)
 bench: $(DEV)
 	$(BIN)/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 6
 	$(BIN)/python bench/studies_page.py --trials 150 --out docs/benchmarks/studies-page
+	OMP_NUM_THREADS=1 $(BIN)/python bench/pruning.py --seeds 40 --out docs/benchmarks/pruning
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces branin "cnn mnist-5k" \
 		"cnn fashion-mnist" --seeds 20 --out docs/benchmarks/branin-cnn && \
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces hartmann-6 --seeds 20 \

@@ -219,3 +219,14 @@ def test_the_learn_pages_cnn_surface_is_what_its_command_makes(tmp_path):
     shipped = json.loads(CNN_TABLE.read_text())
     assert np.allclose(made["accuracy"], shipped["accuracy"], atol=1e-6)
     assert made["noise"] == pytest.approx(shipped["noise"], abs=1e-6)
+
+
+def test_the_end_to_end_pruning_run_trains_both_ways_and_reports(tmp_path):
+    from bench import pruning_e2e
+
+    code = pruning_e2e.main(["--dataset", "digits", "--seeds", "1", "--init-points", "3",
+                             "--n-iter", "0", "--epochs", "2", "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    text = (tmp_path / "results.md").read_text()
+    assert "| 10000 | none |" in text and "| 10000 | asha |" in text
+    assert "| 10000 | none | " in text and " | 6 | " in text  # 3 trials x 2 epochs, unpruned
