@@ -39,6 +39,8 @@ from core.space import SearchSpace
 #: of the range keeps a GP fitted to a dozen noisy accuracies from collapsing into spikes
 #: at the observations over a flat prior (a blank surrogate chart).
 LENGTH_SCALE_BOUNDS = (0.1, 100.0)
+#: The smallest variance the GP reports for the function (an exact 0 makes EI 0 / 0).
+MIN_VARIANCE = 1e-18
 #: Standard deviations either side in the regret bound of :meth:`BayesStrategy.convergence`.
 CONVERGENCE_BETA = 2.0
 #: The fitted GP's signal variance and noise variance, in units of the standardised
@@ -89,7 +91,8 @@ class LatentGP(GaussianProcessRegressor):
         mean, spread = out
         noise = self.noise_variance
         if return_std:
-            return mean, np.sqrt(np.maximum(spread**2 - noise, 0.0))
+            # never exactly 0: EI and PI divide by it, and 0 / 0 would propose NaN
+            return mean, np.sqrt(np.maximum(spread**2 - noise, MIN_VARIANCE))
         return mean, spread - noise * np.eye(spread.shape[0])
 
 

@@ -295,3 +295,22 @@ def test_convergence_compares_the_possible_gain_with_the_noise():
         early.tell(p, branin_unit(p))
     open_question = early.convergence()
     assert not open_question.converged and open_question.regret_bound > 10 * open_question.noise
+
+
+def test_a_history_of_one_value_and_failures_still_proposes_a_finite_point():
+    """Four failures told as the one value seen make every target equal: the GP's function
+    std is then ~0, and EI's 0 / 0 once proposed NaN (and crashed the next fit)."""
+    history = [  # a run of the pruning benchmark that told pruned trials as failures
+        ((0.15015680419372668, 0.0054742731798975795), 0.9559740464009215),
+        ((0.3040895845414293, 0.0009656640785380252), None),
+        ((0.21295253077196663, 0.0017809453880227666), None),
+        ((0.3146149578768909, 0.0025737660371459884), None),
+        ((0.4875123304416097, 0.0027071487903858075), None),
+    ]
+    s = make_strategy("bayes", default_space(), seed=10014, init_points=5)
+    for (dropout, lr), value in history:
+        s.tell({"dropout2_rate": dropout, "lr": lr}, value)
+    p = s.ask()
+    assert all(math.isfinite(v) for v in p.values())
+    assert 0.1 <= p["dropout2_rate"] <= 0.5 and 1e-4 <= p["lr"] <= 1e-2
+    assert np.all(s.fit().gp.predict(np.array([[0.5, 0.5]]), return_std=True)[1] > 0)
