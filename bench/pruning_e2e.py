@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.report import publish
 from core.data import load_dataset
 from core.pruners import KINDS, Pruning
 from core.runner import Registry
@@ -84,17 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\n{pruner}: median best {statistics.median(r['best'] for r in mine):.4f}, "
             f"median epochs {statistics.median(r['epochs'] for r in mine):g}."
         )
-    lines += [
-        "",
-        "Command: `python bench/pruning_e2e.py "
-        + " ".join(argv if argv is not None else sys.argv[1:])
-        + "`",
-    ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "results.md").write_text(text, encoding="utf-8")
+    publish(lines, argv, "bench/pruning_e2e.py", args.out)
     return 0
 
 

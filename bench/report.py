@@ -4,12 +4,25 @@ seed's final regret, and a chart of the median regret per trial."""
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from bench.surfaces import Surface, view_names
 from core.learn import trials_to_target
+
+
+def publish(lines: list[str], argv: list[str] | None, script: str, out: str | None) -> str:
+    """A result's text with the command that made it: printed, and written to
+    ``out/results.md`` if ``out`` is given."""
+    args = argv if argv is not None else sys.argv[1:]
+    text = "\n".join([*lines, "", f"Command: `.venv/bin/python {script} {' '.join(args)}`"]) + "\n"
+    print(text)
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "results.md").write_text(text, encoding="utf-8")
+    return text
 
 
 def report(results: dict, surface_list: list[Surface], budgets: tuple[int, ...]) -> str:

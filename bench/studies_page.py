@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.report import publish
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -56,7 +58,7 @@ def fill(db: Path, trials: int) -> None:
     store.close()
 
 
-def time_reruns(db: Path, reruns: int) -> dict[str, list[float]]:
+def time_reruns(db: Path, trials: int, reruns: int) -> dict[str, list[float]]:
     """Seconds of each kind of rerun of the Studies page, as AppTest measures a run."""
     from streamlit.testing.v1 import AppTest
 
@@ -75,11 +77,12 @@ def time_reruns(db: Path, reruns: int) -> dict[str, list[float]]:
     run("first run")
     for _ in range(reruns):
         run("rerun")
-    for k in (100, 50):
+    positions = (trials, trials * 2 // 3, trials // 3)
+    for k in positions[1:]:
         at.slider(key="replay").set_value(k)
         run("replay, new position")
     for i in range(reruns):
-        at.slider(key="replay").set_value((150, 100, 50)[i % 3])
+        at.slider(key="replay").set_value(positions[i % 3])
         run("replay, visited position")
     return times
 
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "studies.db"
         fill(db, args.trials)
-        times = time_reruns(db, args.reruns)
+        times = time_reruns(db, args.trials, args.reruns)
     lines = [
         f"Studies page, one stored study of {args.trials} trials with a retrained model file; "
         "seconds per run of the page in Streamlit's AppTest (the script and AppTest's own "
@@ -107,16 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "",
         "A new replay position fits the GP to that many trials once; it is cached after.",
-        "",
-        "Command: `.venv/bin/python bench/studies_page.py "
-        + " ".join(argv if argv is not None else sys.argv[1:])
-        + "`",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "results.md").write_text(text, encoding="utf-8")
+    publish(lines, argv, "bench/studies_page.py", args.out)
     return 0
 
 

@@ -230,3 +230,15 @@ def test_the_end_to_end_pruning_run_trains_both_ways_and_reports(tmp_path):
     text = (tmp_path / "results.md").read_text()
     assert "| 10000 | none |" in text and "| 10000 | asha |" in text
     assert "| 10000 | none | " in text and " | 6 | " in text  # 3 trials x 2 epochs, unpruned
+
+
+def test_the_studies_page_benchmark_times_each_kind_of_rerun(tmp_path, monkeypatch):
+    from bench import studies_page
+
+    monkeypatch.setenv("TUNER_DB", str(tmp_path / "unused.db"))
+    code = studies_page.main(["--trials", "12", "--reruns", "3", "--out", str(tmp_path)])
+    assert code == 0
+    text = (tmp_path / "results.md").read_text()
+    for kind in ("first run", "rerun", "replay, new position", "replay, visited position"):
+        assert f"| {kind} |" in text
+    assert "Command: `.venv/bin/python bench/studies_page.py --trials 12" in text
