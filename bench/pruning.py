@@ -24,7 +24,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -100,16 +100,25 @@ def load(paths: list[Path]) -> Curves:
 
 @dataclass
 class Run:
-    """One seed of one method: epochs and seconds spent until the target, if reached."""
+    """One seed of one method run to its whole trial budget: the epochs and seconds spent
+    until the target was reached (infinite: never), and after each trial the cumulative
+    epochs and the handed-over trial's regret on the noise-free estimate."""
 
     epochs: float = math.inf
     seconds: float = math.inf
     trials: int = 0
     pruned: int = 0
+    spent: list[int] = field(default_factory=list)
+    regret: list[float] = field(default_factory=list)
+
+    def epochs_to(self, regret: float) -> float:
+        """Epochs spent until the handed-over trial's regret was at most ``regret``."""
+        return next((e for e, r in zip(self.spent, self.regret, strict=True) if r <= regret),
+                    math.inf)  # fmt: skip
 
 
 class Bookkeeper:
-    """Feeds curves epoch by epoch, counts compute and checks the incumbent against the target."""
+    """Feeds curves epoch by epoch, counts compute and tracks the handed-over trial."""
 
     def __init__(self, curves: Curves, seed: int) -> None:
         self.curves = curves
@@ -118,6 +127,7 @@ class Bookkeeper:
         self.spent = 0
         self.seconds = 0.0
         self.best_value = -math.inf
+        self.incumbent_regret = math.inf
         self.others: list[list[float]] = []
 
     def draw(self, p: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -125,7 +135,7 @@ class Bookkeeper:
         return self.curves.accuracy[k](p), self.curves.seconds[k](p)
 
     def finish(self, p: dict[str, float], trained: list[float], secs: np.ndarray) -> bool:
-        """Count a trial that trained ``trained``; True once the target is reached."""
+        """Count a trial that trained ``trained``; True when it reaches the target first."""
         self.run.trials += 1
         self.spent += len(trained)
         self.seconds += float(np.sum(secs[: len(trained)]))
@@ -134,9 +144,12 @@ class Bookkeeper:
         self.run.pruned += not complete
         if complete and trained[-1] > self.best_value:
             self.best_value = trained[-1]
-            if self.curves.best - self.curves.expected(p) <= self.curves.target:
-                self.run.epochs, self.run.seconds = self.spent, self.seconds
-                return True
+            self.incumbent_regret = self.curves.best - self.curves.expected(p)
+        self.run.spent.append(self.spent)
+        self.run.regret.append(self.incumbent_regret)
+        if math.isinf(self.run.epochs) and self.incumbent_regret <= self.curves.target:
+            self.run.epochs, self.run.seconds = self.spent, self.seconds
+            return True
         return False
 
 
@@ -161,8 +174,7 @@ def ours(kind: str, pruner: str, tell_pruned: str = "last") -> Callable[[Curves,
                     break
             pruned = len(trained) < curves.epochs
             strategy.tell(p, None if pruned and tell_pruned == "failure" else trained[-1])
-            if book.finish(p, trained, secs):
-                break
+            book.finish(p, trained, secs)
         return book.run
 
     return run
@@ -194,11 +206,9 @@ def optuna_tpe(pruner: str) -> Callable[[Curves, int, int], Run]:
                 trained.append(float(accuracy[e]))
                 trial.report(trained[-1], e + 1)
                 if e + 1 < curves.epochs and trial.should_prune():
-                    if book.finish(p, trained, secs):
-                        study.stop()
+                    book.finish(p, trained, secs)
                     raise optuna.TrialPruned()
-            if book.finish(p, trained, secs):
-                study.stop()
+            book.finish(p, trained, secs)
             return trained[-1]
 
         with warnings.catch_warnings():
@@ -236,7 +246,7 @@ def stopping_hint(curves: Curves, seed: int, budget: int) -> Hint:
     return hint
 
 
-def hint_report(hints: list[Hint], budget: int) -> str:
+def hint_report(hints: list[Hint], budget: int, seeds: range) -> str:
     fired = [h for h in hints if math.isfinite(h.fired)]
     late = sum(1 for h in fired if h.fired >= h.reached)
     saved = [(budget - h.fired) / budget if math.isfinite(h.fired) else 0.0 for h in hints]
@@ -252,7 +262,10 @@ def hint_report(hints: list[Hint], budget: int) -> str:
                 "",
                 "| seed | trial within the target | trial the hint fired |",
                 "| --- | --- | --- |",
-                *(f"| {10_000 + i} | {h.reached:g} | {h.fired:g} |" for i, h in enumerate(hints)),
+                *(
+                    f"| {s} | {h.reached:g} | {h.fired:g} |"
+                    for s, h in zip(seeds, hints, strict=True)
+                ),
             ]
         )
         + "\n"
@@ -278,16 +291,65 @@ def censored(*samples: np.ndarray) -> list[np.ndarray]:
     return [np.where(np.isinf(s), cap, s) for s in samples]
 
 
-def evaluate(curves: Curves, seeds: int, max_trials: int) -> dict[str, list[Run]]:
+def evaluate(
+    curves: Curves, seeds: range, max_trials: int, methods: list[str] | None = None
+) -> dict[str, list[Run]]:
     out = {}
-    for name, method in METHODS.items():
+    for name in methods or list(METHODS):
         started = time.time()
-        out[name] = [method(curves, 10_000 + seed, max_trials) for seed in range(seeds)]
+        out[name] = [METHODS[name](curves, seed, max_trials) for seed in seeds]
         print(f"{name:<40} {time.time() - started:6.1f}s", file=sys.stderr)
     return out
 
 
-def report(curves: Curves, results: dict[str, list[Run]], max_trials: int, command: str) -> str:
+def at_budget(curves: Curves, results: dict[str, list[Run]], max_trials: int) -> list[str]:
+    """Whole budgets: the compute each method spent, how good its answer was, and the
+    compute it needed to do as well as Bayesian optimization without pruning did with its
+    whole budget (the same best accuracy for fewer epochs is what pruning is for)."""
+    base_name = "bayes, no pruner"
+    reference = [r.regret[-1] for r in results[base_name]]
+    matched = {
+        name: np.array([r.epochs_to(ref) for r, ref in zip(runs, reference, strict=True)])
+        for name, runs in results.items()
+    }
+    regret = {name: np.array([r.regret[-1] for r in runs]) / curves.noise
+              for name, runs in results.items()}  # fmt: skip
+    others = [name for name in results if name != base_name]
+    p_regret = dict(zip(others, holm([wilcoxon(regret[n], regret[base_name]) for n in others]),
+                        strict=True))  # fmt: skip
+    base_matched = float(np.median(matched[base_name]))
+    lines = [
+        f"After the whole budget of {max_trials} trials, same seeds. Regret in units of one "
+        f"run's noise ({curves.noise:.4f}); p: Wilcoxon on the paired regrets against "
+        "Bayesian optimization without pruning, Holm-adjusted. Epochs to match: the epochs "
+        "a method spent until its handed-over trial was as good as the one Bayesian "
+        "optimization without pruning handed over after its whole budget (infinite: never).",
+        "",
+        "| method | epochs spent (median) | pruned trials (median) | regret in noise units "
+        "(median) | within half a noise | p (regret) | epochs to match (median) | "
+        "x bayes without pruning | matched |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, runs in results.items():
+        within = int(np.sum(regret[name] <= 0.5))
+        low, high = wilson(within, len(runs))
+        median = float(np.median(censored(matched[name])[0]))
+        shown = f"{median:g}" if np.sum(np.isfinite(matched[name])) * 2 > len(runs) else "inf"
+        ratio = median / base_matched if shown != "inf" else math.inf
+        p = f"{p_regret[name]:.3g}" if name in p_regret else ""
+        lines.append(
+            f"| {name} | {float(np.median([r.spent[-1] for r in runs])):g} | "
+            f"{float(np.median([r.pruned for r in runs])):g} | "
+            f"{float(np.median(regret[name])):.2f} | {within}/{len(runs)} "
+            f"({low:.0%}-{high:.0%}) | {p} | {shown} | {ratio:.2f} | "
+            f"{int(np.sum(np.isfinite(matched[name])))}/{len(runs)} |"
+        )
+    return lines
+
+
+def report(
+    curves: Curves, results: dict[str, list[Run]], max_trials: int, first_seed: int, command: str
+) -> str:
     seeds = len(next(iter(results.values())))
     epochs = {name: np.array([r.epochs for r in runs]) for name, runs in results.items()}
     base_name = "bayes, no pruner"
@@ -299,7 +361,7 @@ def report(curves: Curves, results: dict[str, list[Run]], max_trials: int, comma
     lines = [
         f"Epochs trained until the handed-over trial is within half of one run's noise "
         f"({curves.target:.4f}) of the noise-free best ({curves.best:.4f}); {seeds} seeds "
-        f"(10000 and up), at most {max_trials} trials of {curves.epochs} epochs each. "
+        f"(from {first_seed}), at most {max_trials} trials of {curves.epochs} epochs each. "
         "Paired: every method gets the same seeds and the same draws of the training runs. "
         "p: two-sided Wilcoxon signed-rank against Bayesian optimization without pruning, "
         "Holm-adjusted over the rows (a target never reached counts as more than any).",
@@ -334,7 +396,7 @@ def report(curves: Curves, results: dict[str, list[Run]], max_trials: int, comma
             f"| {name} | {ratio:.2f}: {verdict} | median paired difference {gap:+g} epochs, "
             f"p = {p:.3g} |"
         )
-    lines += ["", f"Command: `{command}`"]
+    lines += ["", *at_budget(curves, results, max_trials), "", f"Command: `{command}`"]
     return "\n".join(lines) + "\n"
 
 
@@ -347,7 +409,14 @@ def main(argv: list[str] | None = None) -> int:
         help="the runs of one learning-curve table (bench/curves/)",
     )
     parser.add_argument("--seeds", type=int, default=40)
-    parser.add_argument("--max-trials", type=int, default=40)
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=10_000,
+        help="10000 and up: held-out seeds for reported figures; below: development seeds",
+    )
+    parser.add_argument("--max-trials", type=int, default=20)
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=None)
     parser.add_argument(
         "--hint-budget",
         type=int,
@@ -359,14 +428,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.curves:
         parser.error("no learning-curve tables: run `make curves` first")
     curves = load([Path(p) for p in args.curves])
-    results = evaluate(curves, args.seeds, args.max_trials)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    results = evaluate(curves, seeds, args.max_trials, args.methods)
     command = "python bench/pruning.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = report(curves, results, args.max_trials, command)
+    text = report(curves, results, args.max_trials, args.first_seed, command)
     if args.hint_budget:
         started = time.time()
-        hints = [stopping_hint(curves, 10_000 + s, args.hint_budget) for s in range(args.seeds)]
+        hints = [stopping_hint(curves, s, args.hint_budget) for s in seeds]
         print(f"{'stopping hint':<40} {time.time() - started:6.1f}s", file=sys.stderr)
-        text += "\n" + hint_report(hints, args.hint_budget)
+        text += "\n" + hint_report(hints, args.hint_budget, seeds)
     print(text)
     if args.out:
         out = Path(args.out)

@@ -197,10 +197,12 @@ def test_the_pruning_benchmark_feeds_curves_epoch_by_epoch_and_reports(tiny_curv
     assert curves.accuracy[0](p).shape == (3,) and np.all(curves.seconds[1](p) > 0)
     never = pruning.ours("bayes", "none")(curves, 10_000, 8)
     asha = pruning.ours("bayes", "asha")(curves, 10_000, 8)
-    assert never.pruned == 0 and never.trials <= 8
+    assert never.pruned == 0 and never.trials == 8 == asha.trials  # the whole budget
+    assert never.spent == [3 * k for k in range(1, 9)]  # whole trials only
+    assert (asha.spent[-1] < 24) == (asha.pruned > 0)
+    assert never.regret == sorted(never.regret, reverse=True)  # the best so far
     if math.isfinite(never.epochs):
-        assert never.epochs % 3 == 0  # whole trials only
-    assert asha.trials <= 8
+        assert never.epochs == never.epochs_to(curves.target)
     code = pruning.main(["--curves", *map(str, tiny_curves), "--seeds", "2",
                          "--max-trials", "6", "--hint-budget", "7", "--out", str(tmp_path)])  # fmt: skip
     assert code == 0
@@ -208,6 +210,7 @@ def test_the_pruning_benchmark_feeds_curves_epoch_by_epoch_and_reports(tiny_curv
     assert all(name in table for name in pruning.METHODS)
     assert "Command: `python bench/pruning.py" in table
     assert "The stopping hint" in table and table.count("| 1000") == 2  # one row per seed
+    assert "After the whole budget of 6 trials" in table
 
 
 def test_the_learn_pages_cnn_surface_is_what_its_command_makes(tmp_path):
