@@ -148,6 +148,31 @@ def _parser() -> argparse.ArgumentParser:
         help=f"asha: 1/N of the trials at a rung go on ({Pruning.reduction_factor})",
     )
 
+    tune.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="trials at once (1: one at a time on this machine; more: on Ray)",
+    )
+    tune.add_argument(
+        "--ray-address",
+        default="",
+        metavar="ADDR",
+        help="join this Ray cluster (auto, host:6379, ray://host:10001; default: RAY_ADDRESS, "
+        "else a local Ray instance when --workers > 1)",
+    )
+    tune.add_argument(
+        "--cpus-per-trial",
+        type=int,
+        default=1,
+        metavar="N",
+        help="CPUs (and threads) per trial (1)",
+    )
+    tune.add_argument(
+        "--gpus-per-trial", type=float, default=0.0, metavar="N", help="GPUs per trial (0)"
+    )
+
     lst = sub.add_parser("list", help="list stored studies")
     lst.add_argument("--db", default=str(DEFAULT_DB))
 
@@ -189,7 +214,7 @@ def _watch(runner: Runner, out: TextIO) -> None:
             time.sleep(0.5)
     except KeyboardInterrupt:
         show.close()
-        out.write("stopping: the running trial ends at its next batch...\n")
+        out.write("stopping: running trials end at their next batch...\n")
         runner.cancel()
         runner.join()
     show(runner.snapshot())
@@ -197,7 +222,14 @@ def _watch(runner: Runner, out: TextIO) -> None:
 
 
 def _state(snap: Snapshot) -> str:
-    text = f"epoch {snap.current_epoch}/{snap.epochs_per_trial}, " if snap.current else ""
+    epochs = snap.epochs_per_trial
+    if len(snap.running) > 1:
+        text = "running " + ", ".join(
+            f"#{t.number} epoch {len(t.history)}/{epochs}" for t in snap.running
+        )
+        text += ", "
+    else:
+        text = f"epoch {snap.current_epoch}/{epochs}, " if snap.current else ""
     text += f"eta {format_duration(snap.eta)}"
     best = snap.best
     return text + (f", best {best.value:.4f}" if best is not None else "")
@@ -231,6 +263,7 @@ class _Log:
     def __init__(self, out: TextIO) -> None:
         self._out = out
         self._trials: set[int] = set()
+        self._done = 0
         self._status: str | None = None
 
     def __call__(self, snap: Snapshot) -> None:
@@ -238,9 +271,12 @@ class _Log:
             if trial.number in self._trials:
                 continue
             self._trials.add(trial.number)
+            self._done += trial.finished
             result = f"{trial.value:.4f}" if trial.value is not None else trial.error or ""
-            done = sum(1 for t in snap.trials if t.finished and t.number <= trial.number)
-            self._write(f"trial {done}/{snap.total} {trial.status}: {result} ({_state(snap)})")
+            self._write(
+                f"trial {self._done}/{snap.total} (#{trial.number}) {trial.status}: {result} "
+                f"({_state(snap)})"
+            )
         if snap.status != self._status:
             self._status = snap.status
             self._write(f"study {snap.status}" + (f": {snap.message}" if snap.message else ""))
@@ -351,6 +387,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
 
 
 def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> int:
+    from core.executor import Parallel
     from core.space import default_space
     from core.study import StudyConfig, default_name
     from core.trainer import Budget
@@ -377,9 +414,14 @@ def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> i
         ),
         seed=args.seed,
         final_test=args.final_test,
+        parallel=Parallel(args.workers, args.ray_address, args.cpus_per_trial, args.gpus_per_trial),
     )
-    # Load (and validate) the data before anything is stored: bad input starts nothing.
+    # Load (and validate) the data, and join Ray, before anything is stored: bad input
+    # starts nothing.
     from core.data import load_dataset
+    from core.executor import prepare
+
+    prepare(config.parallel)
 
     dataset = load_dataset(config.dataset, val_fraction=config.val_fraction, seed=config.seed)
     config.budget.check(len(dataset.y_train))

@@ -52,11 +52,14 @@ def seconds_left(
     trials: int,
     epochs_done: int = 0,
     final: bool = False,
+    workers: int = 1,
 ) -> float:
-    """Seconds to train ``trials`` more trials (less ``epochs_done`` of the running one),
-    plus the final retrain on train+validation if ``final``."""
-    epochs = trials * budget.epochs - min(epochs_done, budget.epochs if trials else 0)
+    """Seconds to train ``trials`` more trials (less the ``epochs_done`` of the running ones),
+    ``workers`` at a time each at ``rate``, plus the final retrain on train+validation if
+    ``final``."""
+    epochs = trials * budget.epochs - min(epochs_done, budget.epochs * trials)
     seconds = estimate_seconds(epochs, budget.train_size(n_train), rate)
+    seconds /= max(1, min(workers, trials))
     if final:
         seconds += estimate_seconds(budget.epochs, budget.train_size(n_train + n_val), rate)
     return seconds

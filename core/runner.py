@@ -11,19 +11,21 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from core.data import Dataset, load_dataset
 from core.eta import measured_rate, seconds_left
+from core.executor import Pool, make_pool, prepare
 from core.optimizer import Strategy, Surrogate
 from core.replay import told_strategy
 from core.status import StudyStatus, TrialStatus
 from core.store import Store
 from core.study import Study, StudyConfig, Trial, best_of, convergence_note
-from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged
-from core.worker import DataInfo, Trainer, make_trainer
+from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged, TrialOutcome
+from core.worker import DataInfo, Trainer
 
 SURROGATE_RESOLUTION = 40
 
@@ -36,7 +38,8 @@ class Snapshot:
     status: StudyStatus
     total: int
     trials: tuple[Trial, ...]
-    current: Trial | None
+    #: the trials training now, by number (one at a time unless the study runs in parallel)
+    running: tuple[Trial, ...]
     epochs_per_trial: int
     surrogate: Surrogate | None
     started_at: float | None
@@ -56,8 +59,18 @@ class Snapshot:
         return best_of(self.trials)
 
     @property
+    def current(self) -> Trial | None:
+        """The first of the running trials, if any."""
+        return self.running[0] if self.running else None
+
+    @property
     def current_epoch(self) -> int:
         return len(self.current.history) if self.current else 0
+
+    @property
+    def pending(self) -> tuple[dict[str, float], ...]:
+        """The points of the running trials, whose results are not known yet."""
+        return tuple(t.params for t in self.running)
 
     @property
     def version(self) -> tuple:
@@ -67,8 +80,7 @@ class Snapshot:
             self.status,
             len(self.trials),
             self.finished,
-            self.current.number if self.current else None,
-            self.current_epoch,
+            tuple((t.number, len(t.history)) for t in self.running),
             self.surrogate.n_observations if self.surrogate else None,
         )
 
@@ -86,7 +98,7 @@ class Snapshot:
             status=study.display_status,
             total=study.config.total,
             trials=study.trials,
-            current=None,
+            running=(),
             epochs_per_trial=study.config.budget.epochs,
             surrogate=surrogate,
             started_at=min(started) if started else None,
@@ -110,18 +122,22 @@ class Runner:
         dataset: Dataset | None = None,
         surrogate_resolution: int = SURROGATE_RESOLUTION,
         isolate: bool = False,
+        pool_factory: Callable[..., Pool] = make_pool,
     ) -> None:
         self.store = store
         self._isolate = isolate
+        self._pool_factory = pool_factory
         self.name = name
         self.runs_dir = Path(runs_dir)
         self._dataset = dataset
         self._resolution = surrogate_resolution
         self._stop = threading.Event()
+        self._cancel_running = threading.Event()  # the study converged: stop what still trains
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._data: DataInfo | None = None
         self._ended_early: str | None = None  # why the study ended before its total
+        self._slots = 1
         study = store.load(name)
         self._config: StudyConfig = study.config
         self._snapshot = Snapshot(
@@ -129,7 +145,7 @@ class Runner:
             status=StudyStatus.CREATED,
             total=study.config.total,
             trials=study.trials,
-            current=None,
+            running=(),
             epochs_per_trial=study.config.budget.epochs,
             surrogate=None,
             started_at=None,
@@ -177,8 +193,7 @@ class Runner:
         """Seconds left at the throughput this study's epochs measured (None before any)."""
         if self._data is None:
             return None
-        running = (snap.current,) if snap.current is not None else ()
-        rate = measured_rate(t.history for t in (*snap.trials, *running))
+        rate = measured_rate(t.history for t in (*snap.trials, *snap.running))
         if rate is None:
             return None
         return seconds_left(
@@ -187,8 +202,9 @@ class Runner:
             self._data.n_val,
             rate,
             trials=max(0, snap.total - snap.finished),
-            epochs_done=snap.current_epoch,
+            epochs_done=sum(len(t.history) for t in snap.running),
             final=self._config.final_test and not snap.final,
+            workers=self._slots,
         )
 
     def _run(self) -> None:
@@ -200,12 +216,12 @@ class Runner:
         except Exception as exc:  # never let the thread die silently
             reason = f"{type(exc).__name__}: {exc}"
             self.store.set_status(self.name, StudyStatus.FAILED, error=reason)
-            self._publish(status=StudyStatus.FAILED, error=reason, current=None, message=None)
+            self._publish(status=StudyStatus.FAILED, error=reason, running=(), message=None)
             return
         self.store.set_status(self.name, final_status)
         self._publish(
             status=final_status,
-            current=None,
+            running=(),
             message="stopped by the user"
             if final_status == StudyStatus.STOPPED
             else self._ended_early or "done",
@@ -217,89 +233,155 @@ class Runner:
         dataset = self._dataset or load_dataset(
             cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.seed
         )
-        trainer = make_trainer(dataset, isolate=self._isolate)
+        pool = self._pool_factory(dataset, cfg.parallel, isolate=self._isolate)
         try:
-            return self._search_with(trainer)
+            return self._search_with(pool)
         finally:
-            trainer.close()
+            pool.close()
 
-    def _search_with(self, trainer: Trainer) -> StudyStatus:
+    def _search_with(self, pool: Pool) -> StudyStatus:
         cfg = self._config
-        info = trainer.info
+        info = pool.info
         cfg.budget.check(info.n_train)
         self._data = info
+        self._slots = pool.slots
         self.store.release_running_trials(self.name)
         study = self.store.load(self.name)
         strategy = told_strategy(study)
-        trials = study.trials
         self._publish(
             status=StudyStatus.RUNNING,
-            trials=trials,
+            trials=study.trials,
             warnings=info.warnings,
             surrogate=self._surrogate(strategy),
             message=info.summary,
         )
-        number = max((t.number for t in trials), default=0)
+        number = max((t.number for t in study.trials), default=0)
         finished = len(study.finished_trials)
-        while finished < cfg.total:
-            if self._stop.is_set():
-                return StudyStatus.STOPPED
-            number += 1
-            outcome, trial = self._one_trial(strategy, trainer, number, trials)
-            trials = (*trials, trial)
-            if outcome == TrialStatus.CANCELLED:
-                self._publish(trials=trials, current=None)
-                return StudyStatus.STOPPED
-            finished += 1
-            strategy.tell(trial.params, trial.value if outcome.told else None)
-            convergence = strategy.convergence()
-            if convergence is not None:
-                self.store.set_convergence(
-                    self.name, number, convergence.regret_bound, convergence.noise
-                )
-                trial = replace(
-                    trial, regret_bound=convergence.regret_bound, noise_std=convergence.noise
-                )
-                trials = (*trials[:-1], trial)
-            self._publish(trials=trials, current=None, surrogate=self._surrogate(strategy))
-            if cfg.stop_when_converged and convergence is not None and convergence.converged:
-                self._ended_early = convergence_note(trials)
-                break
+        free = list(range(pool.slots))
+        running: dict[Future, tuple[int, dict[str, float], bool]] = {}  # slot, params, retry
+        retries: list[dict[str, float]] = []  # points whose worker was lost, to train again
+        stopped = False
+        threads = ThreadPoolExecutor(pool.slots, thread_name_prefix=f"trial-{self.name}")
+        try:
+            while True:
+                while (
+                    free
+                    and not (stopped or self._stop.is_set() or self._ended_early)
+                    and finished + len(running) < cfg.total
+                ):
+                    number += 1
+                    pending = [params for _, params, _ in running.values()]
+                    retry = bool(retries)
+                    guided = strategy.is_guided(len(pending)) and not retry
+                    params = retries.pop(0) if retry else strategy.ask(pending)
+                    slot = free.pop(0)
+                    trial = self._start_trial(number, params, guided)
+                    future = threads.submit(self._train, pool.trainers[slot], trial)
+                    running[future] = (slot, params, retry)
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: running[f][0]):
+                    slot, params, retry = running.pop(future)
+                    free.append(slot)
+                    outcome, trial = future.result()
+                    if outcome.status == TrialStatus.CANCELLED:
+                        stopped = stopped or not self._ended_early  # not: converged meanwhile
+                        self._record(trial)
+                        continue
+                    finished += 1
+                    strategy.tell(trial.params, trial.value if outcome.status.told else None)
+                    convergence = strategy.convergence()
+                    if convergence is not None:
+                        self.store.set_convergence(
+                            self.name, trial.number, convergence.regret_bound, convergence.noise
+                        )
+                        trial = replace(
+                            trial,
+                            regret_bound=convergence.regret_bound,
+                            noise_std=convergence.noise,
+                        )
+                    self._record(trial, surrogate=self._surrogate(strategy))
+                    if outcome.lost and not retry and finished + len(running) < cfg.total:
+                        retries.append(trial.params)
+                    if cfg.stop_when_converged and convergence is not None:
+                        if convergence.converged and not self._ended_early:
+                            self._ended_early = convergence_note(self.snapshot().trials)
+                            self._cancel_running.set()
+        except BaseException:
+            self._cancel_running.set()  # no trial trains on after the study failed
+            raise
+        finally:
+            threads.shutdown(wait=True)
+        if stopped or self._stop.is_set():
+            return StudyStatus.STOPPED
+        trials = self.snapshot().trials
         if cfg.final_test and not study.final:
-            return self._final(trials, trainer)
+            return self._final(trials, pool.trainers[0])
         return StudyStatus.COMPLETE
+
+    def _start_trial(self, number: int, params: dict[str, float], guided: bool) -> Trial:
+        self.store.start_trial(self.name, number, params, guided)
+        trial = Trial(number, params, TrialStatus.RUNNING, guided=guided, started_at=time.time())
+        with self._lock:
+            running = tuple(sorted((*self._snapshot.running, trial), key=lambda t: t.number))
+        self._publish(running=running, message=_training(running))
+        return trial
+
+    def _update_running(self, trial: Trial) -> None:
+        with self._lock:
+            running = tuple(
+                t if t.number != trial.number else trial for t in self._snapshot.running
+            )
+        self._publish(running=running)
+
+    def _record(self, trial: Trial, **changes: Any) -> None:
+        """A finished (or cancelled) trial leaves the running ones and joins the study's."""
+        with self._lock:
+            snap = self._snapshot
+            running = tuple(t for t in snap.running if t.number != trial.number)
+            trials = tuple(sorted((*snap.trials, trial), key=lambda t: t.number))
+        self._publish(
+            trials=trials,
+            running=running,
+            message=_training(running) if running else snap.message,
+            **changes,
+        )
 
     def _surrogate(self, strategy: Strategy) -> Surrogate | None:
         return strategy.surrogate(self._resolution)
 
-    def _one_trial(
-        self, strategy: Strategy, trainer: Trainer, number: int, trials: tuple[Trial, ...]
-    ) -> tuple[TrialStatus, Trial]:
+    def _train(self, trainer: Trainer, current: Trial) -> tuple[TrialOutcome, Trial]:
+        """Train one started trial on ``trainer`` (from a thread of the runner's pool)."""
         cfg = self._config
-        others = [[h["val_accuracy"] for h in t.history] for t in trials if t.history]
+        number = current.number
         pruned = threading.Event()
-        guided = bool(getattr(strategy, "guided", False))
-        params = strategy.ask()
-        now = time.time()
-        self.store.start_trial(self.name, number, params, guided)
         history: list[dict[str, float]] = []
-        current = Trial(number, params, TrialStatus.RUNNING, guided=guided, started_at=now)
-        self._publish(current=current, message=f"training trial {number}")
+
+        def others() -> list[list[float]]:
+            snap = self.snapshot()
+            return [
+                [h["val_accuracy"] for h in t.history]
+                for t in (*snap.trials, *snap.running)
+                if t.history and t.number != number
+            ]
 
         def on_epoch(metrics: EpochMetrics) -> None:
             history.append(metrics.to_dict())
             self.store.add_epoch(self.name, number, history)
-            self._publish(current=replace(current, history=tuple(history)))
+            self._update_running(replace(current, history=tuple(history)))
             curve = [h["val_accuracy"] for h in history]
-            if len(curve) < cfg.budget.epochs and cfg.pruning.should_prune(curve, others):
+            if len(curve) < cfg.budget.epochs and cfg.pruning.should_prune(curve, others()):
                 pruned.set()  # the trainer stops at its next batch
 
         outcome = trainer.trial(
-            params,
+            current.params,
             cfg.budget,
             seed=cfg.seed * 1000 + number,
             on_epoch=on_epoch,
-            should_stop=lambda: self._stop.is_set() or pruned.is_set(),
+            should_stop=lambda: (
+                self._stop.is_set() or self._cancel_running.is_set() or pruned.is_set()
+            ),
         )
         if pruned.is_set() and not self._stop.is_set() and history:
             if outcome.status == TrialStatus.CANCELLED:  # stopped by the pruner, not the user
@@ -327,7 +409,7 @@ class Runner:
             finished_at=time.time(),
             seconds=outcome.seconds,
         )
-        return outcome.status, trial
+        return outcome, trial
 
     def _final(self, trials: tuple[Trial, ...], trainer: Trainer) -> StudyStatus:
         """Retrain the best complete trial's params (a pruned trial's accuracy is partial)."""
@@ -395,6 +477,7 @@ class Registry:
         """
         with self._lock:
             self._refuse_while_busy(config.name)
+            prepare(config.parallel)  # an unreachable cluster stores nothing
             self.store.create_study(config)
             return self._start(config.name, dataset, runner_factory)
 
@@ -438,3 +521,10 @@ class Registry:
         self._runners[name] = runner
         runner.start()
         return runner
+
+
+def _training(running: tuple[Trial, ...]) -> str:
+    numbers = [str(t.number) for t in running]
+    if len(numbers) == 1:
+        return f"training trial {numbers[0]}"
+    return f"training trials {', '.join(numbers[:-1])} and {numbers[-1]}"

@@ -78,6 +78,12 @@ class Store:
                 if column not in have:
                     self._conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

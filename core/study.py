@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import options as opt
+from core.executor import Parallel
 from core.pruners import Pruning
 from core.space import SearchSpace, default_space
 from core.status import StudyStatus, TrialStatus
@@ -53,6 +54,7 @@ class StudyConfig:
     final_test: bool = False
     pruning: Pruning = field(default_factory=Pruning)
     stop_when_converged: bool = False
+    parallel: Parallel = field(default_factory=Parallel)
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -106,6 +108,7 @@ class StudyConfig:
             "final_test": self.final_test,
             "pruning": self.pruning.to_dict(),
             "stop_when_converged": self.stop_when_converged,
+            "parallel": self.parallel.to_dict(),
         }
 
     @classmethod
@@ -114,6 +117,7 @@ class StudyConfig:
         data["space"] = SearchSpace.from_dict(data["space"])
         data["budget"] = Budget(**data["budget"])
         data["pruning"] = Pruning.from_dict(data.get("pruning"))  # none in older studies
+        data["parallel"] = Parallel.from_dict(data.get("parallel"))  # one at a time in older
         return cls(**data)
 
 

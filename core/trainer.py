@@ -85,6 +85,8 @@ class TrialOutcome:
     history: list[EpochMetrics] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    #: the worker training it was lost (a killed process, a node gone), not the trial's fault
+    lost: bool = False
 
 
 EpochCallback = Callable[[EpochMetrics], None]

@@ -284,7 +284,12 @@ class ProcessTrainer:
                     return payload
         except (WorkerDied, OSError) as exc:
             return TrialOutcome(
-                TrialStatus.FAILED, None, history, str(exc), time.perf_counter() - started
+                TrialStatus.FAILED,
+                None,
+                history,
+                str(exc),
+                time.perf_counter() - started,
+                lost=True,
             )
 
     def final(

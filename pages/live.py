@@ -48,7 +48,7 @@ def live_view() -> None:
                 runner = registry().get(name)
                 if runner is not None:
                     runner.cancel()
-                    st.toast("Stopping: the running trial ends at its next batch.")
+                    st.toast("Stopping: running trials end at their next batch.")
         elif study.resumable:
             if st.button("Resume", key="live-resume"):
                 try:
@@ -66,12 +66,13 @@ def live_view() -> None:
         min(1.0, snap.finished / snap.total) if snap.total else 0.0,
         text=f"trials {snap.finished}/{snap.total}",
     )
-    if snap.current is not None:
+    for trial in snap.running:  # one bar per trial training now
+        epoch = len(trial.history)
         st.progress(
-            min(1.0, snap.current_epoch / snap.epochs_per_trial),
-            text=f"trial {snap.current.number}: epoch {snap.current_epoch}/{snap.epochs_per_trial}",
+            min(1.0, epoch / snap.epochs_per_trial),
+            text=f"trial {trial.number}: epoch {epoch}/{snap.epochs_per_trial}",
         )
-    elif snap.status == StudyStatus.RETRAINING:
+    if not snap.running and snap.status == StudyStatus.RETRAINING:
         st.progress(1.0, text="retraining the best params on train+validation")
 
     surrogate_charts(snap, space, key="live")
@@ -86,7 +87,7 @@ def live_view() -> None:
     if note:
         st.info(note)
     best_card(study)
-    trials = snap.trials if snap.current is None else (*snap.trials, snap.current)
+    trials = (*snap.trials, *snap.running)
     st.dataframe(trials_frame(trials), hide_index=True, width="stretch")
     st.caption(f"Refreshed {time.strftime('%H:%M:%S')}")
 

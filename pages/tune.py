@@ -5,9 +5,16 @@ import streamlit as st
 from core import charts
 from core.data import BUILTIN, DEFAULT_DATASET
 from core.eta import seconds_left
+from core.executor import MAX_WORKERS
 from core.options import ACQUISITION_LABELS, DEFAULT_KAPPA, DEFAULT_XI
 from core.pruners import EXPLAINED as PRUNER_HELP
-from pages.common.data import cached_dataset, dataset_label, save_upload, throughput
+from pages.common.data import (
+    cached_dataset,
+    dataset_label,
+    offered_resources,
+    save_upload,
+    throughput,
+)
 from pages.common.forms import FITTED, NOISE_CHOICES, config_from_inputs
 from pages.common.registry import registry
 from pages.common.widgets import use_app_navigation
@@ -36,6 +43,10 @@ DEFAULTS = {
     "final_test": False,
     "pruner": "none",
     "stop_when_converged": False,
+    "workers": 1,
+    "ray_address": "",
+    "cpus_per_trial": 1,
+    "gpus_per_trial": 0.0,
     "name": "",
 }
 PRESETS = {
@@ -222,6 +233,25 @@ p2.checkbox(
     help="End the study once the GP estimates that more trials are unlikely to beat the best "
     "by more than one trial's noise. Never before the random start is done.",
 )
+st.subheader("Parallel trials")
+w1, w2, w3, w4 = st.columns([1, 2, 1, 1])
+w1.number_input(
+    "parallel trials",
+    min_value=1,
+    max_value=MAX_WORKERS,
+    step=1,
+    key="tune_workers",
+    help="Trials that train at once. 1: one at a time on this machine. More: on Ray, "
+    "each trial with its own CPUs; the GP proposes around the trials still running.",
+)
+w2.text_input(
+    "Ray address (blank = this machine)",
+    key="tune_ray_address",
+    placeholder="auto, host:6379 or ray://host:10001",
+)
+w3.number_input("CPUs per trial", min_value=1, step=1, key="tune_cpus_per_trial")
+w4.number_input("GPUs per trial", min_value=0.0, step=0.5, key="tune_gpus_per_trial")
+st.caption(offered_resources(st.session_state["tune_ray_address"]))
 st.text_input("Study name (optional)", key="tune_name", placeholder="dataset-optimizer-time")
 
 # -- validate, estimate, start ---------------------------------------------------------
@@ -245,6 +275,7 @@ if config is not None and ds is not None and not errors:
         rate,
         trials=config.total,
         final=config.final_test,
+        workers=config.parallel.workers,
     )
     st.info(
         f"{config.total} trials x {config.budget.epochs} epochs on "

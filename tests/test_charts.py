@@ -128,12 +128,45 @@ def test_compute_figure_counts_every_epoch_and_takes_the_best_of_complete_trials
     trials[1] = replace(trials[1], history=(epoch, epoch, epoch), seconds=3.0)
     trials[2] = replace(trials[2], status="pruned", value=0.99, seconds=1.0)  # partial
     fig = charts.compute_figure(trials)
-    by_epochs, by_seconds = fig.data
+    by_epochs, by_seconds, by_wall = fig.data
     assert list(by_epochs.x) == [1, 4, 5, 6]
     assert list(by_seconds.x) == [0.0, 3.0, 4.0, 4.0]
+    assert list(by_wall.x) == list(by_seconds.x)  # stored without times: one after another
     complete = [t.value for t in trials if t.status == "complete"]
     assert max(by_epochs.y) == max(complete) < 0.99  # the pruned accuracy is not a best
     assert "No trial" in charts.compute_figure([]).layout.annotations[0].text
+
+
+def test_trials_in_parallel_count_in_the_order_they_finished_against_wall_clock_time():
+    from dataclasses import replace
+
+    trials, _ = make_trials(3)
+    # trial 1 trains 0-10 s, trial 2 (better) 0-4 s beside it, trial 3 from 4 s to 8 s
+    times = [(0.0, 10.0), (0.0, 4.0), (4.0, 8.0)]
+    trials = [
+        replace(t, started_at=a, finished_at=b, seconds=b - a, value=v)
+        for t, (a, b), v in zip(trials, times, [0.5, 0.9, 0.7], strict=True)
+    ]
+    by_epochs, by_seconds, by_wall = charts.compute_figure(trials).data
+    assert list(by_wall.x) == [4.0, 8.0, 10.0]  # wall clock: the two at once overlap
+    assert list(by_seconds.x) == [4.0, 8.0, 18.0]  # compute: every trial's seconds add up
+    assert list(by_wall.y) == [0.9, 0.9, 0.9]
+    assert [t.split()[1] for t in by_wall.text] == ["2", "3", "1"]
+
+
+def test_running_trials_are_marked_on_the_surrogate_and_get_one_curve_each():
+    from dataclasses import replace
+
+    trials, strategy = make_trials(3)
+    running = [replace(t, status="running", number=10 + i) for i, t in enumerate(trials[:2])]
+    fig = charts.surrogate_figure(strategy.surrogate(10), [*trials, *running], default_space())
+    marked = [d for d in fig.data if d.name == "running"]
+    assert len(marked) == 1 and len(marked[0].x) == 2
+    assert marked[0].marker.symbol == "diamond-open"
+    curves = charts.running_curves(running, epochs=4)
+    assert [d.name for d in curves.data] == ["trial 10", "trial 11"]
+    waiting = charts.running_curves([replace(running[0], history=())])
+    assert "Waiting" in waiting.layout.annotations[0].text
 
 
 def test_a_pruned_trial_looks_different_in_the_accuracy_chart_and_its_curves():

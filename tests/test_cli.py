@@ -50,7 +50,9 @@ def test_tune_on_digits_end_to_end_writes_best_params(tmp_path):
     assert code == 0, err
     # not a terminal: one line per trial, each said once, nothing redrawn in place
     lines = [line for line in err.splitlines() if line.startswith("trial ")]
-    assert [line.split(":")[0] for line in lines] == [f"trial {k}/6 complete" for k in range(1, 7)]
+    assert [line.split(":")[0] for line in lines] == [
+        f"trial {k}/6 (#{k}) complete" for k in range(1, 7)
+    ]
     assert "\r" not in err and "best 0." in lines[-1]
     assert "<- best" in out and "best: trial" in out
     data = json.loads(best.read_text())

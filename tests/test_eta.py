@@ -51,3 +51,21 @@ def test_a_running_study_has_an_eta_that_ends_at_zero(
     known = [e for e in seen if e is not None]
     assert known and max(known) > 0  # measured once the first epoch reported its rate
     assert runner.snapshot().eta == 0.0
+
+
+def test_parallel_workers_share_the_trials_left_but_not_the_final_retrain():
+    from core.eta import estimate_seconds, seconds_left
+    from core.trainer import Budget
+
+    budget = Budget(4, 50)
+    one = seconds_left(budget, 1000, 100, 500.0, trials=6)
+    assert seconds_left(budget, 1000, 100, 500.0, trials=6, workers=2) == pytest.approx(one / 2)
+    # two trials running, one epoch into each: eight epochs of the 24 are done
+    done = seconds_left(budget, 1000, 100, 500.0, trials=6, epochs_done=2, workers=2)
+    assert done == pytest.approx(estimate_seconds(22, 1000, 500.0) / 2)
+    # more workers than trials left: the last trial takes its own time
+    assert seconds_left(budget, 1000, 100, 500.0, trials=1, workers=4) == pytest.approx(
+        seconds_left(budget, 1000, 100, 500.0, trials=1)
+    )
+    final = seconds_left(budget, 1000, 100, 500.0, trials=0, final=True, workers=4)
+    assert final == pytest.approx(estimate_seconds(4, 1100, 500.0))

@@ -314,3 +314,43 @@ def test_a_history_of_one_value_and_failures_still_proposes_a_finite_point():
     assert all(math.isfinite(v) for v in p.values())
     assert 0.1 <= p["dropout2_rate"] <= 0.5 and 1e-4 <= p["lr"] <= 1e-2
     assert np.all(s.fit().gp.predict(np.array([[0.5, 0.5]]), return_std=True)[1] > 0)
+
+
+@pytest.mark.parametrize("kind", ["bayes", "random", "grid"])
+def test_asynchronous_asks_hand_out_new_points_away_from_the_running_ones(kind):
+    from core.optimizer import PENDING_RADIUS
+
+    space = default_space()
+    for seed in range(4):
+        strategy = make_strategy(kind, space, seed=seed, init_points=3, budget=16)
+        rng = np.random.default_rng(seed)
+        pending: list[dict[str, float]] = []
+        for _ in range(12):
+            if len(pending) == 3:  # a worker frees up: its trial's value arrives
+                done = pending.pop(int(rng.integers(3)))
+                strategy.tell(done, float(0.9 - (done["dropout2_rate"] - 0.3) ** 2))
+            guided = strategy.is_guided(len(pending))
+            p = strategy.ask(pending)
+            unit = np.asarray(space.to_unit(p))
+            gaps = [np.linalg.norm(unit - np.asarray(space.to_unit(q))) for q in pending] or [1.0]
+            if kind == "bayes" and guided:
+                assert min(gaps) >= PENDING_RADIUS, (seed, p, pending)
+            else:
+                assert min(gaps) > 1e-9  # never a point already running
+            pending.append(p)
+
+
+def test_two_asks_in_a_row_are_the_same_as_an_asynchronous_replay():
+    """The k-th ask depends on what was told and what is running, not on when it was made."""
+    space = default_space()
+    a = make_strategy("bayes", space, seed=5, init_points=2)
+    b = make_strategy("bayes", space, seed=5, init_points=2)
+    first = [a.ask([]), None]
+    first[1] = a.ask([first[0]])
+    assert first[0] != first[1]
+    for p in first:
+        a.tell(p, 0.8)
+        b.tell(p, 0.8)
+    pending = [a.ask([])]
+    assert b.ask([]) == pending[0]
+    assert a.ask(pending) == b.ask(pending)

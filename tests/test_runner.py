@@ -244,7 +244,7 @@ def test_the_snapshot_version_moves_exactly_when_a_chart_would():
     from core.study import Trial
 
     base = Snapshot(
-        study="s", status=StudyStatus.RUNNING, total=4, trials=(), current=None,
+        study="s", status=StudyStatus.RUNNING, total=4, trials=(), running=(),
         epochs_per_trial=2, surrogate=None, started_at=0.0, elapsed=0.0, eta=None,
         message=None, error=None, final=None,
     )  # fmt: skip
@@ -258,8 +258,8 @@ def test_the_snapshot_version_moves_exactly_when_a_chart_would():
     assert ticking.version == base.version
     changed = [
         replace(base, status=StudyStatus.STOPPED),
-        replace(base, current=running),
-        replace(base, current=replace(running, history=(epoch,))),
+        replace(base, running=(running,)),
+        replace(base, running=(replace(running, history=(epoch,)),)),
         replace(base, trials=(done,)),
         replace(base, trials=(done,), surrogate=surrogate),
         replace(base, study="t"),

@@ -14,6 +14,7 @@ from core.charts.study import (
     compute_figure,
     convergence_figure,
     learning_curves,
+    running_curves,
     surrogate_figure,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "learning_curves",
     "playground_figure",
     "regret_figure",
+    "running_curves",
     "sample_grid",
     "surrogate_figure",
 ]

@@ -52,7 +52,8 @@ def surrogate_figure(
 ) -> go.Figure:
     """A heatmap of the GP's mean, std or acquisition over the first two parameters.
 
-    Observed trials are dots coloured by accuracy; the next point is a star.
+    Observed trials are dots coloured by accuracy, running trials open diamonds, and the
+    next point a star.
     A log-scale parameter gets a log axis.
     """
     if surface not in SURFACES:
@@ -101,6 +102,24 @@ def surrogate_figure(
                     "symbol": ["circle" if t.value is not None else "x" for t in done],
                 },
                 text=[_hover(t, space.names) for t in done],
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+    pending = [t for t in trials if t.status == TrialStatus.RUNNING]
+    if pending:  # trials still training: their points are taken, their values unknown
+        fig.add_trace(
+            go.Scatter(
+                x=[t.params[px.name] for t in pending],
+                y=[t.params[py.name] for t in pending],
+                mode="markers",
+                name="running",
+                marker={
+                    "symbol": "diamond-open",
+                    "size": 14,
+                    "color": "black",
+                    "line": {"width": 2},
+                },
+                text=[f"trial {t.number}, running" for t in pending],
                 hovertemplate="%{text}<extra></extra>",
             )
         )
@@ -246,18 +265,29 @@ def convergence_figure(trials: Iterable[Trial]) -> go.Figure:
 
 
 def compute_figure(trials: Iterable[Trial]) -> go.Figure:
-    """Best validation accuracy against the training compute spent so far: epochs trained
-    (left) and training seconds (right), every finished trial's counted, pruned or not.
-    Pruning shows here: the same best reached with fewer epochs."""
-    done = [t for t in trials if t.finished]
-    title = "Best accuracy against compute"
+    """Best validation accuracy against what the search has cost so far: epochs trained,
+    training seconds (every finished trial's counted, pruned or not) and wall-clock time
+    since the first trial started, in the order trials finished. Pruning shows in the first
+    two (the same best for fewer epochs), parallel trials in the third."""
+    done = sorted(
+        (t for t in trials if t.finished),
+        key=lambda t: (t.finished_at if t.finished_at is not None else math.inf, t.number),
+    )
+    title = "Best accuracy against compute and time"
     if not done:
         return empty_figure(title, "No trial has finished yet")
     epochs = np.cumsum([len(t.history) for t in done])
     seconds = np.cumsum([t.seconds or 0.0 for t in done])
+    starts = [t.started_at for t in trials if t.started_at is not None]
+    if starts and all(t.finished_at is not None for t in done):
+        wall = np.array([t.finished_at - min(starts) for t in done])
+    else:  # trials stored without times: one after the other
+        wall = seconds
     best = best_so_far([t.value if t.status == TrialStatus.COMPLETE else None for t in done])
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True)
-    for col, spent, unit in ((1, epochs, "epochs trained"), (2, seconds, "training seconds")):
+    fig = make_subplots(rows=1, cols=3, shared_yaxes=True)
+    panels = ((1, epochs, "epochs trained"), (2, seconds, "training seconds"),
+              (3, wall, "wall-clock seconds"))  # fmt: skip
+    for col, spent, unit in panels:
         fig.add_trace(
             go.Scatter(
                 x=[float(v) for v in spent],
@@ -271,7 +301,8 @@ def compute_figure(trials: Iterable[Trial]) -> go.Figure:
             row=1,
             col=col,
         )
-        fig.update_xaxes(title_text=f"cumulative {unit}", row=1, col=col)
+        label = unit if col == 3 else f"cumulative {unit}"
+        fig.update_xaxes(title_text=label, row=1, col=col)
     fig.update_yaxes(title_text="best validation accuracy", row=1, col=1)
     fig.update_layout(title=title, height=HEIGHT, margin={"l": 60, "r": 20, "t": 50, "b": 50})
     return fig
@@ -309,6 +340,34 @@ def learning_curves(trial: Trial | None, epochs: int | None = None) -> go.Figure
         title=title,
         height=HEIGHT,
         margin={"l": 60, "r": 20, "t": 70, "b": 50},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def running_curves(trials: Sequence[Trial], epochs: int | None = None) -> go.Figure:
+    """Validation accuracy per epoch of several trials training at once, one line each."""
+    title = "Validation accuracy, running trials"
+    if not any(t.history for t in trials):
+        return empty_figure(title, "Waiting for the first epoch to end")
+    fig = go.Figure()
+    for t in trials:
+        fig.add_trace(
+            go.Scatter(
+                x=[h["epoch"] for h in t.history],
+                y=[h.get("val_accuracy") for h in t.history],
+                mode="lines+markers",
+                name=f"trial {t.number}",
+                hovertemplate=f"trial {t.number}, epoch %{{x}}: %{{y:.4f}}<extra></extra>",
+            )
+        )
+    last = max((len(t.history) for t in trials), default=1)
+    fig.update_xaxes(title_text="epoch", range=[0.5, (epochs or last) + 0.5], dtick=1)
+    fig.update_yaxes(title_text="validation accuracy")
+    fig.update_layout(
+        title=title,
+        height=HEIGHT,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
         legend={"orientation": "h", "y": -0.25},
     )
     return fig

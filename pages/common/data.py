@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -55,3 +56,17 @@ def throughput(dataset_name: str, input_shape: tuple[int, ...]) -> tuple[float, 
     if rate is not None:
         return rate, f"measured on this machine over {sum(map(len, histories))} past epochs"
     return assumed_rate(input_shape), "assumed (no trial measured on this dataset yet)"
+
+
+def offered_resources(address: str) -> str:
+    """What the parallel trials can run on, in words: the Ray cluster this server already
+    joined, else this machine's CPUs (a cluster at an address is joined on Start)."""
+    from core.executor import connected_resources
+
+    found = connected_resources()
+    if found is not None:
+        gpus = f" and {found['GPU']:g} GPUs" if found["GPU"] else ""
+        return f"The Ray cluster offers {found['CPU']:g} CPUs{gpus}."
+    if address.strip():
+        return f"The Ray cluster at {address.strip()!r} is joined when you press Start."
+    return f"This machine has {os.cpu_count() or 1} CPUs: more parallel trials start a local Ray."

@@ -18,7 +18,7 @@ def figures(version: tuple, _snap: Snapshot, _space: SearchSpace) -> dict[str, g
     while training competes for the same cores, so figures are rebuilt only when a
     trial or an epoch ends.
     """
-    trials = _snap.trials if _snap.current is None else (*_snap.trials, _snap.current)
+    trials = (*_snap.trials, *_snap.running)
     out = {
         surface: charts.surrogate_figure(_snap.surrogate, trials, _space, surface)
         for surface in ("mean", "std", "acq")
@@ -26,8 +26,11 @@ def figures(version: tuple, _snap: Snapshot, _space: SearchSpace) -> dict[str, g
     out["accuracy"] = charts.accuracy_figure(_snap.trials)
     out["compute"] = charts.compute_figure(_snap.trials)
     out["convergence"] = charts.convergence_figure(_snap.trials)
-    shown = _snap.current or next((t for t in reversed(_snap.trials) if t.history), None)
-    out["curves"] = charts.learning_curves(shown, _snap.epochs_per_trial)
+    if len(_snap.running) > 1:
+        out["curves"] = charts.running_curves(_snap.running, _snap.epochs_per_trial)
+    else:
+        shown = _snap.current or next((t for t in reversed(_snap.trials) if t.history), None)
+        out["curves"] = charts.learning_curves(shown, _snap.epochs_per_trial)
     return out
 
 

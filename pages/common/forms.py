@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.executor import Parallel
 from core.options import DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI
 from core.pruners import Pruning
 from core.space import Param, SearchSpace
@@ -37,6 +38,14 @@ def config_from_inputs(inputs: dict[str, Any]) -> tuple[StudyConfig | None, list
             "lr", float(inputs["lr_low"]), float(inputs["lr_high"]), log=bool(inputs["lr_log"])
         )
     )
+    parallel = attempt(
+        lambda: Parallel(
+            int(inputs.get("workers", 1)),
+            str(inputs.get("ray_address", "") or "").strip(),
+            int(inputs.get("cpus_per_trial", 1)),
+            float(inputs.get("gpus_per_trial", 0.0)),
+        )
+    )
     cap = inputs.get("max_train_samples") or None
     budget = attempt(
         lambda: Budget(
@@ -65,6 +74,7 @@ def config_from_inputs(inputs: dict[str, Any]) -> tuple[StudyConfig | None, list
             final_test=bool(inputs.get("final_test", False)),
             pruning=Pruning(str(inputs.get("pruner", "none"))),
             stop_when_converged=bool(inputs.get("stop_when_converged", False)),
+            parallel=parallel,
         )
     )
     return config, errors
