@@ -359,6 +359,40 @@ class Pool:
     def info(self) -> DataInfo:
         return self.trainers[0].info
 
+    def capacity(self, parallel: Parallel) -> int:
+        """How many trials the cluster can train at once now (a node may have left)."""
+        if self.kind != "ray":
+            return self.slots
+        offered = resources()
+        fits = int(offered["CPU"] // parallel.cpus_per_trial)
+        if parallel.gpus_per_trial:
+            fits = min(fits, int(offered["GPU"] // parallel.gpus_per_trial))
+        return fits
+
+    def revive(self, slot: int, in_use: int, parallel: Parallel, timeout: float = 120.0) -> bool:
+        """After the worker of ``slot`` was lost: True once a new one answers; False (and
+        the slot is given up) when the cluster has no room left for it beside the ``in_use``
+        slots (its node left), or no new worker answers within ``timeout`` seconds."""
+        trainer = self.trainers[slot]
+        if not isinstance(trainer, RayTrainer):
+            return True  # a local trainer starts a new child process itself
+        import ray
+        from ray.exceptions import RayError
+
+        probe = trainer.actor.pid.remote()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if ray.wait([probe], timeout=0.5)[0]:
+                    ray.get(probe)
+                    return True
+            except RayError:
+                break
+            if self.capacity(parallel) <= in_use:
+                break
+        trainer.close()
+        return False
+
     def close(self) -> None:
         for trainer in self.trainers:
             trainer.close()

@@ -279,12 +279,20 @@ class Runner:
                     future = threads.submit(self._train, pool.trainers[slot], trial)
                     running[future] = (slot, params, retry)
                 if not running:
+                    if free or stopped or self._stop.is_set() or self._ended_early:
+                        break
+                    if finished < cfg.total:
+                        raise RuntimeError(
+                            "the Ray cluster has no room left for a trial: every worker was lost"
+                        )
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: running[f][0]):
                     slot, params, retry = running.pop(future)
-                    free.append(slot)
                     outcome, trial = future.result()
+                    in_use = len(free) + len(running)
+                    if not outcome.lost or pool.revive(slot, in_use, cfg.parallel):
+                        free.append(slot)  # else its node left: fewer trials at once
                     if outcome.status == TrialStatus.CANCELLED:
                         stopped = stopped or not self._ended_early  # not: converged meanwhile
                         self._record(trial)

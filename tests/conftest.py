@@ -56,3 +56,14 @@ def wait_until(predicate, timeout=60.0):
 @pytest.fixture
 def wait_for():
     return wait_until
+
+
+def two_training(runner) -> bool:
+    """Two trials of ``runner`` are running and each has trained an epoch."""
+    running = runner.snapshot().running
+    return len(running) == 2 and all(t.history for t in running)
+
+
+@pytest.fixture
+def both_training():
+    return two_training

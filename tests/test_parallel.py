@@ -71,7 +71,7 @@ def test_the_cli_runs_two_trials_at_once_on_ray_and_stops_at_the_total(ray_local
 
 
 def test_a_killed_ray_worker_fails_its_trial_which_is_retried_once(
-    ray_local, tmp_path, tiny_config, wait_for
+    ray_local, tmp_path, tiny_config, wait_for, both_training
 ):
     store = Store(tmp_path / "studies.db")
     config = tiny_config(
@@ -80,7 +80,7 @@ def test_a_killed_ray_worker_fails_its_trial_which_is_retried_once(
     runner = Registry(store, runs_dir=tmp_path).create(config)
     # both trials have trained an epoch, and have many to go: whichever actor dies, it dies
     # mid-trial
-    assert wait_for(lambda: [len(t.history) for t in runner.snapshot().running] == [1, 1], 120)
+    assert wait_for(lambda: both_training(runner), 120)
     assert len(actor_pids()) == 2
     os.kill(actor_pids()[0], signal.SIGKILL)
     assert runner.join(240)
@@ -97,14 +97,14 @@ def test_a_killed_ray_worker_fails_its_trial_which_is_retried_once(
 
 
 def test_stop_cancels_both_running_trials_and_keeps_the_finished(
-    ray_local, tmp_path, tiny_config, wait_for
+    ray_local, tmp_path, tiny_config, wait_for, both_training
 ):
     store = Store(tmp_path / "studies.db")
     config = tiny_config(
         "stop", init_points=4, n_iter=0, budget=Budget(30, 8), parallel=Parallel(workers=2)
     )
     runner = Registry(store, runs_dir=tmp_path).create(config)
-    assert wait_for(lambda: len([t for t in runner.snapshot().running if t.history]) == 2, 120)
+    assert wait_for(lambda: both_training(runner), 120)
     asked = time.monotonic()
     runner.cancel()
     assert runner.join(30)
