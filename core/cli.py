@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from core.eta import format_duration
 from core.options import ACQUISITIONS, DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI, KINDS
+from core.pruners import DEFAULT as DEFAULT_PRUNER
 from core.pruners import EXPLAINED, Pruning
 from core.pruners import KINDS as PRUNERS
 from core.runner import Registry, Runner, Snapshot
@@ -116,8 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument(
         "--pruner",
         choices=PRUNERS,
-        default="none",
-        help="stop hopeless trials early: " + "; ".join(f"{k}: {v}" for k, v in EXPLAINED.items()),
+        default=DEFAULT_PRUNER,
+        help=f"stop hopeless trials early ({DEFAULT_PRUNER}): "
+        + "; ".join(f"{k}: {v}" for k, v in EXPLAINED.items()),
     )
     tune.add_argument(
         "--prune-warmup-trials",

@@ -100,19 +100,47 @@ def connect(address: str = "", *, num_cpus: int | None = None) -> None:
     address = address or os.environ.get("RAY_ADDRESS", "")
     if address and address != "auto":
         _check_reachable(address)
+    settings: dict[str, Any] = {"logging_level": "ERROR", "log_to_driver": False}
+    if address:
+        settings["address"] = address
+    else:
+        settings.update(num_cpus=num_cpus, include_dashboard=False)
     try:
-        if address:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
-        else:
-            ray.init(
-                num_cpus=num_cpus,
-                include_dashboard=False,
-                logging_level="ERROR",
-                log_to_driver=False,
-            )
+        _init_in_a_lasting_thread(settings)
     except Exception as exc:  # ConnectionError, ValueError, RuntimeError, grpc errors
         where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
         raise ClusterUnreachable(f"could not join {where}: {type(exc).__name__}: {exc}") from exc
+
+
+def _init_in_a_lasting_thread(settings: dict[str, Any]) -> None:
+    """``ray.init(**settings)`` from a thread that lives as long as this process.
+
+    The processes of a local Ray instance are started with a parent-death signal, which Linux
+    ties to the starting *thread*: started from a thread that ends (a dashboard page's script
+    run), the instance dies seconds later with it. The main thread lasts, so it calls directly.
+    """
+    import ray
+
+    if threading.current_thread() is threading.main_thread():
+        ray.init(**settings)
+        return
+    done = threading.Event()
+    failed: list[BaseException] = []
+
+    def host() -> None:
+        try:
+            ray.init(**settings)
+        except BaseException as exc:  # handed to the caller
+            failed.append(exc)
+            done.set()
+            return
+        done.set()
+        threading.Event().wait()  # keep the thread, and so the instance, alive
+
+    threading.Thread(target=host, name="ray-host", daemon=True).start()
+    done.wait()
+    if failed:
+        raise failed[0]
 
 
 def _check_reachable(address: str) -> None:
@@ -271,12 +299,10 @@ class RayTrainer:
         try:
             actor = self._remote()
             result = actor.trial.remote(dict(params), budget.to_dict(), seed)
-            cancelled = False
             while True:
                 ready, _ = ray.wait([result], timeout=self.POLL)
-                if should_stop() and not cancelled:
+                if should_stop():  # said again at each poll: a trial that starts clears it
                     actor.cancel.remote()
-                    cancelled = True
                 for metrics in ray.get(actor.epochs.remote(len(history))):
                     history.append(metrics)
                     on_epoch(metrics)
@@ -306,11 +332,9 @@ class RayTrainer:
 
         actor = self._remote()
         result = actor.final.remote(dict(params), budget.to_dict(), seed, str(path))
-        cancelled = False
         while not ray.wait([result], timeout=self.POLL)[0]:
-            if should_stop() and not cancelled:
+            if should_stop():
                 actor.cancel.remote()
-                cancelled = True
         kind, payload = ray.get(result)
         if kind == "cancelled":
             raise TrialCancelled(payload)

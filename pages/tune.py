@@ -7,6 +7,7 @@ from core.data import BUILTIN, DEFAULT_DATASET
 from core.eta import seconds_left
 from core.executor import MAX_WORKERS
 from core.options import ACQUISITION_LABELS, DEFAULT_KAPPA, DEFAULT_XI
+from core.pruners import DEFAULT as DEFAULT_PRUNER
 from core.pruners import EXPLAINED as PRUNER_HELP
 from pages.common.data import (
     cached_dataset,
@@ -41,7 +42,7 @@ DEFAULTS = {
     "max_train_samples": 0,
     "seed": 1,
     "final_test": False,
-    "pruner": "none",
+    "pruner": DEFAULT_PRUNER,
     "stop_when_converged": False,
     "workers": 1,
     "ray_address": "",

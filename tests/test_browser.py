@@ -128,13 +128,19 @@ def shot(page, name):
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+FINISHED = ("complete", "pruned", "failed")  # what counts towards a study's total
+
+
 def db_trials(db, status=None):
+    """The statuses of every trial, or how many have ``status`` (one, or a tuple of them)."""
     try:
         with sqlite3.connect(db) as conn:
             if status is None:
                 return conn.execute("SELECT status FROM trials ORDER BY number").fetchall()
-            query = "SELECT COUNT(*) FROM trials WHERE status = ?"
-            return conn.execute(query, (status,)).fetchone()[0]
+            wanted = (status,) if isinstance(status, str) else tuple(status)
+            marks = ",".join("?" * len(wanted))
+            query = f"SELECT COUNT(*) FROM trials WHERE status IN ({marks})"
+            return conn.execute(query, wanted).fetchone()[0]
     except sqlite3.OperationalError:
         return [] if status is None else 0
 
@@ -193,11 +199,17 @@ def test_tune_watch_stop_reload_and_download(browser, server):
     wait_until(lambda: "after 1 trials" in plot_text(page), what="the first surrogate")
     wait_until(lambda: "after 3 trials" in plot_text(page), what="the surrogate to update")
     assert page.get_by_text("trials 3/8").count() + page.get_by_text("trials 4/8").count() >= 1
+    # ASHA, the default pruner, stops a trial behind the others after its first epoch: the
+    # accuracy chart marks it
+    wait_until(lambda: db_trials(server.db, "pruned") >= 1, what="a pruned trial")
+    wait_until(
+        lambda: "pruned (accuracy when stopped)" in plot_text(page, 3), what="the pruned marker"
+    )
     shot(page, "live")
 
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("e2e — stopped").wait_for()
-    kept = db_trials(server.db, "complete")
+    kept = db_trials(server.db, FINISHED)
     assert 3 <= kept < 8
     statuses = [s for (s,) in db_trials(server.db)]
     assert "running" not in statuses
@@ -229,11 +241,11 @@ def test_server_killed_mid_trial_then_restarted_and_resumed(browser, server):
     configure_tiny(page, server, init_points=2, n_iter=2, epochs=3, batch=16, name="crash")
     start(page)
     wait_until(
-        lambda: db_trials(server.db, "complete") >= 1 and db_trials(server.db, "running") == 1,
+        lambda: db_trials(server.db, FINISHED) >= 1 and db_trials(server.db, "running") == 1,
         what="a finished trial and a running one",
     )
     server.kill()
-    kept = db_trials(server.db, "complete")
+    kept = db_trials(server.db, FINISHED)
 
     server.start()  # same database, new process
     page.goto(f"{server.url}/studies")  # a bookmark, as the first request of a new server
@@ -245,12 +257,12 @@ def test_server_killed_mid_trial_then_restarted_and_resumed(browser, server):
         "Studies",
         "Learn",
     ]
-    assert db_trials(server.db, "complete") == kept
+    assert db_trials(server.db, FINISHED) == kept
     shot(page, "interrupted")
     page.get_by_role("button", name="Resume").click()
     page.wait_for_url("**/live")
     page.get_by_text("crash — complete").wait_for(timeout=180_000)
-    assert db_trials(server.db, "complete") == 4
+    assert db_trials(server.db, FINISHED) == 4
     assert db_trials(server.db, "cancelled") == 1  # the trial the kill cut short
 
 
@@ -261,8 +273,8 @@ def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
     second = new_page(browser)
     second.goto(f"{server.url}/live")
     second.get_by_text("shared — running").wait_for()
-    wait_until(lambda: db_trials(server.db, "complete") >= 1, what="a finished trial")
-    done = db_trials(server.db, "complete")
+    wait_until(lambda: db_trials(server.db, FINISHED) >= 1, what="a finished trial")
+    done = db_trials(server.db, FINISHED)
     for page in (first, second):
         page.get_by_text(f"trials {done}/8").or_(
             page.get_by_text(f"trials {done + 1}/8")
@@ -283,6 +295,30 @@ def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
     with sqlite3.connect(server.db) as conn:
         names = [n for (n,) in conn.execute("SELECT name FROM studies")]
     assert names == ["shared"]
+
+
+def test_two_parallel_trials_train_at_once_and_live_shows_both(browser, server):
+    page = new_page(browser)
+    configure_tiny(page, server, init_points=2, n_iter=2, epochs=30, batch=8, name="pair")
+    set_number(page, "parallel trials", 2)
+    page.get_by_text("more parallel trials start a local Ray").wait_for()
+    start(page)
+    # one progress bar per running trial, and their points marked on the surrogate charts
+    page.get_by_text("trial 1: epoch").wait_for(timeout=180_000)
+    page.get_by_text("trial 2: epoch").wait_for()
+    wait_until(lambda: db_trials(server.db, "running") == 2, what="two running trials")
+    page.get_by_text("training trials 1 and 2").wait_for()
+    wait_until(
+        lambda: "Validation accuracy, running trials" in plot_text(page, 4),
+        what="one learning curve per running trial",
+    )
+    shot(page, "live-parallel")
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("pair — stopped").wait_for()
+    assert db_trials(server.db, "cancelled") == 2 and db_trials(server.db, "running") == 0
+    with sqlite3.connect(server.db) as conn:
+        (parallel,) = conn.execute("SELECT config FROM studies WHERE name = 'pair'").fetchone()
+    assert json.loads(parallel)["parallel"]["workers"] == 2
 
 
 def bad_uploads(tmp_path):
