@@ -97,9 +97,11 @@ def trials_per_hour(workers: int, trials: int, seed: int, runs_dir: Path) -> flo
         n_iter=trials - INIT_POINTS,
         budget=Budget(6, 64),
         seed=seed,
-        parallel=Parallel(workers=workers),
+        parallel=Parallel(workers=workers, address="auto"),  # Ray even for one worker
     )
-    pool = functools.partial(make_pool, actor=StandIn)
+    from bench import parallel  # the importable class, also when this file runs as a script
+
+    pool = functools.partial(make_pool, actor=parallel.StandIn)
     with Store(runs_dir / "studies.db") as store:
         registry = Registry(store, runs_dir=runs_dir)
         runner = registry.create(
@@ -109,7 +111,9 @@ def trials_per_hour(workers: int, trials: int, seed: int, runs_dir: Path) -> flo
         study = store.load(config.name)
     done = [t for t in study.trials if t.status == TrialStatus.COMPLETE]
     if len(done) != trials:
-        raise RuntimeError(f"{config.name}: {len(done)} of {trials} trials completed")
+        raise RuntimeError(
+            f"{config.name}: {len(done)} of {trials} trials completed ({study.error})"
+        )
     span = max(t.finished_at for t in done) - min(t.started_at for t in done)
     return 3600.0 * trials / span
 

@@ -292,7 +292,7 @@ class RayTrainer:
         should_stop: StopCheck,
     ) -> TrialOutcome:
         import ray
-        from ray.exceptions import RayError
+        from ray.exceptions import RayError, RayTaskError
 
         started = time.perf_counter()
         history: list[EpochMetrics] = []
@@ -308,6 +308,14 @@ class RayTrainer:
                     on_epoch(metrics)
                 if ready:
                     return ray.get(result)
+        except RayTaskError as exc:  # the trial's own code raised: its failure, not the worker's
+            return TrialOutcome(
+                TrialStatus.FAILED,
+                None,
+                history,
+                f"{type(exc.cause).__name__}: {_first_line(exc.cause)}",
+                time.perf_counter() - started,
+            )
         except RayError as exc:
             self._drop()
             return TrialOutcome(
