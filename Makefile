@@ -30,14 +30,18 @@ run: $(APP)
 tune: $(APP)
 	$(BIN)/python -m core tune --dataset mnist-5k --final-test --export runs/best.json
 
-# The benchmarks behind docs/BENCHMARKS.md: about 75 minutes on 2 cores. The tabular CNN
+# The benchmarks behind docs/BENCHMARKS.md: about 2 hours on 2 cores. The tabular CNN
 # surfaces in bench/data and their further runs in bench/replicates are built separately
 # (bench/make_tabular.py, about 25 minutes each). One BLAS thread per optimizer run: two
 # processes with the default threads on 2 cores spent half their time in the kernel.
 bench: $(DEV)
 	$(BIN)/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 6
 	$(BIN)/python bench/studies_page.py --trials 150 --out docs/benchmarks/studies-page
+	OMP_NUM_THREADS=1 $(BIN)/python bench/pruning.py --seeds 20 --first-seed 0 --hint-budget 0 \
+		--out docs/benchmarks/pruning-dev
 	OMP_NUM_THREADS=1 $(BIN)/python bench/pruning.py --seeds 40 --out docs/benchmarks/pruning
+	$(BIN)/python bench/pruning_e2e.py --pruner asha --seeds 3 --out docs/benchmarks/pruning-e2e
+	OMP_NUM_THREADS=1 $(BIN)/python bench/parallel.py --seeds 30 --out docs/benchmarks/parallel
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces branin "cnn mnist-5k" \
 		"cnn fashion-mnist" --seeds 20 --out docs/benchmarks/branin-cnn && \
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces hartmann-6 --seeds 20 \

@@ -226,3 +226,33 @@ def test_presets_fill_the_form(db, preset, expected, monkeypatch):
     if preset == "The seed experiment":  # offline: full MNIST falls back, and says so
         assert any("could not be downloaded" in w.value for w in at.warning)
     assert not start_button(at).disabled
+
+
+def test_parallel_trials_on_an_unreachable_cluster_are_refused_and_store_nothing(db):
+    at = fill_tiny(open_app())
+    assert any("This machine has" in c.value for c in at.caption)
+    at.number_input(key="tune_workers").set_value(2).run()
+    at.text_input(key="tune_ray_address").set_value("127.0.0.1:9").run()
+    assert any("joined when you press Start" in c.value for c in at.caption)
+    start_button(at).click().run()
+    assert not at.exception
+    assert any("could not reach the Ray cluster at '127.0.0.1:9'" in e.value for e in at.error)
+    assert Store(db).names() == []
+
+
+def test_the_parallel_settings_reach_the_study_config():
+    from pages.common.forms import config_from_inputs
+
+    inputs = {
+        "dataset": "digits", "dropout_low": 0.1, "dropout_high": 0.5, "lr_low": 1e-4,
+        "lr_high": 1e-2, "lr_log": True, "init_points": 2, "n_iter": 2, "epochs": 1,
+        "batch_size": 64, "workers": 3, "ray_address": " ray://head:10001 ",
+        "cpus_per_trial": 2, "gpus_per_trial": 0.5,
+    }  # fmt: skip
+    config, errors = config_from_inputs(inputs)
+    assert errors == []
+    assert config.parallel.to_dict() == {
+        "workers": 3, "address": "ray://head:10001", "cpus_per_trial": 2, "gpus_per_trial": 0.5
+    }  # fmt: skip
+    _, errors = config_from_inputs({**inputs, "workers": 0})
+    assert errors == ["workers must be an integer >= 1, got 0"]
