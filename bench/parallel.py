@@ -93,8 +93,8 @@ def trials_per_hour(workers: int, trials: int, seed: int, runs_dir: Path) -> flo
     config = StudyConfig(
         name=f"workers{workers}-seed{seed}",
         dataset="digits",
-        init_points=INIT_POINTS,
-        n_iter=trials - INIT_POINTS,
+        init_points=min(INIT_POINTS, trials),
+        n_iter=trials - min(INIT_POINTS, trials),
         budget=Budget(6, 64),
         seed=seed,
         parallel=Parallel(workers=workers, address="auto"),  # Ray even for one worker
@@ -154,6 +154,52 @@ def _median_trial_seconds() -> float:
         for b in grid
     ]
     return float(np.median(totals))
+
+
+# -- 3. real training on this machine -----------------------------------------------------------
+def real_training(dataset: str, trials: int, epochs: int) -> list[str]:
+    """Trials per hour of the real CNN: one trial at a time with every core, against one
+    trial per core on Ray, each with one TensorFlow thread."""
+    import os
+
+    from core.data import load_dataset
+    from core.runner import Registry
+    from core.store import Store
+    from core.study import StudyConfig
+
+    cores = os.cpu_count() or 1
+    data = load_dataset(dataset, seed=1)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "studies.db") as store:
+        for workers, cpus in ((1, cores), (cores, 1)):
+            config = StudyConfig(
+                name=f"real-{workers}x{cpus}",
+                dataset=dataset,
+                optimizer="random",
+                init_points=trials,
+                n_iter=0,
+                budget=Budget(epochs, 64),
+                parallel=Parallel(workers=workers, cpus_per_trial=cpus),
+            )
+            Registry(store, runs_dir=tmp).create(config, dataset=data).join()
+            done = [t for t in store.load(config.name).trials if t.finished_at]
+            span = max(t.finished_at for t in done) - min(t.started_at for t in done)
+            rows.append((workers, cpus, 3600.0 * len(done) / span))
+            print(f"{workers} x {cpus}: {rows[-1][2]:.0f} trials/h", file=sys.stderr)
+    best = max(rows, key=lambda r: r[2])
+    lines = [
+        f"The seed's CNN on {dataset}, {trials} random trials of {epochs} epochs, batch 64, on "
+        f"this machine's {cores} cores: one trial at a time with {cores} TensorFlow threads "
+        f"(no Ray), against {cores} trials at once on a local Ray instance with one thread "
+        "each.",
+        "",
+        "| trials at once | threads each | trials per hour |",
+        "| --- | --- | --- |",
+        *(f"| {w} | {c} | {rate:.0f} |" for w, c, rate in rows),
+        "",
+        f"Faster: {best[0]} at once with {best[1]} thread(s) each.",
+    ]
+    return lines
 
 
 # -- 2. what parallelism costs in samples -----------------------------------------------------
@@ -262,6 +308,11 @@ def main(argv: list[str] | None = None) -> int:
         help="10000 and up: held-out seeds for reported figures; below: development seeds",
     )
     parser.add_argument("--budget", type=int, default=25)
+    parser.add_argument(
+        "--real", default="mnist-5k", help="dataset for the real-training comparison ('' skips)"
+    )
+    parser.add_argument("--real-trials", type=int, default=8)
+    parser.add_argument("--real-epochs", type=int, default=2)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     lines = ["## Scheduling efficiency", ""]
@@ -271,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.surfaces:
         seeds = range(args.first_seed, args.first_seed + args.seeds)
         lines += sample_cost(args.surfaces, seeds, args.budget, 4)
+    lines += ["", "## Real training on this machine", ""]
+    if args.real:
+        lines += real_training(args.real, args.real_trials, args.real_epochs)
     publish(lines, argv, "bench/parallel.py", args.out)
     return 0
 

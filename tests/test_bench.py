@@ -245,3 +245,21 @@ def test_the_studies_page_benchmark_times_each_kind_of_rerun(tmp_path, monkeypat
     for kind in ("first run", "rerun", "replay, new position", "replay, visited position"):
         assert f"| {kind} |" in text
     assert "Command: `.venv/bin/python bench/studies_page.py --trials 12" in text
+
+
+def test_the_parallel_benchmark_schedules_stand_ins_on_ray_and_simulates_four_workers(tmp_path):
+    from bench import parallel
+
+    code = parallel.main(["--workers", "1", "2", "--trials", "3", "--surfaces", "branin",
+                          "--seeds", "2", "--budget", "6", "--real", "digits",
+                          "--real-trials", "2", "--real-epochs", "1", "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    text = (tmp_path / "results.md").read_text()
+    assert "| 1 | " in text and "| 2 | " in text and "x the rate of 1 worker" in text
+    assert "| branin | " in text
+    assert "Faster: " in text
+    trace = parallel.simulate(
+        next(s for s in parallel.surfaces() if s.name == "branin"), 3, 4, 8, np.array([1.0, 3.0])
+    )
+    assert len(trace.times) == 8 and trace.times == sorted(trace.times)
+    assert trace.regret == sorted(trace.regret, reverse=True)  # the answer only improves
