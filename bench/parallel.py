@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from bench import pruning
-from bench.report import publish
+from bench.report import add_seed_arguments, publish, seed_range
 from bench.stats import holm, wilcoxon
 from bench.surfaces import Surface, surfaces
 from core.executor import Parallel, TrialActor, make_pool
@@ -300,13 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--surfaces", nargs="*", default=["branin", "cnn mnist-5k", "cnn fashion-mnist"]
     )
-    parser.add_argument("--seeds", type=int, default=40)
-    parser.add_argument(
-        "--first-seed",
-        type=int,
-        default=10_000,
-        help="10000 and up: held-out seeds for reported figures; below: development seeds",
-    )
+    add_seed_arguments(parser)
     parser.add_argument("--budget", type=int, default=25)
     parser.add_argument(
         "--real", default="mnist-5k", help="dataset for the real-training comparison ('' skips)"
@@ -320,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         lines += scheduling(args.workers, args.trials, args.studies)
     lines += ["", "## What parallelism costs in samples", ""]
     if args.surfaces:
-        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        seeds = seed_range(args)
         lines += sample_cost(args.surfaces, seeds, args.budget, 4)
     lines += ["", "## Real training on this machine", ""]
     if args.real:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.report import add_seed_arguments, seed_range
 from bench.stats import holm, wilcoxon, wilson
 from bench.surfaces import denoise
 from core.optimizer import make_strategy
@@ -408,13 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         default=sorted(str(p) for p in (ROOT / "bench" / "curves").glob("cnn-*-run*.json")),
         help="the runs of one learning-curve table (bench/curves/)",
     )
-    parser.add_argument("--seeds", type=int, default=40)
-    parser.add_argument(
-        "--first-seed",
-        type=int,
-        default=10_000,
-        help="10000 and up: held-out seeds for reported figures; below: development seeds",
-    )
+    add_seed_arguments(parser)
     parser.add_argument("--max-trials", type=int, default=20)
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=None)
     parser.add_argument(
@@ -428,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.curves:
         parser.error("no learning-curve tables: run `make curves` first")
     curves = load([Path(p) for p in args.curves])
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    seeds = seed_range(args)
     results = evaluate(curves, seeds, args.max_trials, args.methods)
     command = "python bench/pruning.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report(curves, results, args.max_trials, args.first_seed, command)

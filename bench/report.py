@@ -3,6 +3,7 @@ seed's final regret, and a chart of the median regret per trial."""
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from pathlib import Path
@@ -11,6 +12,22 @@ import numpy as np
 
 from bench.surfaces import Surface, view_names
 from core.learn import trials_to_target
+
+
+def add_seed_arguments(parser: argparse.ArgumentParser, seeds: int = 40) -> None:
+    """``--seeds`` and ``--first-seed``: held-out seeds (10000 and up) for reported figures,
+    development seeds (below) while choosing defaults."""
+    parser.add_argument("--seeds", type=int, default=seeds)
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=10_000,
+        help="10000 and up: held-out seeds for reported figures; below: development seeds",
+    )
+
+
+def seed_range(args: argparse.Namespace) -> range:
+    return range(args.first_seed, args.first_seed + args.seeds)
 
 
 def publish(lines: list[str], argv: list[str] | None, script: str, out: str | None) -> str:

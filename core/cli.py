@@ -152,10 +152,11 @@ def _parser() -> argparse.ArgumentParser:
 
     tune.add_argument(
         "--workers",
-        type=int,
+        type=_workers,
         default=1,
-        metavar="N",
-        help="trials at once (1: one at a time on this machine; more: on Ray)",
+        metavar="N|auto",
+        help="trials at once (1: one at a time on this machine; more: on Ray; auto: one per "
+        "--cpus-per-trial cores of this machine)",
     )
     tune.add_argument(
         "--ray-address",
@@ -189,6 +190,18 @@ def _parser() -> argparse.ArgumentParser:
     res.add_argument("--db", default=str(DEFAULT_DB))
     res.add_argument("--export", default=None, metavar="FILE")
     return parser
+
+
+def _workers(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1, got {text!r}")
+    return value
 
 
 def _noise(text: str) -> float | None:
@@ -389,7 +402,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
 
 
 def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> int:
-    from core.executor import Parallel
+    from core.executor import Parallel, auto_workers
     from core.space import default_space
     from core.study import StudyConfig, default_name
     from core.trainer import Budget
@@ -416,7 +429,12 @@ def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> i
         ),
         seed=args.seed,
         final_test=args.final_test,
-        parallel=Parallel(args.workers, args.ray_address, args.cpus_per_trial, args.gpus_per_trial),
+        parallel=Parallel(
+            auto_workers(args.cpus_per_trial) if args.workers == "auto" else args.workers,
+            args.ray_address,
+            args.cpus_per_trial,
+            args.gpus_per_trial,
+        ),
     )
     # Load (and validate) the data, and join Ray, before anything is stored: bad input
     # starts nothing.

@@ -84,6 +84,14 @@ class Parallel:
         return cls(**dict(data or {}))
 
 
+def auto_workers(cpus_per_trial: int = 1, cores: int | None = None) -> int:
+    """How many trials at once ``--workers auto`` runs on this machine: one per
+    ``cpus_per_trial`` cores. On 2 cores, two trials with one TensorFlow thread each trained
+    more trials per hour than one trial with two threads (docs/BENCHMARKS.md)."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores // max(1, cpus_per_trial))
+
+
 class ClusterUnreachable(RuntimeError):  # noqa: N818 (reads as the message)
     """The Ray address given cannot be joined."""
 

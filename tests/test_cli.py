@@ -2,6 +2,8 @@ import io
 import json
 import re
 
+import pytest
+
 from core.cli import main
 
 
@@ -157,3 +159,16 @@ def test_bad_pruner_settings_are_a_message_and_store_nothing(tmp_path):
     from core.store import Store
 
     assert Store(db).names() == []
+
+
+def test_workers_auto_is_one_trial_per_core_and_bad_counts_are_named(tmp_path, capsys):
+    from core.executor import auto_workers
+
+    assert auto_workers(1, cores=2) == 2 and auto_workers(2, cores=2) == 1
+    assert auto_workers(4, cores=2) == 1
+    db = tmp_path / "s.db"
+    with pytest.raises(SystemExit) as exit_:
+        main(["tune", "--dataset", "digits", "--workers", "0", "--db", str(db)])
+    assert exit_.value.code == 2
+    assert "expected 'auto' or an integer >= 1, got '0'" in capsys.readouterr().err
+    assert not db.exists()
