@@ -41,7 +41,11 @@ bench: $(DEV)
 		--out docs/benchmarks/pruning-dev
 	OMP_NUM_THREADS=1 $(BIN)/python bench/pruning.py --seeds 40 --out docs/benchmarks/pruning
 	$(BIN)/python bench/pruning_e2e.py --pruner asha --seeds 3 --out docs/benchmarks/pruning-e2e
-	OMP_NUM_THREADS=1 $(BIN)/python bench/parallel.py --seeds 30 --out docs/benchmarks/parallel
+	OMP_NUM_THREADS=1 $(BIN)/python bench/parallel.py --surfaces --real "" \
+		--out docs/benchmarks/parallel/scheduling
+	OMP_NUM_THREADS=1 $(BIN)/python bench/parallel.py --workers --real "" --seeds 20 \
+		--out docs/benchmarks/parallel/samples
+	$(BIN)/python bench/parallel.py --workers --surfaces --out docs/benchmarks/parallel/real
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces branin "cnn mnist-5k" \
 		"cnn fashion-mnist" --seeds 20 --out docs/benchmarks/branin-cnn && \
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces hartmann-6 --seeds 20 \

@@ -3,7 +3,7 @@
 1. **Scheduling efficiency.** The project's runner drives a real local Ray instance with N
    logical workers (N = 1, 2, 4, 8). Each trial is a stand-in that trains nothing: it
    sleeps the seconds per epoch that the real CNN measured at that point (the learning-curve
-   table of `make curves`, one of its training runs drawn at random), times 0.2, and
+   table of `make curves`, one of its training runs drawn at random), times 0.5, and
    reports that run's validation accuracies. Reported: trials per hour against N, and their
    ratio to N times the rate with one worker.
 2. **What parallelism costs in samples.** The same stand-in durations in a simulated clock
@@ -56,7 +56,7 @@ class StandIn(TrialActor):
     sleeps the measured seconds of each epoch (times ``SCALE``) and reports the measured
     validation accuracy of one stored training run at the point."""
 
-    SCALE = 0.2
+    SCALE = 0.5
     PATHS: tuple[str, ...] = tuple(str(p) for p in CURVES)
 
     def __init__(self, dataset: Any, threads: int) -> None:
@@ -118,21 +118,23 @@ def trials_per_hour(workers: int, trials: int, seed: int, runs_dir: Path) -> flo
     return 3600.0 * trials / span
 
 
-def scheduling(worker_counts: list[int], trials: int, seeds: int) -> list[str]:
+def scheduling(worker_counts: list[int], per_worker: int, seeds: int) -> list[str]:
     from core.executor import connect
 
     connect("", num_cpus=max(worker_counts))
     rates: dict[int, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in worker_counts:
+            trials = per_worker * n
             rates[n] = [trials_per_hour(n, trials, 20_000 + s, Path(tmp)) for s in range(seeds)]
             print(f"workers {n}: {np.median(rates[n]):.0f} trials/h", file=sys.stderr)
     one = float(np.median(rates[worker_counts[0]]))
     lines = [
         f"Stand-in trials (the measured CNN epoch times of bench/curves x {StandIn.SCALE:g}, "
-        f"median {_median_trial_seconds() * StandIn.SCALE:.1f} s a trial), {trials} trials a "
-        f"study, the project's runner on a local Ray instance with as many logical CPUs as "
-        f"workers; median of {seeds} studies.",
+        f"median {_median_trial_seconds() * StandIn.SCALE:.1f} s a trial), {per_worker} trials "
+        "a worker in each study (the first five random, the rest asked of the GP with the "
+        "running trials pending), the project's runner on a local Ray instance with as many "
+        f"logical CPUs as the largest N; median of {seeds} studies.",
         "",
         "| workers | trials per hour | x the rate of 1 worker | / N (target >= 0.9) |",
         "| --- | --- | --- | --- |",
@@ -295,7 +297,9 @@ def sample_cost(names: list[str], seeds: range, budget: int, workers: int) -> li
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4, 8])
-    parser.add_argument("--trials", type=int, default=32, help="stand-in trials a study (32)")
+    parser.add_argument(
+        "--trials-per-worker", type=int, default=4, help="stand-in trials a study, per worker (4)"
+    )
     parser.add_argument("--studies", type=int, default=1, help="studies per worker count (1)")
     parser.add_argument(
         "--surfaces", nargs="*", default=["branin", "cnn mnist-5k", "cnn fashion-mnist"]
@@ -309,15 +313,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-epochs", type=int, default=2)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    lines = ["## Scheduling efficiency", ""]
+    lines: list[str] = []
     if args.workers:
-        lines += scheduling(args.workers, args.trials, args.studies)
-    lines += ["", "## What parallelism costs in samples", ""]
+        lines += ["## Scheduling efficiency", ""]
+        lines += scheduling(args.workers, args.trials_per_worker, args.studies)
     if args.surfaces:
-        seeds = seed_range(args)
-        lines += sample_cost(args.surfaces, seeds, args.budget, 4)
-    lines += ["", "## Real training on this machine", ""]
+        lines += ["", "## What parallelism costs in samples", ""]
+        lines += sample_cost(args.surfaces, seed_range(args), args.budget, 4)
     if args.real:
+        lines += ["", "## Real training on this machine", ""]
         lines += real_training(args.real, args.real_trials, args.real_epochs)
     publish(lines, argv, "bench/parallel.py", args.out)
     return 0

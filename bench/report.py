@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 from pathlib import Path
 
@@ -34,7 +35,8 @@ def publish(lines: list[str], argv: list[str] | None, script: str, out: str | No
     """A result's text with the command that made it: printed, and written to
     ``out/results.md`` if ``out`` is given."""
     args = argv if argv is not None else sys.argv[1:]
-    text = "\n".join([*lines, "", f"Command: `.venv/bin/python {script} {' '.join(args)}`"]) + "\n"
+    command = shlex.join([".venv/bin/python", script, *args])
+    text = "\n".join([*lines, "", f"Command: `{command}`"]) + "\n"
     print(text)
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)

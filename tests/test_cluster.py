@@ -44,7 +44,7 @@ def test_a_node_that_leaves_mid_trial_fails_it_and_the_study_completes(
         return pools[-1]
 
     config = tiny_config(
-        "cluster", init_points=3, n_iter=0, budget=Budget(20, 8), parallel=Parallel(workers=2)
+        "cluster", init_points=3, n_iter=0, budget=Budget(12, 8), parallel=Parallel(workers=2)
     )
     runner = Registry(store, runs_dir=tmp_path).create(
         config, runner_factory=functools.partial(Runner, pool_factory=pool_factory)

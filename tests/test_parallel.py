@@ -75,7 +75,7 @@ def test_a_killed_ray_worker_fails_its_trial_which_is_retried_once(
 ):
     store = Store(tmp_path / "studies.db")
     config = tiny_config(
-        "kill", init_points=3, n_iter=0, budget=Budget(30, 8), parallel=Parallel(workers=2)
+        "kill", init_points=3, n_iter=0, budget=Budget(12, 8), parallel=Parallel(workers=2)
     )
     runner = Registry(store, runs_dir=tmp_path).create(config)
     # both trials have trained an epoch, and have many to go: whichever actor dies, it dies
