@@ -396,7 +396,7 @@ class BayesStrategy(Strategy):
         GP fitted to the real results predicts there, so its uncertainty there collapses and
         the acquisition looks elsewhere, while the fit stays consistent with the data (a
         constant lie such as the worst or the best value seen contradicts the neighbouring
-        results and inflates the fitted noise; docs/BENCHMARKS.md). Should the suggestion
+        results and inflates the fitted noise). Should the suggestion
         still land within ``PENDING_RADIUS`` of a pending point, the next of a few random
         candidates far enough from all of them is taken instead."""
         if index < self.init_points or not self.observations:
