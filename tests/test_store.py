@@ -100,6 +100,8 @@ def test_a_process_killed_mid_trial_loses_only_that_trial_and_resume_finishes(tm
         str(db),
         "--name",
         "crash",
+        "--pruner",
+        "none",  # every finished trial complete: what is kept is then easy to name
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
