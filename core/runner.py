@@ -68,11 +68,6 @@ class Snapshot:
         return len(self.current.history) if self.current else 0
 
     @property
-    def pending(self) -> tuple[dict[str, float], ...]:
-        """The points of the running trials, whose results are not known yet."""
-        return tuple(t.params for t in self.running)
-
-    @property
     def version(self) -> tuple:
         """Changes whenever a chart would: a trial or an epoch ends, or the status moves."""
         return (
