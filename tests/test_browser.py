@@ -199,12 +199,6 @@ def test_tune_watch_stop_reload_and_download(browser, server):
     wait_until(lambda: "after 1 trials" in plot_text(page), what="the first surrogate")
     wait_until(lambda: "after 3 trials" in plot_text(page), what="the surrogate to update")
     assert page.get_by_text("trials 3/8").count() + page.get_by_text("trials 4/8").count() >= 1
-    # ASHA, the default pruner, stops a trial behind the others after its first epoch: the
-    # accuracy chart marks it
-    wait_until(lambda: db_trials(server.db, "pruned") >= 1, what="a pruned trial")
-    wait_until(
-        lambda: "pruned (accuracy when stopped)" in plot_text(page, 3), what="the pruned marker"
-    )
     shot(page, "live")
 
     page.get_by_role("button", name="Stop").click()
@@ -234,6 +228,18 @@ def test_tune_watch_stop_reload_and_download(browser, server):
     assert set(data["params"]) == {"dropout2_rate", "lr"}
     assert data["val_accuracy"] == pytest.approx(best)
     assert data["trials"] == kept
+
+
+def test_a_trial_the_default_pruner_stops_is_marked_on_live(browser, server):
+    """ASHA, the default pruner, stops a trial behind the others after its first epoch."""
+    page = new_page(browser)
+    configure_tiny(page, server, init_points=2, n_iter=10, epochs=3, batch=16, name="pruning")
+    start(page)
+    wait_until(lambda: db_trials(server.db, "pruned") >= 1, what="a pruned trial")
+    wait_until(
+        lambda: "pruned (accuracy when stopped)" in plot_text(page, 3), what="the pruned marker"
+    )
+    shot(page, "live-pruned")
 
 
 def test_server_killed_mid_trial_then_restarted_and_resumed(browser, server):
