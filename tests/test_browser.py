@@ -211,6 +211,7 @@ def test_tune_watch_stop_reload_and_download(browser, server):
     page.reload()
     page.get_by_text("e2e — stopped").wait_for()
     page.get_by_text(f"trials {kept}/8").wait_for()
+    page.get_by_role("button", name="Resume").wait_for()  # drawn just after the status line
     assert page.get_by_role("button", name="Resume").count() == 1
 
     page.get_by_role("link", name="Studies").click()
