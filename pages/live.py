@@ -27,7 +27,7 @@ st.session_state["study"] = st.selectbox(
 )
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=2.0)
 def live_view() -> None:
     name = st.session_state["study"]
     try:

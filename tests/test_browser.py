@@ -7,31 +7,17 @@ Screenshots of each page are kept in test-artifacts/.
 
 import json
 import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from bench.browser import CHROMIUM, FINISHED, Server, db_trials, launch, wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def require_browser():
@@ -43,67 +29,13 @@ def require_browser():
     pytest.skip(reason)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`streamlit run app.py` in a child process, on its own port and database."""
-
-    def __init__(self, db: Path, *extra: str):
-        self.db = db
-        self.extra = list(extra)
-        self.port = free_port()
-        self.proc = None
-        self.log = db.parent / f"streamlit-{self.port}.log"
-
-    @property
-    def url(self):
-        return f"http://localhost:{self.port}"
-
-    def start(self):
-        env = {**os.environ, "TUNER_DB": str(self.db), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        cmd = [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.port", str(self.port), "--server.headless", "true", *self.extra,
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        return self
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"streamlit did not start: {self.log.read_text()[-2000:]}")
-
-    def kill(self):
-        """SIGKILL: no clean-up runs, as when a machine dies."""
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @pytest.fixture(scope="module")
 def browser():
     require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        b = launch(p)
         yield b
         b.close()
 
@@ -126,32 +58,6 @@ def new_page(browser):
 def shot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-FINISHED = ("complete", "pruned", "failed")  # what counts towards a study's total
-
-
-def db_trials(db, status=None):
-    """The statuses of every trial, or how many have ``status`` (one, or a tuple of them)."""
-    try:
-        with sqlite3.connect(db) as conn:
-            if status is None:
-                return conn.execute("SELECT status FROM trials ORDER BY number").fetchall()
-            wanted = (status,) if isinstance(status, str) else tuple(status)
-            marks = ",".join("?" * len(wanted))
-            query = f"SELECT COUNT(*) FROM trials WHERE status IN ({marks})"
-            return conn.execute(query, wanted).fetchone()[0]
-    except sqlite3.OperationalError:
-        return [] if status is None else 0
-
-
-def wait_until(predicate, timeout=120, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def set_number(page, label, value):
@@ -401,3 +307,19 @@ def test_an_upload_over_the_size_limit_is_refused_by_the_server(browser, tmp_pat
         shot(page, "upload-too-large")
     finally:
         small.stop()
+
+
+def test_the_watching_benchmark_runs_one_study_from_the_cli_and_one_watched_on_live(
+    browser, tmp_path
+):
+    from bench import watching
+
+    settings = watching.Settings(init_points=1, n_iter=1, epochs=1)
+    rows = watching.collect(browser, tmp_path, repeats=1, workers=[1], s=settings)
+    assert [r["way"] for r in rows] == ["cli", "live"]
+    assert all(r["trials_per_hour"] > 0 and r["samples_per_second"] > 0 for r in rows)
+    assert rows[1]["server_cpu"] > 0 and rows[1]["browser_cpu"] > 0
+    lines = watching.report(rows, [1], settings)
+    ratio = watching.ratios(rows, 1)["trials_per_hour"]
+    assert ratio == pytest.approx(rows[1]["trials_per_hour"] / rows[0]["trials_per_hour"])
+    assert any(line.startswith(f"| 1 | {ratio:.2f} |") for line in lines)
