@@ -46,6 +46,7 @@ bench: $(DEV)
 	OMP_NUM_THREADS=1 $(BIN)/python bench/parallel.py --workers --real "" --seeds 20 \
 		--out docs/benchmarks/parallel/samples
 	$(BIN)/python bench/parallel.py --workers --surfaces --out docs/benchmarks/parallel/real
+	$(BIN)/python bench/watching.py --repeats 2 --out docs/benchmarks/watching
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces branin "cnn mnist-5k" \
 		"cnn fashion-mnist" --seeds 20 --out docs/benchmarks/branin-cnn && \
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces hartmann-6 --seeds 20 \

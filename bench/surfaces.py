@@ -36,6 +36,21 @@ class Surface:
     #: Every stored run of the surface (``f`` is the first): with two or more, each query can
     #: be answered by one of them at random, as retraining the same point would.
     runs: tuple[Callable[[dict[str, float]], float], ...] = ()
+    #: One training run's noise (std), pooled over the stored runs; NaN with fewer than two.
+    sigma: float = math.nan
+    #: The stored runs split in two, each half with its own noise-free estimate and
+    #: residuals: the fresh-noise view queries one half and is scored on the other.
+    halves: tuple[Half, ...] = ()
+
+
+@dataclass(frozen=True)
+class Half:
+    """Some of a surface's stored runs: the noise-free estimate they give, its best value,
+    and every residual (a run's cell minus the estimate there)."""
+
+    smooth: Callable[[dict[str, float]], float]
+    optimum: float
+    residuals: np.ndarray
 
 
 _H6_A = np.array(
@@ -170,12 +185,23 @@ def tabular(path: Path, replicates: Path | None = None) -> Surface:
             f"with RMS error {_rms(rest - denoise([clean[0]])[0]):.4f} by the estimate from "
             f"the stored run alone, {_rms(rest - clean[0]):.4f} by the stored values themselves."
         )
+    sigma, halves = math.nan, ()
+    if len(runs) > 1:
+        sigma = spread
+        halves = tuple(_half(clean[k::2], lookup) for k in (0, 1))
     # half a point of accuracy counts as reached
     lookups = tuple(lookup(r) for r in runs)
     return Surface(
         f"cnn {table['dataset']}", space, lookups[0], float(acc.max()), 0.005,
         expected=lookup(smooth), expected_optimum=float(smooth.max()), note=note, runs=lookups,
+        sigma=sigma, halves=halves,
     )  # fmt: skip
+
+
+def _half(runs: list[np.ndarray], lookup: Callable[[np.ndarray], Callable]) -> Half:
+    smooth, _ = denoise(runs)
+    residuals = np.concatenate([(r - smooth).ravel() for r in runs])
+    return Half(lookup(smooth), float(smooth.max()), residuals[~np.isnan(residuals)])
 
 
 def surfaces(data_dir: Path = ROOT / "bench" / "data") -> list[Surface]:

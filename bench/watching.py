@@ -38,6 +38,8 @@ class Settings:
     init_points: int = 5
     n_iter: int = 7
     epochs: int = 2
+    #: Extra options for ``streamlit run`` (``--runner.postScriptGC=true``, ...).
+    streamlit: tuple[str, ...] = ()
 
     @property
     def trials(self) -> int:
@@ -138,7 +140,7 @@ def run_browser(
 ) -> dict[str, float]:
     """Tune as a person fills it in, Start, and Live left open until the study completes."""
     db = tmp / f"{name}.db"
-    server = Server(db).start()
+    server = Server(db, *s.streamlit).start()
     context = browser.new_context(viewport={"width": 1400, "height": 1100})
     try:
         page = context.new_page()
@@ -208,7 +210,8 @@ def report(rows: list[dict[str, Any]], workers: list[int], s: Settings) -> list[
         "pruner (the Quick look preset's study, every trial trained whole), run from the CLI "
         "and from Tune with Live open in Chromium for the whole run; the same seed each way. "
         "Server CPU: the Streamlit process's own threads (script reruns, the runner; "
-        "training is in a child process or Ray's workers).",
+        "training is in a child process or Ray's workers)."
+        + (f" Streamlit run with {' '.join(s.streamlit)}." if s.streamlit else ""),
         "",
         "| workers | way | seed | trials per hour | median samples/s | median trial (s) | "
         "server CPU (s) | Chromium CPU (s) |",
@@ -240,11 +243,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-points", type=int, default=Settings.init_points)
     parser.add_argument("--n-iter", type=int, default=Settings.n_iter)
     parser.add_argument("--epochs", type=int, default=Settings.epochs)
+    parser.add_argument(
+        "--streamlit-option",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="passed to streamlit run, e.g. --streamlit-option=--runner.postScriptGC=true",
+    )
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    s = Settings(args.init_points, args.n_iter, args.epochs)
+    s = Settings(args.init_points, args.n_iter, args.epochs, tuple(args.streamlit_option))
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         browser = launch(p)
         rows = collect(browser, Path(tmp), args.repeats, args.workers, s)

@@ -1,0 +1,482 @@
+"""The benchmark protocol of docs/BENCHMARKS.md, section 3: every declared method on every
+surface, paired by seed, scored in units of one training run's noise on the CNN surfaces.
+
+Views:
+- Branin, Hartmann-6 and the held-out functions (random bumps that nobody tuned on): regret
+  is the optimum minus the best value so far.
+- The CNN surfaces, with fresh noise: the stored runs are split in two halves; each query
+  is answered by one half's noise-free estimate plus a residual drawn at random from that
+  half's runs, and the trial a method would hand over (its best observed one) is scored on
+  the other half's estimate: regret = that estimate's best minus its value there, in units
+  of sigma. Even seeds query half 0 and are scored on half 1; odd seeds the other way round.
+  Every method with the same seed gets the same residual draws in the same query order.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/protocol.py --jobs 2 --out docs/benchmarks/protocol
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from functools import cache, cached_property
+from pathlib import Path
+
+import numpy as np
+
+from bench.methods import GP_PEERS, INIT_POINTS, METHODS, skopt_space
+from bench.report import add_seed_arguments, publish, seed_range
+from bench.stats import bootstrap_mean, holm, wilcoxon, wilson
+from bench.surfaces import ROOT, Surface, surfaces
+from core.optimizer import make_strategy
+from core.space import Param, SearchSpace
+
+OURS = "bayes (this project)"
+#: Within this many sigma of the best counts as found (CNN surfaces).
+NEAR = 0.5
+#: Non-inferior: the upper end of the paired difference's interval at most this (sigma).
+MARGIN_SIGMA = 0.1
+#: On the synthetic functions, non-inferior: the geometric mean of ours / peer's regret at
+#: most 1.5 (upper end of the interval of the mean log10 ratio at most log10 1.5).
+MARGIN_RATIO = 1.5
+#: Regrets below this count as zero on the log scale of the synthetic functions.
+FLOOR = 1e-6
+
+
+# -- held-out functions --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bumps:
+    """A sum of Gaussian bumps in the unit cube, drawn from ``seed``: a function family
+    nobody here tuned on. The optimum is found by local searches from every bump's centre."""
+
+    dim: int
+    seed: int
+    count: int = 8
+
+    @cached_property
+    def parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([self.seed, self.dim])
+        centres = rng.random((self.count, self.dim))
+        widths = rng.uniform(0.08, 0.3, (self.count, 1)) * math.sqrt(self.dim)
+        heights = rng.uniform(0.3, 1.0, self.count)
+        return centres, widths, heights
+
+    def value(self, x: np.ndarray) -> float:
+        centres, widths, heights = self.parts
+        d2 = np.sum((np.asarray(x, dtype=float) - centres) ** 2, axis=1) / widths[:, 0] ** 2
+        return float(np.sum(heights * np.exp(-0.5 * d2)))
+
+    def optimum(self) -> float:
+        from scipy.optimize import minimize
+
+        best = -math.inf
+        for start in self.parts[0]:
+            res = minimize(lambda x: -self.value(x), start, bounds=[(0.0, 1.0)] * self.dim)
+            best = max(best, -float(res.fun), self.value(start))
+        return best
+
+    def surface(self) -> Surface:
+        space = SearchSpace([Param(f"x{i}", 0.0, 1.0) for i in range(1, self.dim + 1)])
+
+        def f(p: dict[str, float]) -> float:
+            return self.value(np.array([p[f"x{i}"] for i in range(1, self.dim + 1)]))
+
+        name = f"bumps-{self.dim}d #{self.seed}"
+        return Surface(name, space, f, self.optimum(), 0.01 * self.optimum())
+
+
+#: Drawn from seeds 10000 and up only: never looked at while choosing defaults.
+HELD_OUT_FUNCTIONS = tuple(Bumps(dim, 10_000 + k) for dim in (2, 4, 6) for k in range(2))
+
+
+@cache
+def catalogue(data: str) -> dict[str, Surface]:
+    """Every surface of the protocol by name (built once per process)."""
+    out = {s.name: s for s in surfaces(Path(data))}
+    out.update({b.surface().name: b.surface() for b in HELD_OUT_FUNCTIONS})
+    return out
+
+
+# -- one run ---------------------------------------------------------------------------------
+def fresh_noise(s: Surface, seed: int) -> tuple[Surface, Surface]:
+    """The surface a method queries with ``seed`` and the one its answer is scored on."""
+    asked, scored = s.halves[seed % 2], s.halves[1 - seed % 2]
+    rng = np.random.default_rng([seed, 2])
+
+    def f(p: dict[str, float]) -> float:
+        return asked.smooth(p) + float(asked.residuals[rng.integers(asked.residuals.size)])
+
+    yardstick = replace(s, f=scored.smooth, optimum=scored.optimum)
+    return replace(s, f=f), yardstick
+
+
+def regret_curve(name: str, method: str, seed: int, budget: int, data: str) -> list[float]:
+    """Regret after each trial of one run; on a CNN surface in units of sigma."""
+    s = catalogue(data)[name]
+    if not s.halves:
+        values = METHODS[method](s, seed, budget)
+        best = np.maximum.accumulate(np.asarray(values, dtype=float))
+        return [float(v) for v in np.maximum(s.optimum - best, 0.0)]
+    asked, yardstick = fresh_noise(s, seed)
+    points: list[dict[str, float]] = []
+
+    def recording(p: dict[str, float]) -> float:
+        points.append(dict(p))
+        return asked.f(p)
+
+    values = np.asarray(METHODS[method](replace(asked, f=recording), seed, budget), dtype=float)
+    if len(points) != budget:
+        raise RuntimeError(f"{method} evaluated {len(points)} points for {budget} trials")
+    truth = np.array([yardstick.f(p) for p in points])
+    incumbent = [int(np.argmax(values[: k + 1])) for k in range(budget)]
+    regret = np.maximum(yardstick.optimum - truth[incumbent], 0.0) / s.sigma
+    return [float(v) for v in regret]
+
+
+def _task(args: tuple) -> tuple[tuple, list[float]]:
+    return args[:3], regret_curve(*args)
+
+
+def evaluate(
+    names: list[str], methods: list[str], seeds: range, budget: int, data: str, jobs: int
+) -> dict[str, dict[str, list[list[float]]]]:
+    """Regret curves by surface and method, one per seed, in seed order."""
+    tasks = [(n, m, seed, budget, data) for n in names for m in methods for seed in seeds]
+    results: dict = {n: {m: {} for m in methods} for n in names}
+    started = time.time()
+    with ProcessPoolExecutor(jobs) as pool:
+        for k, ((n, m, seed), curve) in enumerate(pool.map(_task, tasks, chunksize=1), 1):
+            results[n][m][seed] = curve
+            if k % 20 == 0 or k == len(tasks):
+                print(f"{k}/{len(tasks)} runs, {time.time() - started:.0f} s", file=sys.stderr)
+    return {n: {m: [by[s] for s in seeds] for m, by in r.items()} for n, r in results.items()}
+
+
+# -- is the map right? ---------------------------------------------------------------------
+MAP_RESOLUTION = 40  # the Live page's grid
+MAP_REGION = 3.0  # sigma below the best: the region a person looks at
+
+
+def optuna_map(units: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The mean Optuna's GPSampler's GP would draw over ``grid`` (unit cube) from these
+    trials. Optuna has no public API for its GP's posterior: this is the one place that
+    uses its private ``optuna._gp`` (checked by tests/test_protocol.py)."""
+    import torch
+    from optuna._gp import gp, prior
+
+    mean, std = float(np.mean(values)), max(float(np.std(values)), 1e-12)
+    fitted = gp.fit_kernel_params(
+        X=np.asarray(units, dtype=float),
+        Y=(np.asarray(values, dtype=float) - mean) / std,
+        is_categorical=np.zeros(units.shape[1], dtype=bool),
+        log_prior=prior.default_log_prior,
+        minimum_noise=prior.DEFAULT_MINIMUM_NOISE_VAR,
+        deterministic_objective=False,
+    )
+    with torch.no_grad():
+        out, _ = fitted.posterior(torch.from_numpy(np.asarray(grid, dtype=float)))
+    return out.numpy() * std + mean
+
+
+def skopt_map(space: SearchSpace, points: list, values: np.ndarray, grid: list) -> np.ndarray:
+    """The mean scikit-optimize's ``gp_minimize`` would draw over ``grid`` from these trials
+    (its own GP, built by its public ``cook_estimator`` as ``gp_minimize`` builds it)."""
+    from skopt.space import Space
+    from skopt.utils import cook_estimator
+
+    sk = Space(skopt_space(space))
+    model = cook_estimator("GP", space=sk, random_state=0, noise="gaussian")
+    rows = [[p[n] for n in space.names] for p in points]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(sk.transform(rows), -np.asarray(values, dtype=float))
+    return -model.predict(sk.transform([[p[n] for n in space.names] for p in grid]))
+
+
+def map_errors(name: str, seed: int, data: str, checkpoints: tuple[int, ...]) -> dict:
+    """The RMSE, in sigma, between each GP's mean and the noise-free estimate of the other
+    half, over the whole plane and over the region within 3 sigma of its best, after each
+    checkpoint of this project's run (every GP sees the same trials)."""
+    s = catalogue(data)[name]
+    asked, yardstick = fresh_noise(s, seed)
+    strategy = make_strategy("bayes", s.space, seed=seed, init_points=INIT_POINTS,
+                             budget=max(checkpoints))  # fmt: skip
+    axis = np.linspace(0.0, 1.0, MAP_RESOLUTION)
+    units = np.array([[x, y] for x in axis for y in axis])
+    grid = [s.space.from_unit(u) for u in units]
+    truth = np.array([yardstick.f(p) for p in grid])
+    near = truth >= yardstick.optimum - MAP_REGION * s.sigma
+    points, values, out = [], [], {}
+    for k in range(1, max(checkpoints) + 1):
+        p = strategy.ask()
+        points.append(p)
+        values.append(asked.f(p))
+        strategy.tell(p, values[-1])
+        if k not in checkpoints:
+            continue
+        tried = np.array([s.space.to_unit(q) for q in points])
+        maps = {
+            OURS: strategy.posterior(units)[0],
+            "skopt gp_minimize": skopt_map(s.space, points, np.array(values), grid),
+            "optuna GP": optuna_map(tried, np.array(values), units),
+        }
+        for method, mean in maps.items():
+            err = (mean - truth) / s.sigma
+            out[(method, k)] = (float(np.sqrt(np.mean(err**2))),
+                                float(np.sqrt(np.mean(err[near] ** 2))))  # fmt: skip
+    return out
+
+
+def _map_task(args: tuple) -> tuple[tuple, dict]:
+    return args[:2], map_errors(*args)
+
+
+def map_report(names: list[str], seeds: range, data: str, jobs: int) -> list[str]:
+    checkpoints = (12, 25)
+    tasks = [(n, seed, data, checkpoints) for n in names for seed in seeds]
+    with ProcessPoolExecutor(jobs) as pool:
+        done = dict(pool.map(_map_task, tasks, chunksize=1))
+    lines = [
+        "### Is the map right?",
+        "",
+        f"RMSE in sigma between each GP's mean over the dropout x log-lr plane "
+        f"({MAP_RESOLUTION} x {MAP_RESOLUTION}) and the other half's noise-free estimate, "
+        f'after this project\'s trials; "near the best": where the estimate is within '
+        f"{MAP_REGION:g} sigma of its best. Median over {len(seeds)} seeds [95% CI of the "
+        "mean paired difference, ours minus the other], Wilcoxon p (Holm over the two).",
+        "",
+        "| surface | trials | GP | whole plane | near the best | ours - GP, near the best | "
+        "p (Holm) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    targets = []
+    for n in names:
+        for k in checkpoints:
+            ours = np.array([done[(n, seed)][(OURS, k)] for seed in seeds])
+            others = {m: np.array([done[(n, seed)][(m, k)] for seed in seeds])
+                      for m in ("skopt gp_minimize", "optuna GP")}  # fmt: skip
+            pvalues = holm([wilcoxon(ours[:, 1], o[:, 1]) for o in others.values()])
+            lines.append(f"| {n} | {k} | {OURS} | {np.median(ours[:, 0]):.2f} | "
+                         f"{np.median(ours[:, 1]):.2f} | — | — |")  # fmt: skip
+            highs = {}
+            for (m, o), p in zip(others.items(), pvalues, strict=True):
+                low, high = bootstrap_mean(ours[:, 1] - o[:, 1])
+                highs[m] = high
+                lines.append(
+                    f"| {n} | {k} | {m} | {np.median(o[:, 0]):.2f} | {np.median(o[:, 1]):.2f} "
+                    f"| {np.mean(ours[:, 1] - o[:, 1]):+.2f} [{low:+.2f}, {high:+.2f}] | {_p(p)} |"
+                )
+            if k == 25:
+                better = min(others, key=lambda m: float(np.mean(others[m][:, 1])))
+                under = float(np.median(ours[:, 1]))
+                targets.append(
+                    f"- {n}, 25 trials: near the best, ours - {better} (the better of the two) "
+                    f"upper end {highs[better]:+.2f} sigma; no worse (upper <= 0): "
+                    f"{_met(highs[better] <= 0)}; ours {under:.2f} sigma (median), under 1 "
+                    f"sigma: {_met(under < 1)}"
+                )
+    return [*lines, "", *targets, ""]
+
+
+# -- the report ------------------------------------------------------------------------------
+def first_within(curve: list[float], level: float) -> float:
+    hits = [k + 1 for k, v in enumerate(curve) if v <= level]
+    return float(hits[0]) if hits else math.inf
+
+
+def _log(regret: np.ndarray) -> np.ndarray:
+    return np.log10(np.maximum(regret, FLOOR))
+
+
+def paired_rows(by_method: dict, budget: int, sigma_units: bool) -> list[dict]:
+    """Ours against every other method at ``budget``: the paired difference (ours minus
+    peer; in sigma, or of log10 regret on the synthetic functions), its bootstrap interval,
+    and the Wilcoxon p-value with Holm's correction over the rows."""
+    mine = np.array([c[budget - 1] for c in by_method[OURS]])
+    rows = []
+    for m, curves in by_method.items():
+        if m == OURS:
+            continue
+        theirs = np.array([c[budget - 1] for c in curves])
+        diff = mine - theirs if sigma_units else _log(mine) - _log(theirs)
+        low, high = bootstrap_mean(diff)
+        rows.append({"peer": m, "mean": float(diff.mean()), "low": low, "high": high,
+                     "p": wilcoxon(mine, theirs)})  # fmt: skip
+    for row, adjusted in zip(rows, holm([r["p"] for r in rows]), strict=True):
+        row["p_holm"] = adjusted
+    return rows
+
+
+def summary_table(name: str, by_method: dict, budget: int, sigma_units: bool) -> list[str]:
+    n = len(by_method[OURS])
+    rows = {r["peer"]: r for r in paired_rows(by_method, budget, sigma_units)}
+    random = np.median([c[budget - 1] for c in by_method["random"]])
+    if sigma_units:
+        lines = [
+            f"#### {name}, {budget} trials, {n} seeds (regret in sigma)",
+            "",
+            f"| method | within {NEAR} sigma [95% CI] | mean regret [95% CI] | median trials "
+            f"to within {NEAR} sigma | ours - method, mean [95% CI] | p (Holm) |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+    else:
+        lines = [
+            f"#### {name}, {budget} trials, {n} seeds",
+            "",
+            "| method | median regret (x random) | mean log10(ours / method) [95% CI] | p (Holm) |",
+            "| --- | --- | --- | --- |",
+        ]
+    for m, curves in by_method.items():
+        final = np.array([c[budget - 1] for c in curves])
+        row = rows.get(m)
+        versus = (
+            f"{row['mean']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}] | {_p(row['p_holm'])}"
+            if row else "— | —"
+        )  # fmt: skip
+        if sigma_units:
+            near = int(np.sum(final <= NEAR))
+            lo, hi = wilson(near, n)
+            mlo, mhi = bootstrap_mean(final)
+            ttt = np.median([first_within(c[:budget], NEAR) for c in curves])
+            lines.append(
+                f"| {m} | {near}/{n} = {near / n:.0%} [{lo:.0%}, {hi:.0%}] | {final.mean():.2f} "
+                f"[{mlo:.2f}, {mhi:.2f}] | {_trials(ttt)} | {versus} |"
+            )
+        else:
+            med = float(np.median(final))
+            ratio = f" ({med / random:.2f})" if random > 0 else ""
+            lines.append(f"| {m} | {med:.4g}{ratio} | {versus} |")
+    return [*lines, ""]
+
+
+def _p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _trials(t: float) -> str:
+    return "not reached" if math.isinf(t) else f"{t:g}"
+
+
+def target_lines(results: dict, cnn: list[str]) -> list[str]:
+    """One line per target of the protocol, met or missed, with the figures."""
+    lines = []
+    if len(next(iter(next(iter(results.values())).values()))[0]) < 25:
+        return ["- (the targets are at 25 trials and more: not reached by this run)"]
+    for name in cnn:
+        by = results[name]
+        final = np.array([c[24] for c in by[OURS]])
+        near, n = int(np.sum(final <= NEAR)), len(final)
+        lo, _ = wilson(near, n)
+        ok = near / n >= 0.85 and lo >= 0.75
+        lines.append(
+            f"- {name}, 25 trials: within {NEAR} sigma in {near}/{n} = {near / n:.0%} (Wilson "
+            f"lower {lo:.0%}); target >= 85% with lower >= 75%: {_met(ok)}"
+        )
+        rows = {r["peer"]: r for r in paired_rows(by, 25, True)}
+        for peer in GP_PEERS:
+            r = rows[peer]
+            lines.append(
+                f"- {name}, 25 trials: ours - {peer} = {r['mean']:+.3f} sigma, upper end "
+                f"{r['high']:+.3f}; non-inferior (upper <= +{MARGIN_SIGMA}): "
+                f"{_met(r['high'] <= MARGIN_SIGMA)}"
+            )
+        r = rows["random"]
+        better = r["mean"] < 0 and r["p_holm"] < 0.01
+        lines.append(
+            f"- {name}, 25 trials: ours - random = {r['mean']:+.3f} sigma, p (Holm) "
+            f"{_p(r['p_holm'])}; better than random with p < 0.01: {_met(better)}"
+        )
+    if "branin" in results:
+        by = results["branin"]
+        mine, rand = (np.median([c[24] for c in by[m]]) for m in (OURS, "random"))
+        lines.append(
+            f"- branin, 25 trials: median regret {mine:.4g} = {mine / rand:.3f} x random's; "
+            f"target <= 1/3: {_met(mine <= rand / 3)}"
+        )
+        lines.append(_noninferior_line("branin", by, _best_peer(by, 25), 25))
+    if "hartmann-6" in results:
+        by = results["hartmann-6"]
+        lines.append(_noninferior_line("hartmann-6", by, "skopt gp_minimize", 25))
+        if len(by[OURS][0]) >= 50:
+            final = np.array([c[49] for c in by[OURS]])
+            share = float(np.mean(final <= 0.1))
+            lines.append(
+                f"- hartmann-6, 50 trials: regret <= 0.1 in {share:.0%} of seeds; target "
+                f">= 65%: {_met(share >= 0.65)}"
+            )
+    return lines
+
+
+def _best_peer(by: dict, budget: int) -> str:
+    peers = [m for m in by if m not in (OURS, "random")]
+    return min(peers, key=lambda m: float(np.median([c[budget - 1] for c in by[m]])))
+
+
+def _noninferior_line(name: str, by: dict, peer: str, budget: int) -> str:
+    r = {row["peer"]: row for row in paired_rows(by, budget, False)}[peer]
+    bound = math.log10(MARGIN_RATIO)
+    return (
+        f"- {name}, {budget} trials: against {peer}, mean log10(ours / peer) {r['mean']:+.3f}, "
+        f"upper end {r['high']:+.3f}; non-inferior (upper <= log10 {MARGIN_RATIO} = "
+        f"{bound:.3f}): {_met(r['high'] <= bound)}"
+    )
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "missed"
+
+
+def report(results: dict, budgets: list[int], data: str) -> list[str]:
+    every = catalogue(data)
+    cnn = [n for n in results if every[n].halves]
+    lines = ["### Targets", "", *target_lines(results, cnn), "", "### Tables", ""]
+    for name, by in results.items():
+        sigma = every[name].halves != ()
+        if sigma:
+            lines.append(f"{name}: sigma = {every[name].sigma:.4f} (one run's noise, pooled).\n")
+        for b in budgets:
+            if b <= len(by[OURS][0]):
+                lines += summary_table(name, by, b, sigma)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_seed_arguments(parser, seeds=40)
+    parser.add_argument("--surfaces", nargs="+", default=None, help="names; default all")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--budget", type=int, default=50)
+    parser.add_argument("--tables", type=int, nargs="+", default=[12, 25, 50])
+    parser.add_argument("--data", default=str(ROOT / "bench" / "data"))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--maps", action="store_true", help="measure the GP maps' error instead (CNN surfaces)"
+    )
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    names = args.surfaces or list(catalogue(args.data))
+    unknown = sorted(set(names) - set(catalogue(args.data)))
+    if unknown:
+        parser.error(f"unknown surfaces {unknown}; known: {sorted(catalogue(args.data))}")
+    if OURS not in args.methods or "random" not in args.methods:
+        parser.error(f"--methods must include {OURS!r} and 'random'")
+    if args.maps:
+        cnn = [n for n in names if catalogue(args.data)[n].halves]
+        lines = map_report(cnn, seed_range(args), args.data, args.jobs)
+        publish(lines, argv, "bench/protocol.py", args.out)
+        return 0
+    results = evaluate(names, args.methods, seed_range(args), args.budget, args.data, args.jobs)
+    lines = report(results, args.tables, args.data)
+    publish(lines, argv, "bench/protocol.py", args.out)
+    if args.out:
+        (Path(args.out) / "curves.json").write_text(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
