@@ -126,9 +126,12 @@ METHODS: dict[str, Callable[[Surface, int, int], list[float]]] = {
     "bayes (this project)": ours("bayes"),
     "bayes_opt as in the seed": seed_style,
     "random": ours("random"),
+    "grid": ours("grid"),
     "optuna TPE": optuna_sampler("tpe"),
     "optuna GP": optuna_sampler("gp"),
     "skopt gp_minimize": skopt_gp,
 }
+#: The methods the protocol declares (grid search is only in the diagnostics).
+DECLARED = tuple(m for m in METHODS if m != "grid")
 #: The GP peers the non-inferiority targets compare with.
 GP_PEERS = ("optuna GP", "skopt gp_minimize", "bayes_opt as in the seed")

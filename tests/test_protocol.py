@@ -14,15 +14,15 @@ SIGMA = 0.01
 
 @pytest.fixture(scope="module")
 def known(tmp_path_factory):
-    """Four runs of a 12 x 12 CNN-like table: a known smooth surface plus noise of std 0.01."""
+    """Four runs of an 8 x 8 CNN-like table: a known smooth surface plus noise of std 0.01."""
     root = tmp_path_factory.mktemp("known")
     rng = np.random.default_rng(3)
-    u = np.linspace(0.0, 1.0, 12)
+    u = np.linspace(0.0, 1.0, 8)
     clean = 0.90 + 0.05 * u[None, :] - 0.04 * (u[:, None] - 0.5) ** 2
     table = {"dataset": "known", "summary": "known: 10 classes", "budget": {},
              "baseline_accuracy": 0.1, "validation_samples": 400,
-             "dropout2_rate": list(np.linspace(0.1, 0.5, 12)),
-             "log10_lr": list(np.linspace(-4.0, -2.0, 12))}  # fmt: skip
+             "dropout2_rate": list(np.linspace(0.1, 0.5, 8)),
+             "log10_lr": list(np.linspace(-4.0, -2.0, 8))}  # fmt: skip
     (root / "data").mkdir()
     (root / "replicates").mkdir()
     for k in range(4):
@@ -62,7 +62,8 @@ def test_every_method_gets_the_same_draws_in_the_same_query_order(known):
 def test_every_peer_starts_from_this_projects_random_points(known):
     s, _, _ = known
     start = methods.shared_start(s.space, 10_000)
-    for name, run in methods.METHODS.items():
+    for name in methods.DECLARED:
+        run = methods.METHODS[name]
         asked = []
 
         def recording(p, asked=asked):
@@ -141,3 +142,23 @@ def test_the_map_error_is_measured_for_every_gp_at_each_checkpoint(known, monkey
                            for k in (8, 12)}  # fmt: skip
     for whole, near in errors.values():
         assert 0 < whole < 3 and 0 < near < 3  # the surface spans 5 sigma
+
+
+def test_the_protocol_script_reports_every_declared_method_and_the_maps(known, capsys, monkeypatch):
+    s, _, root = known
+    data = str(root / "data")
+    branin = bench_surfaces.surfaces(root / "no-tables")[0]  # no CNN table to build
+    monkeypatch.setattr(protocol, "catalogue", lambda data: {s.name: s, "branin": branin})
+    small = ["--surfaces", "cnn known", "branin", "--seeds", "2", "--budget", "7",
+             "--tables", "7", "--jobs", "1", "--data", data]  # fmt: skip
+    assert protocol.main(small) == 0
+    out = capsys.readouterr().out
+    for method in methods.DECLARED:
+        assert out.count(f"| {method} |") == 2, method  # one row per surface
+    assert "#### cnn known, 7 trials, 2 seeds (regret in sigma)" in out
+    assert "the targets are at 25 trials and more" in out
+    maps = ["--surfaces", "cnn known", "--seeds", "1", "--maps", "--map-trials", "6", "8",
+            "--jobs", "1", "--data", data]  # fmt: skip
+    assert protocol.main(maps) == 0
+    out = capsys.readouterr().out
+    assert out.count("| cnn known | 8 |") == 3  # ours and the two peers' maps
