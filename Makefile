@@ -47,15 +47,17 @@ bench: $(DEV)
 		--out docs/benchmarks/parallel/samples
 	$(BIN)/python bench/parallel.py --workers --surfaces --out docs/benchmarks/parallel/real
 	$(BIN)/python bench/watching.py --repeats 2 --out docs/benchmarks/watching
-	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces branin "cnn mnist-5k" \
-		"cnn fashion-mnist" --seeds 20 --out docs/benchmarks/branin-cnn && \
-	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces hartmann-6 --seeds 20 \
-		--out docs/benchmarks/hartmann6 & \
-	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --surfaces branin "cnn mnist-5k" \
-		"cnn fashion-mnist" --budgets 25 --seeds 80 --out docs/benchmarks/targets-25 & \
-	wait
-	$(BIN)/python bench/optimizers.py --compare docs/benchmarks/branin-cnn/optimizers.json \
-		docs/benchmarks/hartmann6/optimizers.json
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "cnn mnist-5k" \
+		"cnn fashion-mnist" --seeds 80 --budget 25 --tables 12 25 --out docs/benchmarks/protocol/cnn
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "cnn mnist-5k" \
+		"cnn fashion-mnist" --seeds 80 --maps --out docs/benchmarks/protocol/maps
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces branin hartmann-6 --seeds 40 \
+		--budget 50 --out docs/benchmarks/protocol/synthetic
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "bumps-2d #10000" \
+		"bumps-2d #10001" "bumps-4d #10000" "bumps-4d #10001" "bumps-6d #10000" \
+		"bumps-6d #10001" --seeds 20 --budget 25 --tables 25 \
+		--out docs/benchmarks/protocol/held-out-functions
+	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --seeds 20 --out docs/benchmarks/diagnostics
 
 # Learning curves of the real CNN for the pruning benchmark: a 10 x 10 grid over dropout2_rate
 # x log lr, 6 epochs per cell, two training runs side by side on one TensorFlow thread each.
