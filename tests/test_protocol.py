@@ -150,13 +150,19 @@ def test_the_protocol_script_reports_every_declared_method_and_the_maps(known, c
     branin = bench_surfaces.surfaces(root / "no-tables")[0]  # no CNN table to build
     monkeypatch.setattr(protocol, "catalogue", lambda data: {s.name: s, "branin": branin})
     small = ["--surfaces", "cnn known", "branin", "--seeds", "2", "--budget", "7",
-             "--tables", "7", "--jobs", "1", "--data", data]  # fmt: skip
+             "--tables", "7", "--jobs", "1", "--data", data, "--out", str(root / "run")]  # fmt: skip
     assert protocol.main(small) == 0
     out = capsys.readouterr().out
     for method in methods.DECLARED:
         assert out.count(f"| {method} |") == 2, method  # one row per surface
     assert "#### cnn known, 7 trials, 2 seeds (regret in sigma)" in out
     assert "the targets are at 25 trials and more" in out
+    floor = [protocol.oracle_regret(s, k) for k in (0, 1)]
+    assert all(0 <= f < 0.5 for f in floor)  # each half's best is near the other's
+    assert f"scored on the other half: regret {floor[0]:.3f}, {floor[1]:.3f} sigma" in out
+    again = ["--curves", str(root / "run" / "curves.json"), "--tables", "7", "--data", data]
+    assert protocol.main(again) == 0
+    assert capsys.readouterr().out.split("Command:")[0] == out.split("Command:")[0]
     maps = ["--surfaces", "cnn known", "--seeds", "1", "--maps", "--map-trials", "6", "8",
             "--jobs", "1", "--data", data]  # fmt: skip
     assert protocol.main(maps) == 0
