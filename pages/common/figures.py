@@ -14,7 +14,7 @@ from core.space import SearchSpace
 def figures(version: tuple, _snap: Snapshot, _space: SearchSpace) -> dict[str, go.Figure]:
     """Every chart of a snapshot, built once per snapshot version.
 
-    Building Plotly figures costs ~0.2 s of CPU; the Live page redraws every second
+    Building Plotly figures costs ~0.2 s of CPU; the Live page redraws every 2 s
     while training competes for the same cores, so figures are rebuilt only when a
     trial or an epoch ends.
     """
