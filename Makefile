@@ -51,8 +51,10 @@ bench: $(DEV)
 		"cnn fashion-mnist" --seeds 80 --budget 25 --tables 12 25 --out docs/benchmarks/protocol/cnn
 	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "cnn mnist-5k" \
 		"cnn fashion-mnist" --seeds 80 --maps --out docs/benchmarks/protocol/maps
-	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces branin hartmann-6 --seeds 40 \
-		--budget 50 --out docs/benchmarks/protocol/synthetic
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces branin --seeds 40 --budget 25 \
+		--tables 12 25 --out docs/benchmarks/protocol/branin
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces hartmann-6 --seeds 40 \
+		--budget 50 --out docs/benchmarks/protocol/hartmann-6
 	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "bumps-2d #10000" \
 		"bumps-2d #10001" "bumps-4d #10000" "bumps-4d #10001" "bumps-6d #10000" \
 		"bumps-6d #10001" --seeds 20 --budget 25 --tables 25 \
