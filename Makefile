@@ -30,7 +30,7 @@ run: $(APP)
 tune: $(APP)
 	$(BIN)/python -m core tune --dataset mnist-5k --final-test --export runs/best.json
 
-# The benchmarks behind docs/BENCHMARKS.md: about 2 hours on 2 cores. The tabular CNN
+# The benchmarks behind docs/BENCHMARKS.md (how long each takes: its opening lines). The tabular CNN
 # surfaces in bench/data and their further runs in bench/replicates are built separately
 # (bench/make_tabular.py, about 25 minutes each). One BLAS thread per optimizer run: two
 # processes with the default threads on 2 cores spent half their time in the kernel.
