@@ -108,3 +108,10 @@ def wait_until(predicate: Any, timeout: float = 120, what: str = "condition") ->
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def set_number(page: Any, label: str, value: float) -> None:
+    """Type ``value`` into the number input ``label`` and commit it."""
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")

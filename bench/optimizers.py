@@ -25,6 +25,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -59,6 +60,26 @@ def retrained(s: Surface, seed: int) -> Surface:
     return replace(s, f=lambda p: s.runs[int(rng.integers(len(s.runs)))](p))
 
 
+def incumbent_regret(
+    s: Surface,
+    method: str,
+    seed: int,
+    budget: int,
+    truth: Callable[[dict[str, float]], float],
+    optimum: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One run of ``method`` on ``s``: the values it saw, and after each trial the regret
+    of its incumbent (its best observed trial so far) on ``truth``, whose best is
+    ``optimum``."""
+    recorded, points = _recording(s)
+    values = np.asarray(METHODS[method](recorded, seed, budget), dtype=float)
+    if len(points) != budget:
+        raise RuntimeError(f"{method} evaluated {len(points)} points for {budget} trials")
+    at = np.array([truth(p) for p in points])
+    incumbent = [int(np.argmax(values[: k + 1])) for k in range(budget)]
+    return values, np.maximum(optimum - at[incumbent], 0.0)
+
+
 def regret_curves(s: Surface, method: str, seeds: int, budget: int) -> dict[str, np.ndarray]:
     """Regret after each trial (seeds x budget): ``"observed"`` on ``s.f`` as the method saw
     it; where the surface has a noise-free estimate, ``"expected"``: the estimate's gap at the
@@ -72,17 +93,15 @@ def regret_curves(s: Surface, method: str, seeds: int, budget: int) -> dict[str,
         if "retrained" in out:
             seen["retrained"] = (retrained(s, seed), "retrained")
         for key, (surface, scored_in) in seen.items():
-            recorded, points = _recording(surface)
-            values = np.asarray(run(recorded, seed, budget), dtype=float)
+            if s.expected is None:
+                out[key][seed] = simple_regret(s.optimum, run(surface, seed, budget))
+                continue
+            values, regret = incumbent_regret(
+                surface, method, seed, budget, s.expected, s.expected_optimum
+            )
             if key == "observed":
                 out[key][seed] = simple_regret(s.optimum, values)
-            if s.expected is None:
-                continue
-            if len(points) != budget:
-                raise RuntimeError(f"{method} evaluated {len(points)} points for {budget} trials")
-            truth = np.array([s.expected(p) for p in points])
-            incumbent = [int(np.argmax(values[: k + 1])) for k in range(budget)]
-            out[scored_in][seed] = np.maximum(s.expected_optimum - truth[incumbent], 0.0)
+            out[scored_in][seed] = regret
     return out
 
 

@@ -31,9 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.methods import DECLARED, GP_PEERS, INIT_POINTS, METHODS, skopt_space
+from bench.optimizers import incumbent_regret
 from bench.report import add_seed_arguments, publish, seed_range
 from bench.stats import bootstrap_mean, holm, wilcoxon, wilson
 from bench.surfaces import ROOT, Surface, surfaces
+from core.learn import simple_regret, trials_to_target
 from core.optimizer import make_strategy
 from core.space import Param, SearchSpace
 
@@ -120,23 +122,10 @@ def regret_curve(name: str, method: str, seed: int, budget: int, data: str) -> l
     """Regret after each trial of one run; on a CNN surface in units of sigma."""
     s = catalogue(data)[name]
     if not s.halves:
-        values = METHODS[method](s, seed, budget)
-        best = np.maximum.accumulate(np.asarray(values, dtype=float))
-        return [float(v) for v in np.maximum(s.optimum - best, 0.0)]
+        return [float(v) for v in simple_regret(s.optimum, METHODS[method](s, seed, budget))]
     asked, yardstick = fresh_noise(s, seed)
-    points: list[dict[str, float]] = []
-
-    def recording(p: dict[str, float]) -> float:
-        points.append(dict(p))
-        return asked.f(p)
-
-    values = np.asarray(METHODS[method](replace(asked, f=recording), seed, budget), dtype=float)
-    if len(points) != budget:
-        raise RuntimeError(f"{method} evaluated {len(points)} points for {budget} trials")
-    truth = np.array([yardstick.f(p) for p in points])
-    incumbent = [int(np.argmax(values[: k + 1])) for k in range(budget)]
-    regret = np.maximum(yardstick.optimum - truth[incumbent], 0.0) / s.sigma
-    return [float(v) for v in regret]
+    _, regret = incumbent_regret(asked, method, seed, budget, yardstick.f, yardstick.optimum)
+    return [float(v) for v in regret / s.sigma]
 
 
 def _map(fn: Callable, tasks: list, jobs: int) -> Iterator:
@@ -294,11 +283,6 @@ def map_report(
 
 
 # -- the report ------------------------------------------------------------------------------
-def first_within(curve: list[float], level: float) -> float:
-    hits = [k + 1 for k, v in enumerate(curve) if v <= level]
-    return float(hits[0]) if hits else math.inf
-
-
 def _log(regret: np.ndarray) -> np.ndarray:
     return np.log10(np.maximum(regret, FLOOR))
 
@@ -352,7 +336,7 @@ def summary_table(name: str, by_method: dict, budget: int, sigma_units: bool) ->
             near = int(np.sum(final <= NEAR))
             lo, hi = wilson(near, n)
             mlo, mhi = bootstrap_mean(final)
-            ttt = np.median([first_within(c[:budget], NEAR) for c in curves])
+            ttt = trials_to_target(np.array(curves)[:, :budget], NEAR)
             lines.append(
                 f"| {m} | {near}/{n} = {near / n:.0%} [{lo:.0%}, {hi:.0%}] | {final.mean():.2f} "
                 f"[{mlo:.2f}, {mhi:.2f}] | {_trials(ttt)} | {versus} |"

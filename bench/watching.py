@@ -25,7 +25,7 @@ from typing import Any
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from bench.browser import ROOT, Server, launch
+from bench.browser import ROOT, Server, launch, set_number
 from bench.report import publish
 from core.store import Store
 
@@ -113,12 +113,6 @@ def run_cli(tmp: Path, name: str, workers: int, seed: int, s: Settings) -> dict[
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
     return measure(db, name, s.trials)
-
-
-def set_number(page: Any, label: str, value: float) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def choose(page: Any, label: str, option: str) -> None:

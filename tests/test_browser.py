@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from bench.browser import CHROMIUM, FINISHED, Server, db_trials, launch, wait_until
+from bench.browser import (
+    CHROMIUM,
+    FINISHED,
+    Server,
+    db_trials,
+    launch,
+    set_number,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -58,12 +66,6 @@ def new_page(browser):
 def shot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def set_number(page, label, value):
-    box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def configure_tiny(page, server, *, init_points=2, n_iter=3, epochs=2, batch=16, name=None):
