@@ -22,7 +22,7 @@ import math
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cache, cached_property
@@ -34,7 +34,7 @@ from bench.methods import DECLARED, GP_PEERS, INIT_POINTS, METHODS, skopt_space
 from bench.optimizers import incumbent_regret
 from bench.report import add_seed_arguments, publish, seed_range
 from bench.stats import bootstrap_mean, holm, wilcoxon, wilson
-from bench.surfaces import ROOT, Surface, surfaces
+from bench.surfaces import ROOT, Surface, builders
 from core.learn import simple_regret, trials_to_target
 from core.optimizer import make_strategy
 from core.space import Param, SearchSpace
@@ -89,20 +89,41 @@ class Bumps:
         def f(p: dict[str, float]) -> float:
             return self.value(np.array([p[f"x{i}"] for i in range(1, self.dim + 1)]))
 
-        name = f"bumps-{self.dim}d #{self.seed}"
-        return Surface(name, space, f, self.optimum(), 0.01 * self.optimum())
+        return Surface(self.name, space, f, self.optimum(), 0.01 * self.optimum())
+
+    @property
+    def name(self) -> str:
+        return f"bumps-{self.dim}d #{self.seed}"
 
 
 #: Drawn from seeds 10000 and up only: never looked at while choosing defaults.
 HELD_OUT_FUNCTIONS = tuple(Bumps(dim, 10_000 + k) for dim in (2, 4, 6) for k in range(2))
 
 
+class Catalogue(Mapping[str, Surface]):
+    """Every surface of the protocol by name, each built when first asked for."""
+
+    def __init__(self, data: str) -> None:
+        self._build = builders(Path(data))
+        self._build.update({b.name: b.surface for b in HELD_OUT_FUNCTIONS})
+        self._built: dict[str, Surface] = {}
+
+    def __getitem__(self, name: str) -> Surface:
+        if name not in self._built:
+            self._built[name] = self._build[name]()
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._build)
+
+    def __len__(self) -> int:
+        return len(self._build)
+
+
 @cache
-def catalogue(data: str) -> dict[str, Surface]:
-    """Every surface of the protocol by name (built once per process)."""
-    out = {s.name: s for s in surfaces(Path(data))}
-    out.update({b.surface().name: b.surface() for b in HELD_OUT_FUNCTIONS})
-    return out
+def catalogue(data: str) -> Catalogue:
+    """The protocol's surfaces (one catalogue per process and data folder)."""
+    return Catalogue(data)
 
 
 # -- one run ---------------------------------------------------------------------------------

@@ -204,13 +204,28 @@ def _half(runs: list[np.ndarray], lookup: Callable[[np.ndarray], Callable]) -> H
     return Half(lookup(smooth), float(smooth.max()), residuals[~np.isnan(residuals)])
 
 
-def surfaces(data_dir: Path = ROOT / "bench" / "data") -> list[Surface]:
+def _branin() -> Surface:
     b = BENCHMARKS["branin"]
-    out = [Surface("branin", b.space, b.f, b.optimum, b.target)]
+    return Surface("branin", b.space, b.f, b.optimum, b.target)
+
+
+def _hartmann6() -> Surface:
     h6 = SearchSpace([Param(f"x{i}", 0.0, 1.0) for i in range(1, 7)])
-    out.append(Surface("hartmann-6", h6, hartmann6, 3.32237, 0.1))
-    out += [tabular(p) for p in sorted(data_dir.glob("cnn-*.json"))]
+    return Surface("hartmann-6", h6, hartmann6, 3.32237, 0.1)
+
+
+def builders(data_dir: Path = ROOT / "bench" / "data") -> dict[str, Callable[[], Surface]]:
+    """How to build each surface, by name, without building any: a CNN surface fits its
+    noise-free estimates (seconds each), so a run builds only the surfaces it uses."""
+    out: dict[str, Callable[[], Surface]] = {"branin": _branin, "hartmann-6": _hartmann6}
+    for path in sorted(data_dir.glob("cnn-*.json")):
+        dataset = json.loads(path.read_text())["dataset"]
+        out[f"cnn {dataset}"] = lambda path=path: tabular(path)
     return out
+
+
+def surfaces(data_dir: Path = ROOT / "bench" / "data") -> list[Surface]:
+    return [build() for build in builders(data_dir).values()]
 
 
 def view_names(s: Surface) -> dict[str, str]:

@@ -236,6 +236,27 @@ def test_fitted_noise_is_learnt_and_left_out_of_the_function_std():
     assert fitted["exact"] < 1e-6
 
 
+@pytest.mark.parametrize("noise", [None, 0.03])
+def test_the_fast_posterior_is_sklearns(noise):
+    """LatentGP's own Matern formula gives sklearn's posterior (less the fitted noise), for a
+    fitted and a fixed noise, at one point and at many."""
+    rng = np.random.default_rng(5)
+    space = SearchSpace([Param(f"x{i}", 0.0, 1.0) for i in range(4)])
+    s = make_strategy("bayes", space, seed=3, noise=noise)
+    for _ in range(20):
+        x = rng.random(4)
+        s.tell(space.from_unit(x), float(np.sin(3 * x).sum() + rng.normal(0, 0.05)))
+    gp = s.fit().gp
+    assert gp._fast_path_applies()
+    for at in (rng.random((1, 4)), rng.random((300, 4)), np.array([s.observations[0].unit])):
+        mean, std = gp.predict(at, return_std=True)
+        ref_mean, ref_std = GaussianProcessRegressor.predict(gp, at, return_std=True)
+        np.testing.assert_allclose(mean, ref_mean, rtol=1e-9, atol=1e-12)
+        latent = np.sqrt(np.maximum(ref_std**2 - gp.noise_variance, 1e-18))
+        np.testing.assert_allclose(std, latent, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(gp.predict(at), ref_mean, rtol=1e-9, atol=1e-12)
+
+
 def test_a_fixed_noise_is_the_classic_bayes_opt_gp():
     s = make_strategy("bayes", UNIT2, seed=1, init_points=2, noise=0.03)
     for _ in range(4):
@@ -252,18 +273,22 @@ def test_the_gp_that_proposes_points_is_the_projects(monkeypatch):
     """Guided points come from this project's GP (fitted noise, length-scale floor), fitted
     once per ask, and from nothing bayes_opt builds by default."""
     fits, predictions = [], []
-    real_fit, real_predict = LatentGP.fit, GaussianProcessRegressor.predict
+    real_fit = LatentGP.fit
 
     def spy_fit(self, X, y):
         fits.append(self)
         return real_fit(self, X, y)
 
-    def spy_predict(self, X, *args, **kwargs):
-        predictions.append(self)
-        return real_predict(self, X, *args, **kwargs)
+    def spy(real):
+        def predict(self, X, *args, **kwargs):
+            predictions.append(self)
+            return real(self, X, *args, **kwargs)
+
+        return predict
 
     monkeypatch.setattr(LatentGP, "fit", spy_fit)
-    monkeypatch.setattr(GaussianProcessRegressor, "predict", spy_predict)
+    for cls in (LatentGP, GaussianProcessRegressor):  # ours, and any GP bayes_opt builds
+        monkeypatch.setattr(cls, "predict", spy(cls.predict))
     s = make_strategy("bayes", UNIT2, seed=1, init_points=3)
     for _ in range(3):
         p = s.ask()
