@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 APP := $(VENV)/.installed-app
 DEV := $(VENV)/.installed-dev
 
-.PHONY: install run tune bench curves test lint format clean
+.PHONY: install run tune bench bench-system curves test lint format clean
 
 $(APP): requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +30,28 @@ run: $(APP)
 tune: $(APP)
 	$(BIN)/python -m core tune --dataset mnist-5k --final-test --export runs/best.json
 
-# The benchmarks behind docs/BENCHMARKS.md (how long each takes: its opening lines). The tabular CNN
-# surfaces in bench/data and their further runs in bench/replicates are built separately
-# (bench/make_tabular.py, about 25 minutes each). One BLAS thread per optimizer run: two
-# processes with the default threads on 2 cores spent half their time in the kernel.
+# The benchmark protocol behind docs/BENCHMARKS.md, section 3 (how long each part takes: that
+# section's opening lines). One BLAS thread per optimizer run: two processes with the default
+# threads on 2 cores spent half their time in the kernel.
 bench: $(DEV)
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "cnn mnist-5k" \
+		"cnn fashion-mnist" --seeds 80 --budget 25 --tables 12 25 --out docs/benchmarks/protocol/cnn
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "cnn mnist-5k" \
+		"cnn fashion-mnist" --seeds 80 --maps --out docs/benchmarks/protocol/maps
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces branin --seeds 40 --budget 25 \
+		--tables 12 25 --out docs/benchmarks/protocol/branin
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces hartmann-6 --seeds 20 \
+		--budget 50 --tables 25 50 --out docs/benchmarks/protocol/hartmann-6
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "bumps-2d #10000" \
+		"bumps-2d #10001" "bumps-4d #10000" "bumps-4d #10001" "bumps-6d #10000" \
+		"bumps-6d #10001" --seeds 10 --budget 25 --tables 25 \
+		--out docs/benchmarks/protocol/held-out-functions
+
+# The system benchmarks (docs/BENCHMARKS.md, sections 1, 4, 5 and 6: about 2 hours 20 minutes
+# on 2 cores) and the optimizer diagnostics. The tabular CNN surfaces in bench/data and their
+# further runs in bench/replicates are built separately (bench/make_tabular.py, about 25
+# minutes each).
+bench-system: $(DEV)
 	$(BIN)/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 6
 	$(BIN)/python bench/studies_page.py --trials 150 --out docs/benchmarks/studies-page
 	OMP_NUM_THREADS=1 $(BIN)/python bench/pruning.py --seeds 20 --first-seed 0 --hint-budget 0 \
@@ -47,18 +64,6 @@ bench: $(DEV)
 		--out docs/benchmarks/parallel/samples
 	$(BIN)/python bench/parallel.py --workers --surfaces --out docs/benchmarks/parallel/real
 	$(BIN)/python bench/watching.py --repeats 2 --out docs/benchmarks/watching
-	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "cnn mnist-5k" \
-		"cnn fashion-mnist" --seeds 80 --budget 25 --tables 12 25 --out docs/benchmarks/protocol/cnn
-	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "cnn mnist-5k" \
-		"cnn fashion-mnist" --seeds 80 --maps --out docs/benchmarks/protocol/maps
-	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces branin --seeds 40 --budget 25 \
-		--tables 12 25 --out docs/benchmarks/protocol/branin
-	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces hartmann-6 --seeds 40 \
-		--budget 50 --out docs/benchmarks/protocol/hartmann-6
-	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "bumps-2d #10000" \
-		"bumps-2d #10001" "bumps-4d #10000" "bumps-4d #10001" "bumps-6d #10000" \
-		"bumps-6d #10001" --seeds 20 --budget 25 --tables 25 \
-		--out docs/benchmarks/protocol/held-out-functions
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --seeds 20 --out docs/benchmarks/diagnostics
 
 # Learning curves of the real CNN for the pruning benchmark: a 10 x 10 grid over dropout2_rate

@@ -15,7 +15,7 @@ import numpy as np
 
 from bench.surfaces import Surface
 from core.learn import run_strategy
-from core.optimizer import RandomStrategy
+from core.optimizer import RandomStrategy, default_init_points
 from core.space import SearchSpace
 
 INIT_POINTS = 5
@@ -31,8 +31,12 @@ def shared_start(space: SearchSpace, seed: int, n: int = INIT_POINTS) -> list[di
 
 
 def ours(kind: str) -> Callable[[Surface, int, int], list[float]]:
+    """This project's strategy with its default random start for the surface's dimension
+    (the shared start, then its own further random points in more than 4 dimensions)."""
+
     def run(s: Surface, seed: int, budget: int) -> list[float]:
-        return run_strategy(kind, s.space, s.f, seed=seed, budget=budget, init_points=INIT_POINTS)
+        start = default_init_points(s.space.dim)
+        return run_strategy(kind, s.space, s.f, seed=seed, budget=budget, init_points=start)
 
     return run
 

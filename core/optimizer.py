@@ -200,6 +200,14 @@ class Surrogate:
     n_observations: int
 
 
+def default_init_points(dim: int) -> int:
+    """How many random trials come first by default in a ``dim``-parameter space: at least
+    5, and one more than the parameters, since the GP fits a length scale per parameter
+    plus an amplitude and a noise (docs/BENCHMARKS.md, section 3: chosen on development
+    seeds)."""
+    return max(5, dim + 1)
+
+
 def failure_penalty(values: list[float]) -> float:
     """The value a failed trial is told as: the worst value seen (0.0 before any)."""
     return min(values) if values else 0.0

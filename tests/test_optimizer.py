@@ -9,6 +9,7 @@ from core.optimizer import (
     BayesStrategy,
     GridStrategy,
     LatentGP,
+    default_init_points,
     kernel_parts,
     make_strategy,
 )
@@ -379,3 +380,24 @@ def test_two_asks_in_a_row_are_the_same_as_an_asynchronous_replay():
     pending = [a.ask([])]
     assert b.ask([]) == pending[0]
     assert a.ask(pending) == b.ask(pending)
+
+
+def test_the_default_random_start_grows_with_the_dimension():
+    """Five random trials up to four parameters, then one more than the parameters; the
+    benchmark's "this project" method uses it, so a 6-D run asks 7 random points first."""
+    from bench.methods import ours
+    from bench.surfaces import Surface
+
+    assert [default_init_points(d) for d in (1, 2, 4, 5, 6, 10)] == [5, 5, 5, 6, 7, 11]
+    space = SearchSpace([Param(f"x{i}", 0.0, 1.0) for i in range(6)])
+    asked = []
+
+    def f(p):
+        asked.append(np.array(space.to_unit(p)))
+        return float(-np.sum((asked[-1] - 0.3) ** 2))
+
+    ours("bayes")(Surface("bowl", space, f, 0.0, 0.1), 4, 8)
+    random = make_strategy("random", space, seed=4)
+    for k, unit in enumerate(asked):
+        same = np.allclose(unit, random._random_unit(k))
+        assert same == (k < 7), k
