@@ -30,13 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.methods import DECLARED, GP_PEERS, INIT_POINTS, METHODS, skopt_space
+from bench.methods import DECLARED, GP_PEERS, METHODS, skopt_space
 from bench.optimizers import incumbent_regret
 from bench.report import add_seed_arguments, publish, seed_range
 from bench.stats import bootstrap_mean, holm, wilcoxon, wilson
 from bench.surfaces import ROOT, Surface, builders
 from core.learn import simple_regret, trials_to_target
-from core.optimizer import make_strategy
+from core.optimizer import default_init_points, make_strategy
 from core.space import Param, SearchSpace
 
 OURS = "bayes (this project)"
@@ -223,8 +223,10 @@ def map_errors(name: str, seed: int, data: str, checkpoints: tuple[int, ...]) ->
     checkpoint of this project's run (every GP sees the same trials)."""
     s = catalogue(data)[name]
     asked, yardstick = fresh_noise(s, seed)
-    strategy = make_strategy("bayes", s.space, seed=seed, init_points=INIT_POINTS,
-                             budget=max(checkpoints))  # fmt: skip
+    start = default_init_points(s.space.dim)
+    strategy = make_strategy(
+        "bayes", s.space, seed=seed, init_points=start, budget=max(checkpoints)
+    )
     axis = np.linspace(0.0, 1.0, MAP_RESOLUTION)
     units = np.array([[x, y] for x in axis for y in axis])
     grid = [s.space.from_unit(u) for u in units]
