@@ -83,9 +83,9 @@ class StandIn(TrialActor):
 
 
 # -- 1. scheduling efficiency on Ray ---------------------------------------------------------
-def trials_per_hour(workers: int, trials: int, seed: int, runs_dir: Path) -> float:
-    """Trials per hour of one study of ``trials`` stand-in trials on ``workers`` Ray workers,
-    from the first trial's start to the last one's end."""
+def trials_per_hour(workers: int, trials: int, seed: int, runs_dir: Path, epochs: int = 6) -> float:
+    """Trials per hour of one study of ``trials`` stand-in trials of ``epochs`` epochs on
+    ``workers`` Ray workers, from the first trial's start to the last one's end."""
     from core.runner import Registry, Runner
     from core.store import Store
     from core.study import StudyConfig
@@ -95,7 +95,7 @@ def trials_per_hour(workers: int, trials: int, seed: int, runs_dir: Path) -> flo
         dataset="digits",
         init_points=min(INIT_POINTS, trials),
         n_iter=trials - min(INIT_POINTS, trials),
-        budget=Budget(6, 64),
+        budget=Budget(epochs, 64),
         seed=seed,
         parallel=Parallel(workers=workers, address="auto"),  # Ray even for one worker
     )
@@ -118,7 +118,7 @@ def trials_per_hour(workers: int, trials: int, seed: int, runs_dir: Path) -> flo
     return 3600.0 * trials / span
 
 
-def scheduling(worker_counts: list[int], per_worker: int, seeds: int) -> list[str]:
+def scheduling(worker_counts: list[int], per_worker: int, seeds: int, epochs: int = 6) -> list[str]:
     from core.executor import connect
 
     connect("", num_cpus=max(worker_counts))
@@ -126,12 +126,15 @@ def scheduling(worker_counts: list[int], per_worker: int, seeds: int) -> list[st
     with tempfile.TemporaryDirectory() as tmp:
         for n in worker_counts:
             trials = per_worker * n
-            rates[n] = [trials_per_hour(n, trials, 20_000 + s, Path(tmp)) for s in range(seeds)]
+            rates[n] = [
+                trials_per_hour(n, trials, 20_000 + s, Path(tmp), epochs) for s in range(seeds)
+            ]
             print(f"workers {n}: {np.median(rates[n]):.0f} trials/h", file=sys.stderr)
     one = float(np.median(rates[worker_counts[0]]))
     lines = [
         f"Stand-in trials (the measured CNN epoch times of bench/curves x {StandIn.SCALE:g}, "
-        f"median {_median_trial_seconds() * StandIn.SCALE:.1f} s a trial), {per_worker} trials "
+        f"median {_median_trial_seconds(epochs) * StandIn.SCALE:.1f} s a trial of {epochs} "
+        f"epochs), {per_worker} trials "
         "a worker in each study (the first five random, the rest asked of the GP with the "
         "running trials pending), the project's runner on a local Ray instance with as many "
         f"logical CPUs as the largest N; median of {seeds} studies.",
@@ -146,11 +149,11 @@ def scheduling(worker_counts: list[int], per_worker: int, seeds: int) -> list[st
     return lines
 
 
-def _median_trial_seconds() -> float:
+def _median_trial_seconds(epochs: int) -> float:
     curves = _curves(StandIn.PATHS)
     grid = np.linspace(0.0, 1.0, 10)
     totals = [
-        float(np.sum(run(curves.space.from_unit(np.array([a, b])))))
+        float(np.sum(run(curves.space.from_unit(np.array([a, b])))[:epochs]))
         for run in curves.seconds
         for a in grid
         for b in grid
@@ -302,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--studies", type=int, default=1, help="studies per worker count (1)")
     parser.add_argument(
+        "--stand-in-epochs", type=int, default=6, help="epochs of each stand-in trial (6)"
+    )
+    parser.add_argument(
         "--surfaces", nargs="*", default=["branin", "cnn mnist-5k", "cnn fashion-mnist"]
     )
     add_seed_arguments(parser)
@@ -316,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     lines: list[str] = []
     if args.workers:
         lines += ["## Scheduling efficiency", ""]
-        lines += scheduling(args.workers, args.trials_per_worker, args.studies)
+        lines += scheduling(
+            args.workers, args.trials_per_worker, args.studies, args.stand_in_epochs
+        )
     if args.surfaces:
         lines += ["", "## What parallelism costs in samples", ""]
         lines += sample_cost(args.surfaces, seed_range(args), args.budget, 4)

@@ -250,12 +250,14 @@ def test_the_studies_page_benchmark_times_each_kind_of_rerun(tmp_path, monkeypat
 def test_the_parallel_benchmark_schedules_stand_ins_on_ray_and_simulates_four_workers(tmp_path):
     from bench import parallel
 
-    code = parallel.main(["--workers", "1", "2", "--trials-per-worker", "2", "--surfaces", "branin",
-                          "--seeds", "2", "--budget", "6", "--real", "digits",
-                          "--real-trials", "2", "--real-epochs", "1", "--out", str(tmp_path)])  # fmt: skip
+    code = parallel.main(["--workers", "1", "2", "--trials-per-worker", "2",
+                          "--stand-in-epochs", "1", "--surfaces", "branin", "--seeds", "2",
+                          "--budget", "6", "--real", "digits", "--real-trials", "2",
+                          "--real-epochs", "1", "--out", str(tmp_path)])  # fmt: skip
     assert code == 0
     text = (tmp_path / "results.md").read_text()
     assert "| 1 | " in text and "| 2 | " in text and "x the rate of 1 worker" in text
+    assert "a trial of 1 epochs" in text
     assert "| branin | " in text
     assert "Faster: " in text
     trace = parallel.simulate(
