@@ -33,7 +33,7 @@ import numpy as np
 
 from bench.methods import METHODS
 from bench.report import chart, compare, final_regrets, report
-from bench.surfaces import ROOT, Surface, surfaces, view_names
+from bench.surfaces import ROOT, Surface, builders, view_names
 from core.learn import simple_regret
 
 BUDGETS = (12, 25, 50)
@@ -152,9 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             finals.update(json.loads(Path(path).read_text()))
         print(compare(finals))
         return 0
-    chosen = surfaces(Path(args.data))
-    if args.surfaces:
-        chosen = [s for s in chosen if s.name in args.surfaces]
+    every = builders(Path(args.data))
+    chosen = [build() for name, build in every.items() if name in (args.surfaces or every)]
     budgets = tuple(sorted(args.budgets))
     results = evaluate(chosen, args.methods, args.seeds, budgets)
     text = report(results, chosen, budgets) + "\n" + compare(final_regrets(results))

@@ -260,8 +260,6 @@ def test_the_parallel_benchmark_schedules_stand_ins_on_ray_and_simulates_four_wo
     assert "a trial of 1 epochs" in text
     assert "| branin | " in text
     assert "Faster: " in text
-    trace = parallel.simulate(
-        next(s for s in parallel.surfaces() if s.name == "branin"), 3, 4, 8, np.array([1.0, 3.0])
-    )
+    trace = parallel.simulate(parallel.builders()["branin"](), 3, 4, 8, np.array([1.0, 3.0]))
     assert len(trace.times) == 8 and trace.times == sorted(trace.times)
     assert trace.regret == sorted(trace.regret, reverse=True)  # the answer only improves
