@@ -77,6 +77,13 @@ class LatentGP(GaussianProcessRegressor):
         spread = float(np.std(np.asarray(y, dtype=float)))
         self.y_scale_ = spread if spread > 10 * np.finfo(float).eps else 1.0
         self.y_mean_ = float(np.mean(np.asarray(y, dtype=float)))
+        # what the fast posterior needs, computed once per fit instead of once per call
+        self._matern_ = (
+            kernel_parts(self.kernel_) if _is_project_kernel(self.kernel_) and self.normalize_y
+            else None
+        )  # fmt: skip
+        if self._matern_ is not None:
+            self._scaled_train_ = self.X_train_ / np.atleast_1d(self._matern_[0].length_scale)
         return self
 
     @property
@@ -112,22 +119,16 @@ class LatentGP(GaussianProcessRegressor):
         return mean, spread - noise * np.eye(spread.shape[0])
 
     def _fast_path_applies(self) -> bool:
-        kernel = getattr(self, "kernel_", None)
-        return (
-            kernel is not None
-            and self.normalize_y
-            and np.ndim(self.y_train_) == 1
-            and _is_project_kernel(kernel)
-        )
+        return getattr(self, "_matern_", None) is not None and np.ndim(self.y_train_) == 1
 
     def _predict_matern(self, X: np.ndarray, return_std: bool) -> Any:  # noqa: N803
         """The same posterior as sklearn's ``predict`` for this project's kernels, from the
         fitted ``X_train_``, ``L_`` and ``alpha_``: a few times faster on the one-point calls
         the acquisition's optimizer makes by the thousand, since no input is re-validated
         and the kernel is one formula instead of a tree of kernel objects."""
-        matern, amplitude, noise = kernel_parts(self.kernel_)
+        matern, amplitude, _ = self._matern_
         scale = np.atleast_1d(matern.length_scale)
-        r = cdist(X.reshape(-1, self.X_train_.shape[1]) / scale, self.X_train_ / scale)
+        r = cdist(X.reshape(-1, self.X_train_.shape[1]) / scale, self._scaled_train_)
         k = amplitude * (1.0 + SQRT5 * r + (5.0 / 3.0) * r**2) * np.exp(-SQRT5 * r)
         mean = (k @ self.alpha_) * self.y_scale_ + self.y_mean_
         if not return_std:
