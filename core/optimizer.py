@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import abc
 import copy
+import itertools
 import json
 import math
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from core.options import (
     DEFAULT_XI,
     KINDS,
 )
-from core.space import SearchSpace
+from core.space import SearchSpace, Value
 
 #: Length scales the GP may fit, one per parameter, in unit-cube widths. A floor of a tenth
 #: of the range keeps a GP fitted to a dozen noisy accuracies from collapsing into spikes
@@ -70,8 +71,16 @@ class LatentGP(GaussianProcessRegressor):
     would draw it as such. This subtracts the fitted noise (as scikit-optimize's GP does).
     """
 
+    #: Applied to every input before the kernel sees it (:meth:`SearchSpace.snap`: integers
+    #: and categories at their canonical coordinates); None: the inputs as they are.
+    transform: Any = None
+
+    def _inputs(self, X: Any) -> np.ndarray:  # noqa: N803
+        X = np.asarray(X, dtype=float)  # noqa: N806
+        return X if self.transform is None else self.transform(X)
+
     def fit(self, X: Any, y: Any) -> LatentGP:  # noqa: N803 (sklearn's signature)
-        super().fit(X, y)
+        super().fit(self._inputs(X), y)
         # normalize_y divides by the targets' std (1 where it is ~0, as sklearn does):
         # kept here so the noise can be told in the objective's own units.
         spread = float(np.std(np.asarray(y, dtype=float)))
@@ -106,8 +115,9 @@ class LatentGP(GaussianProcessRegressor):
         return math.sqrt(self.noise_variance + float(np.max(self.alpha)) * scale**2)
 
     def predict(self, X: Any, return_std: bool = False, return_cov: bool = False) -> Any:  # noqa: N803 (sklearn's signature)
+        X = self._inputs(X)  # noqa: N806
         if not return_cov and self._fast_path_applies():
-            return self._predict_matern(np.asarray(X, dtype=float), return_std)
+            return self._predict_matern(X, return_std)
         out = super().predict(X, return_std=return_std, return_cov=return_cov)
         if not (return_std or return_cov):
             return out
@@ -183,22 +193,56 @@ class Observation:
 
 @dataclass(frozen=True)
 class Surrogate:
-    """The GP's view of the two plotted parameters, on a grid in real-space coordinates.
+    """The GP's view over two parameters, on a grid of their values.
 
     ``mean``, ``std`` and ``acq`` have shape ``(len(y), len(x))``: rows follow the
     second parameter, columns the first, as Plotly's heatmaps and contours expect.
+    With more than two parameters this is a slice: the others are held at ``fixed``
+    (the best trial's values).
     """
 
     x_name: str
     y_name: str
-    x: tuple[float, ...]
-    y: tuple[float, ...]
+    x: tuple[Value, ...]
+    y: tuple[Value, ...]
     mean: tuple[tuple[float, ...], ...]
     std: tuple[tuple[float, ...], ...]
     acq: tuple[tuple[float, ...], ...]
     acquisition: str
-    next_point: dict[str, float]
+    next_point: dict[str, Value]
     n_observations: int
+    fixed: dict[str, Value] = field(default_factory=dict)
+
+    @property
+    def slice_note(self) -> str | None:
+        """ "a slice at ..." when other parameters are held fixed, else None."""
+        if not self.fixed:
+            return None
+        held = ", ".join(f"{k} = {_show(v)}" for k, v in self.fixed.items())
+        return f"a slice at {held} (the best trial's values)"
+
+
+def _show(value: Value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@dataclass(frozen=True)
+class Importance:
+    """How much each parameter alone moves the GP's predicted value.
+
+    For each parameter, the variance over its values of the GP mean averaged over the
+    other parameters (its main effect, a first-order functional-ANOVA term), as a share
+    of the sum over parameters. Shares near 0 mark a parameter the accuracy does not
+    depend on, as far as the trials so far tell.
+    """
+
+    names: tuple[str, ...]
+    shares: tuple[float, ...]
+    variances: tuple[float, ...]
+    n_observations: int
+
+    def ranked(self) -> list[tuple[str, float]]:
+        return sorted(zip(self.names, self.shares, strict=True), key=lambda p: -p[1])
 
 
 def default_init_points(dim: int) -> int:
@@ -225,24 +269,56 @@ class Strategy(abc.ABC):
         self.observations: list[Observation] = []
 
     # -- protocol ---------------------------------------------------------
-    def ask(self, pending: Sequence[Mapping[str, float]] = ()) -> dict[str, float]:
+    def ask(self, pending: Sequence[Mapping[str, Value]] = ()) -> dict[str, Value]:
         """The next point to evaluate, in real-space values.
 
         ``pending``: the points of trials still running, whose values are not known yet.
         The ask is the ``len(observations) + len(pending)``-th, so two asks in a row hand out
-        two different points; a GP strategy also keeps away from the pending points.
+        two different points; a GP strategy also keeps away from the pending points. With
+        integer or categorical parameters, a point already tried or running is not handed
+        out again while untried ones are left (:meth:`_untried`).
         """
         index = len(self.observations) + len(pending)
         if not pending:
-            return self.space.from_unit(self._next_unit(index))
-        units = [np.asarray(self.space.to_unit(p), dtype=float) for p in pending]
-        return self.space.from_unit(self._next_unit_pending(index, units))
+            unit = self._next_unit(index)
+        else:
+            units = [np.asarray(self.space.to_unit(p), dtype=float) for p in pending]
+            unit = self._next_unit_pending(index, units)
+        return self.space.from_unit(self._untried(unit, index, pending))
+
+    def _untried(
+        self, unit: np.ndarray, index: int, pending: Sequence[Mapping[str, Value]]
+    ) -> np.ndarray:
+        """``unit``, or, if its values were tried or are running, the best untried candidate.
+
+        Only a space with a discrete parameter can propose the same values twice (two
+        floats never coincide). Once every point of a fully discrete space was tried, a
+        repeat is all there is."""
+        if all(p.kind == "float" for p in self.space.params):
+            return unit
+        key = self.space.key
+        taken = {key(self.space.from_unit(o.unit)) for o in self.observations}
+        taken |= {key(p) for p in pending}
+        if key(self.space.from_unit(unit)) not in taken or len(taken) >= self.space.size:
+            return unit
+        candidates = self.space.snap(self._rng(index).random((2048, self.space.width)))
+        if self.space.size <= 4096:  # small enough to list: every point, in a random order
+            every = itertools.product(*(p.levels for p in self.space.params))
+            points = [dict(zip(self.space.names, v, strict=True)) for v in every]
+            order = self._rng(index).permutation(len(points))
+            candidates = np.array([self.space.to_unit(points[i]) for i in order])
+        fresh = [c for c in candidates if key(self.space.from_unit(c)) not in taken]
+        return self._preferred(np.asarray(fresh), index) if fresh else unit
+
+    def _preferred(self, candidates: np.ndarray, index: int) -> np.ndarray:
+        """The candidate this strategy would rather try (a model-free one: the first)."""
+        return candidates[0]
 
     def _next_unit_pending(self, index: int, pending: list[np.ndarray]) -> np.ndarray:
         """The ``index``-th point while ``pending`` points are still being evaluated."""
         return self._next_unit(index)
 
-    def tell(self, params: Mapping[str, float], value: float | None) -> None:
+    def tell(self, params: Mapping[str, Value], value: float | None) -> None:
         """Record a result; ``None`` (or a non-finite value) marks a failed trial."""
         if value is not None and not math.isfinite(float(value)):
             value = None
@@ -250,7 +326,7 @@ class Strategy(abc.ABC):
         self.observations.append(Observation(unit, None if value is None else float(value)))
 
     @property
-    def best(self) -> tuple[dict[str, float], float] | None:
+    def best(self) -> tuple[dict[str, Value], float] | None:
         """The best completed point and its value, or None before any success."""
         done = [o for o in self.observations if not o.failed]
         if not done:
@@ -258,8 +334,15 @@ class Strategy(abc.ABC):
         top = max(done, key=lambda o: o.value)
         return self.space.from_unit(top.unit), float(top.value)
 
-    def surrogate(self, resolution: int = 40) -> Surrogate | None:
-        """The GP surrogate over the first two parameters; None for model-free strategies."""
+    def surrogate(
+        self, resolution: int = 40, axes: tuple[str, str] | None = None
+    ) -> Surrogate | None:
+        """The GP surrogate over two parameters (the first two by default), the others held
+        at the best trial's values; None for model-free strategies."""
+        return None
+
+    def importance(self) -> Importance | None:
+        """Each parameter's share of the GP mean's main effects; None without a GP."""
         return None
 
     def convergence(self) -> Convergence | None:
@@ -275,7 +358,7 @@ class Strategy(abc.ABC):
         return np.random.default_rng([self.seed, index])
 
     def _random_unit(self, index: int) -> np.ndarray:
-        return self._rng(index).random(self.space.dim)
+        return self._rng(index).random(self.space.width)
 
     @abc.abstractmethod
     def _next_unit(self, index: int) -> np.ndarray:
@@ -301,8 +384,8 @@ class GridStrategy(Strategy):
 
     def __init__(self, space: SearchSpace, *, seed: int = 1, budget: int = 9) -> None:
         super().__init__(space, seed=seed)
-        side = max(1, round(budget ** (1.0 / space.dim)))
-        axes = [np.linspace(0.0, 1.0, side) if side > 1 else np.array([0.5])] * space.dim
+        side = max(1, round(budget ** (1.0 / space.width)))
+        axes = [np.linspace(0.0, 1.0, side) if side > 1 else np.array([0.5])] * space.width
         mesh = np.meshgrid(*axes, indexing="ij")
         self.points = np.stack([m.ravel() for m in mesh], axis=1)
 
@@ -367,13 +450,13 @@ class BayesStrategy(Strategy):
         penalty = failure_penalty(values)
         merged: dict[tuple[float, ...], list[float]] = {}
         for o in self.observations:
-            key = tuple(round(u, 12) for u in o.unit)
+            key = tuple(round(float(u), 12) for u in self.space.snap(np.asarray(o.unit)))
             merged.setdefault(key, []).append(penalty if o.failed else o.value)
         return [(k, float(np.mean(v))) for k, v in merged.items()]
 
     def kernel(self) -> Kernel:
         """The GP's kernel before fitting: Matern 5/2, plus amplitude and noise if fitted."""
-        dim = self.space.dim
+        dim = self.space.width
         if self.length_scale is None:  # fitted, per parameter, within bounds
             kernel = Matern(
                 nu=2.5, length_scale=[0.3] * dim, length_scale_bounds=LENGTH_SCALE_BOUNDS
@@ -406,17 +489,21 @@ class BayesStrategy(Strategy):
 
     def _fit(self, index: int) -> tuple[LatentGP, TargetSpace, tuple]:
         random_state = np.random.RandomState([self.seed, index])
+        columns = self.space.columns
         space = TargetSpace(
-            None, {name: (0.0, 1.0) for name in self.space.names}, allow_duplicate_points=True
+            None, {name: (0.0, 1.0) for name in columns}, allow_duplicate_points=True
         )
         for unit, value in self.targets():
-            space.register(dict(zip(self.space.names, unit, strict=True)), value)
+            space.register(dict(zip(columns, unit, strict=True)), value)
         gp = LatentGP(
             kernel=self.kernel(),
             alpha=1e-6 if self.noise is None else self.noise,
             normalize_y=True,
             n_restarts_optimizer=5,
             random_state=random_state,
+        )
+        gp.transform = (
+            None if all(p.kind == "float" for p in self.space.params) else self.space.snap
         )
         if len(space):
             with warnings.catch_warnings():  # sklearn warns at length-scale bounds
@@ -432,7 +519,20 @@ class BayesStrategy(Strategy):
             random_state=fitted.random_state,
         )
         suggestion = fitted.space.array_to_params(np.asarray(x))
-        return np.array([float(suggestion[name]) for name in self.space.names])
+        return self.space.snap(np.array([float(suggestion[name]) for name in self.space.columns]))
+
+    def _acquisition_at(self, fitted: FittedGP, units: np.ndarray) -> np.ndarray:
+        """The acquisition's value at unit-cube ``units`` (n x width), higher is better."""
+        mean, std = fitted.gp.predict(units, return_std=True)
+        acq_fn = fitted.acquisition
+        if hasattr(acq_fn, "y_max"):  # EI and PI measure improvement over the best target
+            acq_fn.y_max = float(np.max(fitted.space.target))
+        return acq_fn.base_acq(mean, std)
+
+    def _preferred(self, candidates: np.ndarray, index: int) -> np.ndarray:
+        if index < self.init_points or not self.observations:
+            return candidates[0]
+        return candidates[int(np.argmax(self._acquisition_at(self.fit(index), candidates)))]
 
     def _next_unit(self, index: int) -> np.ndarray:
         if index < self.init_points or not self.observations:
@@ -464,7 +564,7 @@ class BayesStrategy(Strategy):
         for _ in range(100):
             if min(float(np.linalg.norm(unit - q)) for q in pending) >= PENDING_RADIUS:
                 return unit
-            unit = rng.random(self.space.dim)
+            unit = self.space.snap(rng.random(self.space.width))
         return unit
 
     @property
@@ -485,17 +585,15 @@ class BayesStrategy(Strategy):
         """
         fitted = self.fit()
         # The point reported as "next" is the one the study will really try next.
+        index = len(self.observations)
         if self.guided:
-            next_unit = self._suggest_unit(fitted)
+            next_unit = self._untried(self._suggest_unit(fitted), index, ())
         else:
-            next_unit = self._random_unit(len(self.observations))
-        units = np.asarray(units, dtype=float).reshape(-1, self.space.dim)
+            next_unit = self._untried(self._random_unit(index), index, ())
+        units = np.asarray(units, dtype=float).reshape(-1, self.space.width)
         gp = fitted.gp
         mean, std = gp.predict(units, return_std=True)
-        acq_fn = fitted.acquisition
-        if hasattr(acq_fn, "y_max"):  # EI and PI measure improvement over the best target
-            acq_fn.y_max = float(np.max(fitted.space.target))
-        acq = acq_fn.base_acq(mean, std)
+        acq = self._acquisition_at(fitted, units)
         samples = (
             gp.sample_y(units, n_samples, random_state=self.seed).T
             if n_samples
@@ -512,41 +610,82 @@ class BayesStrategy(Strategy):
         fitted = self.fit()
         tried = fitted.space.params
         rng = np.random.default_rng([self.seed, len(self.observations), 3])
-        everywhere = np.vstack([tried, rng.random((candidates, self.space.dim))])
+        everywhere = np.vstack([tried, rng.random((candidates, self.space.width))])
         mean, std = fitted.gp.predict(everywhere, return_std=True)
         at_tried_mean, at_tried_std = mean[: len(tried)], std[: len(tried)]
         bound = float(np.max(mean + beta * std) - np.max(at_tried_mean - beta * at_tried_std))
         return Convergence(len(self.observations), max(bound, 0.0), fitted.gp.observation_noise_std)
 
-    def surrogate(self, resolution: int = 40) -> Surrogate | None:
+    def surrogate(
+        self, resolution: int = 40, axes: tuple[str, str] | None = None
+    ) -> Surrogate | None:
         if not self.observations or self.space.dim < 2:
             return None
-        px, py = self.space.params[0], self.space.params[1]
-        ux = np.linspace(0.0, 1.0, resolution)
-        uy = np.linspace(0.0, 1.0, resolution)
+        x_name, y_name = axes or (self.space.names[0], self.space.names[1])
+        for name in (x_name, y_name):
+            if name not in self.space.names:
+                raise ValueError(f"unknown parameter {name!r}: the space has {self.space.names}")
+        if x_name == y_name:
+            raise ValueError(f"the two axes must differ, got {x_name!r} twice")
+        px, py = self.space[x_name], self.space[y_name]
+        xs, ys = px.axis(resolution), py.axis(resolution)
         best = self.best
-        fixed = self.space.to_unit(best[0]) if best else np.full(self.space.dim, 0.5)
-        grid = np.tile(fixed, (resolution * resolution, 1))
-        gx, gy = np.meshgrid(ux, uy)  # rows follow y, columns follow x
-        grid[:, 0] = gx.ravel()
-        grid[:, 1] = gy.ravel()
+        fixed = (
+            self.space.to_unit(best[0]) if best else self.space.snap(np.full(self.space.width, 0.5))
+        )
+        held = {n: v for n, v in self.space.from_unit(fixed).items() if n not in (x_name, y_name)}
+        grid = np.tile(fixed, (len(xs) * len(ys), 1))
+        sx, sy = self.space.slice_of(x_name), self.space.slice_of(y_name)
+        for row, y in enumerate(ys):  # rows follow y, columns follow x
+            for col, x in enumerate(xs):
+                grid[row * len(xs) + col, sx] = px.encode(x)
+                grid[row * len(xs) + col, sy] = py.encode(y)
         mean, std, acq, _, next_unit = self.posterior(grid)
-        shape = (resolution, resolution)
+        shape = (len(ys), len(xs))
 
         def rows(a: np.ndarray) -> tuple[tuple[float, ...], ...]:
             return tuple(tuple(float(v) for v in r) for r in np.asarray(a).reshape(shape))
 
         return Surrogate(
-            x_name=px.name,
-            y_name=py.name,
-            x=tuple(px.from_unit(u) for u in ux),
-            y=tuple(py.from_unit(u) for u in uy),
+            x_name=x_name,
+            y_name=y_name,
+            x=tuple(xs),
+            y=tuple(ys),
             mean=rows(mean),
             std=rows(std),
             acq=rows(acq),
             acquisition=self.acquisition,
             next_point=self.space.from_unit(next_unit),
             n_observations=len(self.observations),
+            fixed=held,
+        )
+
+    def importance(self, base_points: int = 256, resolution: int = 16) -> Importance | None:
+        """Main-effect variance of the GP mean for each parameter, as shares of their sum.
+
+        The GP mean is averaged over ``base_points`` random settings of the other
+        parameters at each of ``resolution`` values of the parameter (each value of a
+        discrete one with at most that many); the variance of those averages is the
+        parameter's main effect. None before any trial.
+        """
+        if not self.observations:
+            return None
+        gp = self.fit().gp
+        rng = np.random.default_rng([self.seed, len(self.observations), 5])
+        base = self.space.snap(rng.random((base_points, self.space.width)))
+        variances = []
+        for p in self.space.params:
+            s = self.space.slice_of(p.name)
+            effects = []
+            for value in p.axis(resolution):
+                units = base.copy()
+                units[:, s] = p.encode(value)
+                effects.append(float(np.mean(gp.predict(units))))
+            variances.append(float(np.var(effects)))
+        total = sum(variances)
+        shares = [v / total if total > 0 else 1.0 / len(variances) for v in variances]
+        return Importance(
+            tuple(self.space.names), tuple(shares), tuple(variances), len(self.observations)
         )
 
     def state(self) -> dict[str, Any]:
@@ -560,14 +699,14 @@ class BayesStrategy(Strategy):
         fitted = self.fit()
         optimizer = BayesianOptimization(
             f=None,
-            pbounds={name: (0.0, 1.0) for name in self.space.names},
+            pbounds={name: (0.0, 1.0) for name in self.space.columns},
             acquisition_function=fitted.acquisition,
             random_state=np.random.RandomState([self.seed, len(self.observations)]),
             verbose=0,
             allow_duplicate_points=True,
         )
         for unit, value in self.targets():
-            optimizer.register(dict(zip(self.space.names, unit, strict=True)), value)
+            optimizer.register(dict(zip(self.space.columns, unit, strict=True)), value)
         if len(fitted.space):
             description = str(fitted.gp.kernel_)
             matern, amplitude, noise = kernel_parts(fitted.gp.kernel_)
@@ -589,7 +728,10 @@ class BayesStrategy(Strategy):
             optimizer.save_state(path)
             state = json.loads(path.read_text(encoding="utf-8"))
         state["fitted_kernel"] = description
-        state["coordinates"] = "unit cube; map back with search_space (log params via log10)"
+        state["coordinates"] = (
+            "unit cube; map back with search_space (log params via log10, an int's values in "
+            "equal bins, a categorical one-hot)"
+        )
         state["search_space"] = self.space.to_dict()
         return state
 

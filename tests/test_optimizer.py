@@ -401,3 +401,116 @@ def test_the_default_random_start_grows_with_the_dimension():
     for k, unit in enumerate(asked):
         same = np.allclose(unit, random._random_unit(k))
         assert same == (k < 7), k
+
+
+# -- integer and categorical parameters ------------------------------------------------------
+
+SMALL_DISCRETE = SearchSpace(
+    [
+        Param("units", 1, 4, kind="int"),
+        Param("batch", 16, 64, log=True, kind="int"),
+        Param("opt", kind="categorical", choices=("adam", "sgd")),
+    ]
+)  # 4 x 3 x 2 = 24 points
+
+
+def _discrete_objective(p):
+    return -abs(p["units"] - 3) - 0.5 * (p["batch"] != 32) - (p["opt"] == "sgd")
+
+
+@pytest.mark.parametrize("kind", ["bayes", "random"])
+def test_no_duplicate_proposals_for_integer_and_categorical_parameters(kind):
+    strategy = make_strategy(kind, SMALL_DISCRETE, seed=3, init_points=4)
+    seen = []
+    for _ in range(24):
+        p = strategy.ask()
+        assert type(p["units"]) is int and p["opt"] in ("adam", "sgd")
+        seen.append(SMALL_DISCRETE.key(p))
+        strategy.tell(p, _discrete_objective(p))
+    assert len(set(seen)) == 24  # every point once, then the space is exhausted
+    assert strategy.ask()  # a 25th ask repeats a point rather than fail
+
+
+def test_pending_discrete_points_are_not_handed_out_twice():
+    strategy = make_strategy("bayes", SMALL_DISCRETE, seed=4, init_points=3)
+    for _ in range(5):
+        p = strategy.ask()
+        strategy.tell(p, _discrete_objective(p))
+    pending = []
+    for _ in range(6):
+        pending.append(strategy.ask(pending))
+    keys = [SMALL_DISCRETE.key(p) for p in pending]
+    told = {SMALL_DISCRETE.key(SMALL_DISCRETE.from_unit(o.unit)) for o in strategy.observations}
+    assert len(set(keys)) == 6 and not set(keys) & told
+
+
+def test_the_gp_sees_an_integer_as_its_value_not_a_continuous_coordinate():
+    space = SearchSpace([Param("x", 0.0, 1.0), Param("n", 1, 3, kind="int")])
+    strategy = make_strategy("bayes", space, seed=1, init_points=2)
+    for p in ({"x": 0.2, "n": 1}, {"x": 0.7, "n": 3}, {"x": 0.5, "n": 2}):
+        strategy.tell(p, p["x"] + (p["n"] - 2) ** 2)
+    gp = strategy.fit().gp
+    # every coordinate inside n = 2's bin is n = 2: the GP predicts the same there
+    inside = np.array([[0.5, 0.34], [0.5, 0.5], [0.5, 0.66]])
+    mean, std = gp.predict(inside, return_std=True)
+    np.testing.assert_allclose(mean, mean[0])
+    np.testing.assert_allclose(std, std[0])
+
+
+def test_a_categorical_parameter_is_one_hot_for_the_gp():
+    space = SearchSpace(
+        [Param("x", 0.0, 1.0), Param("o", kind="categorical", choices=("a", "b", "c"))]
+    )
+    strategy = make_strategy("bayes", space, seed=1, init_points=2)
+    for p in ({"x": 0.1, "o": "a"}, {"x": 0.9, "o": "b"}, {"x": 0.5, "o": "c"}):
+        strategy.tell(p, 1.0)
+    assert strategy.fit().gp.X_train_.shape == (3, 4)
+    assert strategy.fit().gp.kernel_.k1.k2.length_scale.shape == (4,)
+
+
+def test_importance_finds_the_parameter_that_matters():
+    space = SearchSpace(
+        [
+            Param("matters", 0.0, 1.0),
+            Param("noise_only", 1, 64, kind="int"),
+            Param("o", kind="categorical", choices=("a", "b")),
+        ]
+    )
+    strategy = make_strategy("bayes", space, seed=2, init_points=30)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        p = strategy.ask()
+        strategy.tell(p, math.sin(3 * p["matters"]) + 0.01 * rng.normal())
+    imp = strategy.importance()
+    assert imp.ranked()[0][0] == "matters"
+    shares = dict(zip(imp.names, imp.shares, strict=True))
+    assert shares["matters"] > 0.9 and shares["noise_only"] < 0.05 and shares["o"] < 0.05
+    assert math.isclose(sum(imp.shares), 1.0)
+
+
+def test_the_surrogate_over_any_two_axes_is_a_slice_at_the_best_trial():
+    space = SearchSpace(
+        [
+            Param("a", 0.0, 1.0),
+            Param("n", 1, 5, kind="int"),
+            Param("o", kind="categorical", choices=("x", "y")),
+            Param("b", 0.0, 1.0),
+        ]
+    )
+    strategy = make_strategy("bayes", space, seed=2, init_points=6)
+    for _ in range(8):
+        p = strategy.ask()
+        strategy.tell(p, p["a"] + 0.1 * p["n"] + (p["o"] == "y"))
+    best = strategy.best[0]
+    s = strategy.surrogate(resolution=10, axes=("o", "n"))
+    assert s.x == ("x", "y") and s.y == (1, 2, 3, 4, 5)
+    assert np.asarray(s.mean).shape == (5, 2)
+    assert s.fixed == {"a": best["a"], "b": best["b"]}
+    assert s.slice_note.startswith("a slice at a = ") and "best trial" in s.slice_note
+    assert strategy.surrogate(resolution=10, axes=("a", "b")).fixed == {
+        "n": best["n"],
+        "o": best["o"],
+    }
+    assert make_strategy("bayes", default_space(), seed=1).surrogate() is None
+    with pytest.raises(ValueError, match="unknown parameter 'zz'"):
+        strategy.surrogate(axes=("a", "zz"))

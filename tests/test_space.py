@@ -1,3 +1,4 @@
+import json
 import math
 import re
 
@@ -68,3 +69,151 @@ def test_space_rejects_duplicate_names_and_emptiness():
 def test_space_serialises_to_plain_data_and_back():
     space = default_space((0.2, 0.4), (1e-5, 1e-1))
     assert SearchSpace.from_dict(space.to_dict()) == space
+
+
+# -- typed parameters ------------------------------------------------------------------------
+
+MIXED = SearchSpace(
+    [
+        Param("lr", 1e-4, 1e-2, log=True),
+        Param("units", 32, 512, kind="int"),
+        Param("batch_size", 16, 512, log=True, kind="int"),
+        Param("optimizer", kind="categorical", choices=("adam", "sgd", "rmsprop")),
+    ]
+)
+
+
+def test_each_type_round_trips_through_the_unit_cube_with_its_type():
+    assert MIXED.width == 1 + 1 + 1 + 3
+    assert MIXED.columns[-3:] == ["optimizer=adam", "optimizer=sgd", "optimizer=rmsprop"]
+    rng = np.random.default_rng(0)
+    for u in rng.random((200, MIXED.width)):
+        values = MIXED.from_unit(u)
+        assert type(values["units"]) is int and 32 <= values["units"] <= 512
+        assert values["batch_size"] in (16, 32, 64, 128, 256, 512)
+        assert values["optimizer"] in ("adam", "sgd", "rmsprop")
+        assert isinstance(values["lr"], float)
+        again = MIXED.from_unit(MIXED.to_unit(values))
+        assert again["units"] == values["units"] and again["optimizer"] == values["optimizer"]
+        assert again["batch_size"] == values["batch_size"]
+        assert math.isclose(again["lr"], values["lr"], rel_tol=1e-12)
+
+
+def test_uniform_draws_pick_every_discrete_value_equally_often():
+    space = SearchSpace(
+        [
+            Param("b", 16, 128, log=True, kind="int"),
+            Param("o", kind="categorical", choices=("a", "b", "c")),
+        ]
+    )
+    draws = [space.from_unit(u) for u in np.random.default_rng(1).random((6000, space.width))]
+    for name, levels in (("b", (16, 32, 64, 128)), ("o", ("a", "b", "c"))):
+        counts = [sum(d[name] == v for d in draws) for v in levels]
+        assert min(counts) > 0.85 * 6000 / len(levels), counts
+
+
+def test_snap_puts_a_point_at_its_values_canonical_coordinates():
+    u = np.array([0.3, 0.001, 0.99, 0.2, 0.7, 0.1])
+    snapped = MIXED.snap(u)
+    assert snapped[0] == 0.3  # a float stays
+    np.testing.assert_allclose(snapped, MIXED.to_unit(MIXED.from_unit(u)))
+    np.testing.assert_allclose(snapped[3:], [0, 1, 0])
+    np.testing.assert_allclose(MIXED.snap(snapped), snapped)
+
+
+def test_typed_spaces_serialise_with_their_types():
+    data = MIXED.to_dict()
+    assert data[1] == {"name": "units", "low": 32, "high": 512, "log": False, "type": "int"}
+    assert data[3] == {
+        "name": "optimizer",
+        "type": "categorical",
+        "choices": ["adam", "sgd", "rmsprop"],
+    }
+    assert SearchSpace.from_dict(data) == MIXED
+    assert SearchSpace.from_dict([{"name": "x", "low": 0, "high": 1}]) == SearchSpace(
+        [Param("x", 0.0, 1.0)]
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            dict(name="units", low=32.5, high=64, kind="int"),
+            "units: an int parameter needs whole-number bounds",
+        ),
+        (
+            dict(name="batch", low=20, high=512, log=True, kind="int"),
+            "batch: a log2 int parameter takes powers of two, and its low (20)",
+        ),
+        (
+            dict(name="o", kind="categorical", choices=("adam",)),
+            "o: a categorical parameter needs at least 2 choices",
+        ),
+        (
+            dict(name="o", kind="categorical", choices=("adam", "adam")),
+            "o: choices must be distinct",
+        ),
+        (
+            dict(name="o", kind="categorical", choices=("a", None)),
+            "o: each choice must be a string, a number",
+        ),
+        (dict(name="x", kind="complex"), "x: type must be one of float, int, categorical"),
+    ],
+)
+def test_bad_typed_parameters_name_the_parameter_and_the_rule(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Param(**kwargs)
+
+
+def test_the_one_line_form_of_each_type():
+    from core.space import parse_param
+
+    assert parse_param("lr=float:1e-4:1e-2:log") == Param("lr", 1e-4, 1e-2, log=True)
+    assert parse_param("lr=1e-4:1e-2") == Param("lr", 1e-4, 1e-2)
+    assert parse_param("units=int:32:512") == Param("units", 32, 512, kind="int")
+    assert parse_param("batch_size=int:16:512:log2") == Param(
+        "batch_size", 16, 512, log=True, kind="int"
+    )
+    assert parse_param("opt=cat:adam,sgd") == Param(
+        "opt", kind="categorical", choices=("adam", "sgd")
+    )
+    assert parse_param("k=cat:1,3,5").choices == (1, 3, 5)
+    for bad, message in (
+        ("lr", "expected NAME=float:LOW:HIGH"),
+        ("lr=float:a:1", "lr: low must be a number"),
+        ("lr=float:1e-4:1e-2:log2", "log2 is for int parameters"),
+        ("o=cat:", "expected o=cat:A,B,C"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            parse_param(bad)
+
+
+def test_a_space_file_in_toml_and_json(tmp_path):
+    from core.space import load_space_file
+
+    toml = tmp_path / "space.toml"
+    toml.write_text(
+        "[lr]\nlow = 1e-4\nhigh = 1e-2\nlog = true\n\n"
+        '[units]\ntype = "int"\nlow = 32\nhigh = 512\n\n'
+        '[batch_size]\ntype = "int"\nlow = 16\nhigh = 512\nlog = true\n\n'
+        '[optimizer]\ntype = "categorical"\nchoices = ["adam", "sgd", "rmsprop"]\n'
+    )
+    assert load_space_file(toml) == MIXED
+    js = tmp_path / "space.json"
+    js.write_text(json.dumps(MIXED.to_dict()))
+    assert load_space_file(js) == MIXED
+    for text, message in (
+        ("[lr]\nlow = 1\n", "lr: high is missing"),
+        ("[lr]\nlow = 1\nhigh = 2\nlg = true\n", "lr: unknown setting 'lg'"),
+        ("[lr\n", "is not valid"),
+        (
+            '[o]\ntype = "categorical"\nchoices = ["a"]\n',
+            "o: a categorical parameter needs at least 2",
+        ),
+    ):
+        toml.write_text(text)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            load_space_file(toml)
+    with pytest.raises(ValueError, match="does not exist"):
+        load_space_file(tmp_path / "nope.toml")
