@@ -446,9 +446,10 @@ def test_pending_discrete_points_are_not_handed_out_twice():
 
 def test_the_gp_sees_an_integer_as_its_value_not_a_continuous_coordinate():
     space = SearchSpace([Param("x", 0.0, 1.0), Param("n", 1, 3, kind="int")])
-    strategy = make_strategy("bayes", space, seed=1, init_points=2)
-    for p in ({"x": 0.2, "n": 1}, {"x": 0.7, "n": 3}, {"x": 0.5, "n": 2}):
-        strategy.tell(p, p["x"] + (p["n"] - 2) ** 2)
+    strategy = make_strategy("bayes", space, seed=1, init_points=2, noise=1e-4)
+    for x in (0.1, 0.5, 0.9):
+        for n in (1, 2, 3):
+            strategy.tell({"x": x, "n": n}, x + (n - 2) ** 2)
     gp = strategy.fit().gp
     # every coordinate inside n = 2's bin is n = 2: the GP predicts the same there
     inside = np.array([[0.5, 0.34], [0.5, 0.5], [0.5, 0.66]])
