@@ -59,11 +59,11 @@ class StandIn(TrialActor):
     SCALE = 0.5
     PATHS: tuple[str, ...] = tuple(str(p) for p in CURVES)
 
-    def __init__(self, dataset: Any, threads: int) -> None:
+    def __init__(self, dataset: Any, threads: int, model: Any = None) -> None:
         self._epochs: list[EpochMetrics] = []
         self._cancel = threading.Event()
 
-    def trial(self, params: dict[str, float], budget: dict[str, Any], seed: int) -> TrialOutcome:
+    def trial(self, params: dict[str, Any], budget: dict[str, Any], seed: int) -> TrialOutcome:
         curves = _curves(self.PATHS)
         self._epochs = []
         self._cancel.clear()

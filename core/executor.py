@@ -202,12 +202,12 @@ class TrialActor:
     the driver can read the epochs so far and cancel while ``trial`` trains.
     """
 
-    def __init__(self, dataset: Dataset, threads: int) -> None:
+    def __init__(self, dataset: Dataset, threads: int, model: Any = None) -> None:
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-        self._trainer = LocalTrainer(dataset)
+        self._trainer = LocalTrainer(dataset, model)
         self._epochs: list[EpochMetrics] = []
         self._cancel = threading.Event()
 
@@ -222,7 +222,7 @@ class TrialActor:
 
         return ray.get_runtime_context().get_node_id()
 
-    def trial(self, params: dict[str, float], budget: dict[str, Any], seed: int) -> TrialOutcome:
+    def trial(self, params: dict[str, Any], budget: dict[str, Any], seed: int) -> TrialOutcome:
         self._epochs = []
         self._cancel.clear()
         return self._trainer.trial(
@@ -234,7 +234,7 @@ class TrialActor:
         )
 
     def final(
-        self, params: dict[str, float], budget: dict[str, Any], seed: int, path: str
+        self, params: dict[str, Any], budget: dict[str, Any], seed: int, path: str
     ) -> tuple[str, Any]:
         self._cancel.clear()
         try:
@@ -263,9 +263,15 @@ class RayTrainer:
     POLL = 0.2
 
     def __init__(
-        self, data: Any, info: DataInfo, parallel: Parallel, actor: type = TrialActor
+        self,
+        data: Any,
+        info: DataInfo,
+        parallel: Parallel,
+        actor: type = TrialActor,
+        model: Any = None,
     ) -> None:
         self._data = data  # an ObjectRef to the dataset in Ray's object store
+        self._model = model
         self._parallel = parallel
         self._actor_type = actor
         self.info = info
@@ -281,7 +287,7 @@ class RayTrainer:
                     num_gpus=self._parallel.gpus_per_trial,
                     max_concurrency=4,
                 )
-                .remote(self._data, self._parallel.cpus_per_trial)
+                .remote(self._data, self._parallel.cpus_per_trial, self._model)
             )
         return self._actor
 
@@ -292,7 +298,7 @@ class RayTrainer:
 
     def trial(
         self,
-        params: Mapping[str, float],
+        params: Mapping[str, Any],
         budget: Budget,
         *,
         seed: int,
@@ -337,7 +343,7 @@ class RayTrainer:
 
     def final(
         self,
-        params: Mapping[str, float],
+        params: Mapping[str, Any],
         budget: Budget,
         *,
         seed: int,
@@ -455,16 +461,22 @@ def prepare(parallel: Parallel) -> None:
 
 
 def make_pool(
-    dataset: Dataset, parallel: Parallel, *, isolate: bool, actor: type = TrialActor
+    dataset: Dataset,
+    parallel: Parallel,
+    *,
+    isolate: bool,
+    actor: type = TrialActor,
+    model: Any = None,
 ) -> Pool:
     """Trainers for ``dataset`` as ``parallel`` asks: one local trainer, or N Ray slots whose
-    actors are ``actor`` (:class:`TrialActor`, or a stand-in with its methods)."""
+    actors are ``actor`` (:class:`TrialActor`, or a stand-in with its methods). ``model``:
+    None for the seed's CNN, else a user's builder or its spec."""
     if not parallel.uses_ray:
-        return Pool([make_trainer(dataset, isolate=isolate)], kind="local")
+        return Pool([make_trainer(dataset, isolate=isolate, model=model)], kind="local")
     import ray
 
     prepare(parallel)
     info = LocalTrainer(dataset).info
     data = ray.put(dataset)
-    slots = [RayTrainer(data, info, parallel, actor) for _ in range(parallel.workers)]
+    slots = [RayTrainer(data, info, parallel, actor, model) for _ in range(parallel.workers)]
     return Pool(slots, kind="ray")

@@ -19,6 +19,7 @@ from typing import Any
 from core.data import Dataset, load_dataset
 from core.eta import measured_rate, seconds_left
 from core.executor import Pool, make_pool, prepare
+from core.model import Builder
 from core.optimizer import Strategy, Surrogate
 from core.replay import told_strategy
 from core.status import StudyStatus, TrialStatus
@@ -94,7 +95,7 @@ class Snapshot:
             total=study.config.total,
             trials=study.trials,
             running=(),
-            epochs_per_trial=study.config.budget.epochs,
+            epochs_per_trial=study.config.largest_budget.epochs,
             surrogate=surrogate,
             started_at=min(started) if started else None,
             elapsed=(max(finished) - min(started)) if finished and started else 0.0,
@@ -118,8 +119,10 @@ class Runner:
         surrogate_resolution: int = SURROGATE_RESOLUTION,
         isolate: bool = False,
         pool_factory: Callable[..., Pool] = make_pool,
+        model: Builder | None = None,
     ) -> None:
         self.store = store
+        self._model = model  # a builder given from Python; else the config's spec
         self._isolate = isolate
         self._pool_factory = pool_factory
         self.name = name
@@ -141,7 +144,7 @@ class Runner:
             total=study.config.total,
             trials=study.trials,
             running=(),
-            epochs_per_trial=study.config.budget.epochs,
+            epochs_per_trial=study.config.largest_budget.epochs,
             surrogate=None,
             started_at=None,
             elapsed=0.0,
@@ -192,7 +195,7 @@ class Runner:
         if rate is None:
             return None
         return seconds_left(
-            self._config.budget,
+            self._config.largest_budget,
             self._data.n_train,
             self._data.n_val,
             rate,
@@ -228,7 +231,9 @@ class Runner:
         dataset = self._dataset or load_dataset(
             cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.seed
         )
-        pool = self._pool_factory(dataset, cfg.parallel, isolate=self._isolate)
+        pool = self._pool_factory(
+            dataset, cfg.parallel, isolate=self._isolate, model=self._model or cfg.model or None
+        )
         try:
             return self._search_with(pool)
         finally:
@@ -237,7 +242,7 @@ class Runner:
     def _search_with(self, pool: Pool) -> StudyStatus:
         cfg = self._config
         info = pool.info
-        cfg.budget.check(info.n_train)
+        cfg.check_data(info.n_train)
         self._data = info
         self._slots = pool.slots
         self.store.release_running_trials(self.name)
@@ -374,7 +379,9 @@ class Runner:
             self.store.add_epoch(self.name, number, history)
             self._update_running(replace(current, history=tuple(history)))
             curve = [h["val_accuracy"] for h in history]
-            if len(curve) < cfg.budget.epochs and cfg.pruning.should_prune(curve, others()):
+            if len(curve) < cfg.budget.for_params(
+                current.params
+            ).epochs and cfg.pruning.should_prune(curve, others()):
                 pruned.set()  # the trainer stops at its next batch
 
         outcome = trainer.trial(

@@ -55,6 +55,9 @@ class StudyConfig:
     pruning: Pruning = field(default_factory=Pruning)
     stop_when_converged: bool = False
     parallel: Parallel = field(default_factory=Parallel)
+    #: "" for the seed's CNN, else the user's builder: "path/to/file.py:build" (made
+    #: absolute) or "package.module:build" (:mod:`core.model`)
+    model: str = ""
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -82,9 +85,35 @@ class StudyConfig:
                 raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
         if not (0 < self.val_fraction < 1):
             raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction!r}")
-        missing = {"dropout2_rate", "lr"} - set(self.space.names)
-        if missing:
-            raise ValueError(f"the search space must include {sorted(missing)}")
+        if not isinstance(self.model, str):
+            raise ValueError(f"model must be a spec such as file.py:build, got {self.model!r}")
+        if self.model:
+            from core.model import normalize_spec
+
+            object.__setattr__(self, "model", normalize_spec(self.model))
+        else:
+            from core.model import check_cnn_space
+
+            check_cnn_space(self.space)
+
+    @property
+    def largest_budget(self) -> Budget:
+        """The budget of the costliest trial: tuned epochs and batch size at their highest."""
+        return self.budget.for_params(
+            {n: self.space[n].high for n in ("epochs", "batch_size") if n in self.space.names}
+        )
+
+    def check_data(self, n_train: int) -> None:
+        """Raise ValueError if some trial's budget cannot run on ``n_train`` samples."""
+        budget = self.largest_budget
+        try:
+            budget.check(n_train)
+        except ValueError as exc:
+            if "batch_size" in self.space.names:
+                raise ValueError(
+                    f"{exc} (the tuned batch_size reaches {budget.batch_size})"
+                ) from None
+            raise
 
     @property
     def total(self) -> int:
@@ -109,6 +138,7 @@ class StudyConfig:
             "pruning": self.pruning.to_dict(),
             "stop_when_converged": self.stop_when_converged,
             "parallel": self.parallel.to_dict(),
+            "model": self.model,
         }
 
     @classmethod
@@ -124,7 +154,7 @@ class StudyConfig:
 @dataclass(frozen=True)
 class Trial:
     number: int
-    params: dict[str, float]
+    params: dict[str, Any]
     status: TrialStatus
     value: float | None = None
     history: tuple[dict[str, float], ...] = ()

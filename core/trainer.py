@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,14 @@ class Budget:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def for_params(self, params: Mapping[str, Any]) -> Budget:
+        """This budget with a trial's tuned ``epochs`` and ``batch_size``, where tuned."""
+        return replace(
+            self,
+            epochs=int(params.get("epochs", self.epochs)),
+            batch_size=int(params.get("batch_size", self.batch_size)),
+        )
 
 
 @dataclass(frozen=True)
@@ -150,31 +158,31 @@ def _callback(
     return Watch()
 
 
-def _fresh_model(dataset: Dataset, params: Mapping[str, float], seed: int) -> Any:
+def _fresh_model(dataset: Dataset, params: Mapping[str, Any], seed: int, model: Any) -> Any:
     import keras
 
-    from core.model import build_model
+    from core.model import fresh_model
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(int(seed))
-    return build_model(
-        dataset.input_shape,
-        dataset.num_classes,
-        float(params["dropout2_rate"]),
-        float(params["lr"]),
-    )
+    return fresh_model(model, params, dataset.input_shape, dataset.num_classes)
 
 
 def train_trial(
     dataset: Dataset,
-    params: Mapping[str, float],
+    params: Mapping[str, Any],
     budget: Budget,
     *,
     seed: int = 1,
     on_epoch: EpochCallback | None = None,
     should_stop: StopCheck | None = None,
+    model: Any = None,
 ) -> TrialOutcome:
-    """Train the CNN with ``params``; the value is the final validation accuracy.
+    """Train the model with ``params``; the value is the final validation accuracy.
+
+    ``model``: None for the seed's CNN, else a user's builder or its spec
+    (:func:`core.model.builder_for`). Tuned ``epochs`` and ``batch_size`` params override
+    the budget's.
 
     Never raises for what happens during training: a stop request gives
     ``cancelled``, a non-finite loss or any other error gives ``failed`` with its reason.
@@ -183,6 +191,7 @@ def train_trial(
     collapses to chance with a finite loss, and one such value told to the GP as an
     observation bends its whole surface into a pit (docs/BENCHMARKS.md, section 2).
     """
+    budget = budget.for_params(params)
     budget.check(len(dataset.y_train))
     n = budget.train_size(len(dataset.y_train))
     history: list[EpochMetrics] = []
@@ -194,8 +203,8 @@ def train_trial(
 
     started = time.perf_counter()
     try:
-        model = _fresh_model(dataset, params, seed)
-        model.fit(
+        net = _fresh_model(dataset, params, seed, model)
+        net.fit(
             dataset.x_train[:n],
             dataset.y_train[:n],
             batch_size=budget.batch_size,
@@ -258,18 +267,20 @@ class FinalModel:
 
 def train_final(
     dataset: Dataset,
-    params: Mapping[str, float],
+    params: Mapping[str, Any],
     budget: Budget,
     *,
     seed: int = 1,
     on_epoch: EpochCallback | None = None,
     should_stop: StopCheck | None = None,
+    model: Any = None,
 ) -> FinalModel:
     """Retrain ``params`` on train + validation, then evaluate once on the test split.
 
     Raises :class:`TrialCancelled` on a stop request and :class:`TrialDiverged` on divergence.
     """
     started = time.perf_counter()
+    budget = budget.for_params(params)
     x = np.concatenate([dataset.x_train, dataset.x_val])
     y = np.concatenate([dataset.y_train, dataset.y_val])
     n = budget.train_size(len(y))
@@ -280,8 +291,8 @@ def train_final(
         if on_epoch is not None:
             on_epoch(metrics)
 
-    model = _fresh_model(dataset, params, seed)
-    model.fit(
+    net = _fresh_model(dataset, params, seed, model)
+    net.fit(
         x[:n],
         y[:n],
         batch_size=min(budget.batch_size, n),
@@ -292,5 +303,5 @@ def train_final(
     )
     if should_stop is not None and should_stop():
         raise TrialCancelled("stopped by the user")
-    loss, accuracy = model.evaluate(dataset.x_test, dataset.y_test, verbose=0)
-    return FinalModel(model, float(accuracy), float(loss), history, time.perf_counter() - started)
+    loss, accuracy = net.evaluate(dataset.x_test, dataset.y_test, verbose=0)
+    return FinalModel(net, float(accuracy), float(loss), history, time.perf_counter() - started)

@@ -57,13 +57,14 @@ def _info(ds: Dataset) -> DataInfo:
 
 def _save_final(
     ds: Dataset,
-    params: Mapping[str, float],
+    params: Mapping[str, Any],
     budget: Budget,
     seed: int,
     path: Path,
     should_stop: StopCheck,
+    model: Any = None,
 ) -> dict[str, Any]:
-    result = train_final(ds, params, budget, seed=seed, should_stop=should_stop)
+    result = train_final(ds, params, budget, seed=seed, should_stop=should_stop, model=model)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.stem + ".partial.keras")
     try:  # written under another name, then renamed: never a half-written model.keras
@@ -87,7 +88,7 @@ class Trainer(Protocol):
 
     def trial(
         self,
-        params: Mapping[str, float],
+        params: Mapping[str, Any],
         budget: Budget,
         *,
         seed: int,
@@ -99,7 +100,7 @@ class Trainer(Protocol):
 
     def final(
         self,
-        params: Mapping[str, float],
+        params: Mapping[str, Any],
         budget: Budget,
         *,
         seed: int,
@@ -118,15 +119,16 @@ class Trainer(Protocol):
 
 
 class LocalTrainer:
-    """Trains in the calling process."""
+    """Trains in the calling process; ``model`` as :func:`core.trainer.train_trial` takes it."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: Dataset, model: Any = None) -> None:
         self.dataset = dataset
+        self.model = model
         self.info = _info(dataset)
 
     def trial(
         self,
-        params: Mapping[str, float],
+        params: Mapping[str, Any],
         budget: Budget,
         *,
         seed: int,
@@ -134,12 +136,18 @@ class LocalTrainer:
         should_stop: StopCheck,
     ) -> TrialOutcome:
         return train_trial(
-            self.dataset, params, budget, seed=seed, on_epoch=on_epoch, should_stop=should_stop
+            self.dataset,
+            params,
+            budget,
+            seed=seed,
+            on_epoch=on_epoch,
+            should_stop=should_stop,
+            model=self.model,
         )
 
     def final(
         self,
-        params: Mapping[str, float],
+        params: Mapping[str, Any],
         budget: Budget,
         *,
         seed: int,
@@ -147,7 +155,7 @@ class LocalTrainer:
         should_stop: StopCheck,
     ) -> dict[str, Any]:
         """Raises TrialCancelled or TrialDiverged like :func:`core.trainer.train_final`."""
-        return _save_final(self.dataset, params, budget, seed, path, should_stop)
+        return _save_final(self.dataset, params, budget, seed, path, should_stop, self.model)
 
     def close(self) -> None:
         self.dataset = None
@@ -161,9 +169,9 @@ def _watch_parent(parent: int) -> None:
         time.sleep(0.5)
 
 
-def _serve(conn: Any, cancel: Any, dataset: Dataset, parent: int) -> None:
+def _serve(conn: Any, cancel: Any, dataset: Dataset, parent: int, model: Any = None) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    local = LocalTrainer(dataset)
+    local = LocalTrainer(dataset, model)
     conn.send(("ready", local.info))
     while True:
         try:
@@ -218,8 +226,9 @@ class ProcessTrainer:
 
     POLL = 0.1
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: Dataset, model: str | None = None) -> None:
         self._dataset = dataset
+        self._model = model  # a spec: the child process loads the builder it names
         self._start()
 
     def _start(self) -> None:
@@ -228,7 +237,7 @@ class ProcessTrainer:
         self._cancel = ctx.Event()
         self._process = ctx.Process(
             target=_serve,
-            args=(child, self._cancel, self._dataset, os.getpid()),
+            args=(child, self._cancel, self._dataset, os.getpid(), self._model),
             name=f"trainer-{Path(self._dataset.name).name}"[:40],
             daemon=True,
         )
@@ -260,7 +269,7 @@ class ProcessTrainer:
 
     def trial(
         self,
-        params: Mapping[str, float],
+        params: Mapping[str, Any],
         budget: Budget,
         *,
         seed: int,
@@ -294,7 +303,7 @@ class ProcessTrainer:
 
     def final(
         self,
-        params: Mapping[str, float],
+        params: Mapping[str, Any],
         budget: Budget,
         *,
         seed: int,
@@ -323,6 +332,6 @@ class ProcessTrainer:
         self._conn.close()
 
 
-def make_trainer(dataset: Dataset, *, isolate: bool) -> Trainer:
+def make_trainer(dataset: Dataset, *, isolate: bool, model: Any = None) -> Trainer:
     """A trainer for ``dataset``: in a child process if ``isolate``, else in this one."""
-    return ProcessTrainer(dataset) if isolate else LocalTrainer(dataset)
+    return ProcessTrainer(dataset, model) if isolate else LocalTrainer(dataset, model)

@@ -261,7 +261,7 @@ inputs["dataset"] = dataset_name
 config, errors = config_from_inputs(inputs)
 if config is not None and ds is not None:
     try:
-        config.budget.check(len(ds.y_train))
+        config.check_data(len(ds.y_train))
     except ValueError as exc:
         errors.append(str(exc))
 for message in errors:
@@ -270,7 +270,7 @@ for message in errors:
 if config is not None and ds is not None and not errors:
     rate, how = throughput(config.dataset, ds.input_shape)
     seconds = seconds_left(
-        config.budget,
+        config.largest_budget,
         len(ds.y_train),
         len(ds.y_val),
         rate,
