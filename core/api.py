@@ -122,7 +122,8 @@ def tune(
     space = as_space(space)
     spec = model if isinstance(model, str) else ""
     if callable(model):
-        spec = f"{model.__module__}:{model.__name__}"
+        label = model.__name__ if model.__name__.isidentifier() else "function"
+        spec = f"{model.__module__}:{label}"
     config = StudyConfig(
         name=name or default_name(dataset, "bayes"),
         dataset=dataset,
