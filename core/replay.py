@@ -6,7 +6,7 @@ strategy rebuilt here asks for exactly the points the study's own would have ask
 
 from __future__ import annotations
 
-from core.optimizer import Strategy, Surrogate, make_strategy
+from core.optimizer import BayesStrategy, Importance, Strategy, Surrogate, make_strategy
 from core.status import TrialStatus
 from core.study import Study, StudyConfig
 
@@ -37,6 +37,21 @@ def told_strategy(study: Study, upto: int | None = None) -> Strategy:
     return strategy
 
 
-def surrogate_after(study: Study, k: int, resolution: int = 40) -> Surrogate | None:
-    """The surrogate as it was right after the study's k-th finished trial (the replay)."""
-    return told_strategy(study, k).surrogate(resolution)
+def surrogate_after(
+    study: Study, k: int, resolution: int = 40, axes: tuple[str, str] | None = None
+) -> Surrogate | None:
+    """The surrogate as it was right after the study's k-th finished trial (the replay),
+    over ``axes`` (the first two parameters by default)."""
+    return told_strategy(study, k).surrogate(resolution, axes)
+
+
+def importance_after(study: Study, k: int | None = None) -> Importance | None:
+    """Each parameter's share of the GP mean's main effects after the first ``k`` finished
+    trials. A study without a GP of its own (random, grid) gets one fitted with the
+    default settings to its trials."""
+    strategy = told_strategy(study, k)
+    if not isinstance(strategy, BayesStrategy):
+        gp = BayesStrategy(study.config.space, seed=study.config.seed)
+        gp.observations = list(strategy.observations)
+        strategy = gp
+    return strategy.importance()

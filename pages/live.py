@@ -8,7 +8,7 @@ from core.eta import format_duration
 from core.status import StudyStatus
 from core.store import StudyNotFound
 from core.study import convergence_note
-from pages.common.figures import figures, surrogate_charts
+from pages.common.figures import space_charts, surrogate_charts
 from pages.common.registry import live_snapshot, registry, store
 from pages.common.widgets import best_card, stop_if_no_studies, trials_frame, use_app_navigation
 
@@ -75,8 +75,7 @@ def live_view() -> None:
     if not snap.running and snap.status == StudyStatus.RETRAINING:
         st.progress(1.0, text="retraining the best params on train+validation")
 
-    surrogate_charts(snap, space, key="live")
-    figs = figures(snap.version, snap, space)
+    figs = surrogate_charts(snap, space, key="live")
     left, right = st.columns(2)
     left.plotly_chart(figs["accuracy"], key="live-acc", width="stretch")
     right.plotly_chart(figs["curves"], key="live-curves", width="stretch")
@@ -86,6 +85,7 @@ def live_view() -> None:
     note = convergence_note(snap.trials)
     if note:
         st.info(note)
+    space_charts(figs, snap, key="live")
     best_card(study)
     trials = (*snap.trials, *snap.running)
     st.dataframe(trials_frame(trials), hide_index=True, width="stretch")

@@ -9,7 +9,7 @@ from core import charts, export
 from core.runner import Snapshot
 from core.status import TrialStatus
 from core.study import convergence_note
-from pages.common.figures import surrogate_charts
+from pages.common.figures import space_charts, surrogate_charts
 from pages.common.registry import registry, replay_surrogate, store
 from pages.common.widgets import best_card, model_file, stop_if_no_studies, use_app_navigation
 
@@ -68,9 +68,8 @@ if finished >= 1:
     )
     snap = Snapshot.of_study(study, replay_surrogate(name, k))
     shown = study.finished_trials[:k]
-    surrogate_charts(
-        Snapshot(**{**snap.__dict__, "trials": shown}), study.config.space, key="studies"
-    )
+    snap = Snapshot(**{**snap.__dict__, "trials": shown})
+    figs = surrogate_charts(snap, study.config.space, key="studies")
     left, mid, right = st.columns(3)
     left.plotly_chart(charts.accuracy_figure(study.trials), key="studies-acc", width="stretch")
     mid.plotly_chart(charts.compute_figure(study.trials), key="studies-compute", width="stretch")
@@ -80,6 +79,7 @@ if finished >= 1:
     note = convergence_note(study.trials)
     if note:
         st.caption(note)
+    space_charts(figs, snap, key="studies")
 
 st.subheader("Downloads")
 d1, d2, d3, d4 = st.columns(4)

@@ -6,6 +6,7 @@ from core import charts
 from core.data import BUILTIN, DEFAULT_DATASET
 from core.eta import seconds_left
 from core.executor import MAX_WORKERS
+from core.model import HYPERPARAMETERS
 from core.options import ACQUISITION_LABELS, DEFAULT_KAPPA, DEFAULT_XI
 from core.pruners import DEFAULT as DEFAULT_PRUNER
 from core.pruners import EXPLAINED as PRUNER_HELP
@@ -16,7 +17,7 @@ from pages.common.data import (
     save_upload,
     throughput,
 )
-from pages.common.forms import FITTED, NOISE_CHOICES, config_from_inputs
+from pages.common.forms import BLOG_TUNED, FITTED, KEYS, NOISE_CHOICES, config_from_inputs
 from pages.common.registry import registry
 from pages.common.widgets import use_app_navigation
 
@@ -50,6 +51,16 @@ DEFAULTS = {
     "gpus_per_trial": 0.0,
     "name": "",
 }
+for _name, _h in HYPERPARAMETERS.items():  # each hyperparameter: ticked?, and its range
+    DEFAULTS[f"use_{_name}"] = _name in BLOG_TUNED
+    if _name not in KEYS:
+        if _h.search.kind == "categorical":
+            DEFAULTS[f"{_name}_choices"] = list(_h.search.choices)
+        else:
+            DEFAULTS.update(
+                {f"{_name}_low": _h.search.low, f"{_name}_high": _h.search.high,
+                 f"{_name}_log": _h.search.log}
+            )  # fmt: skip
 PRESETS = {
     "Quick look": {
         "dataset": "mnist-5k",
@@ -64,6 +75,7 @@ PRESETS = {
         "lr_high": 1e-2,
         "lr_log": True,
         "final_test": False,
+        **{f"use_{name}": name in BLOG_TUNED for name in HYPERPARAMETERS},
     },
 }
 PRESETS["The seed experiment"] = {
@@ -94,7 +106,7 @@ def apply_preset() -> None:
 st.title("Tune a CNN with Bayesian optimization")
 st.caption(
     "Each trial trains the blog's CNN and is scored on a validation split; the Gaussian "
-    "process then picks the next dropout and learning rate. The test split is never used "
+    "process then picks the next values of the ticked hyperparameters. The test split is never used "
     "to choose: it is evaluated once at the end, if you ask for it."
 )
 st.selectbox(
@@ -156,17 +168,38 @@ with preview_col:
 
 # -- search space and optimizer ------------------------------------------------------
 st.subheader("Search space")
-c1, c2, c3, c4, c5 = st.columns(5)
-c1.number_input("dropout2_rate low", key="tune_dropout_low", step=0.05, format="%.3f")
-c2.number_input("dropout2_rate high", key="tune_dropout_high", step=0.05, format="%.3f")
-c3.number_input("learning rate low", key="tune_lr_low", format="%.1e", step=1e-4)
-c4.number_input("learning rate high", key="tune_lr_high", format="%.1e", step=1e-3)
-c5.checkbox(
-    "log-scale learning rate",
-    key="tune_lr_log",
-    help="Searches lr evenly across decades. The blog searched a linear axis, where almost "
-    "every trial lands near the top of the range.",
+st.caption(
+    "Tick the hyperparameters to tune and set each one's range; the others keep the blog's "
+    "values. The blog tuned the dropout before the output and the learning rate; the GP "
+    "charts show any two ticked ones, the first two to begin with."
 )
+for name, h in HYPERPARAMETERS.items():
+    key = KEYS.get(name, name)
+    tick, low, high, scale = st.columns([3, 2, 2, 2])
+    tick.checkbox(f"{name} ({h.label})", key=f"tune_use_{name}", help=h.help)
+    if not st.session_state[f"tune_use_{name}"]:
+        fixed = h.fixed if h.fixed is not None else f"the budget's {name.replace('_', ' ')}"
+        low.caption(f"fixed: {fixed}")
+        continue
+    p = h.search
+    if p.kind == "categorical":
+        low.multiselect("choices", list(p.choices), key=f"tune_{key}_choices")
+        continue
+    if p.kind == "int":
+        low.number_input(f"{name} low", min_value=1, step=1, key=f"tune_{key}_low")
+        high.number_input(f"{name} high", min_value=1, step=1, key=f"tune_{key}_high")
+        scale.checkbox("powers of two", key=f"tune_{key}_log")
+        continue
+    fmt, step = ("%.1e", 1e-4) if name == "lr" else ("%.3f", 0.05)
+    low.number_input(f"{name} low", key=f"tune_{key}_low", step=step, format=fmt)
+    high.number_input(f"{name} high", key=f"tune_{key}_high", step=step, format=fmt)
+    if name == "lr":
+        scale.checkbox(
+            "log scale",
+            key="tune_lr_log",
+            help="Searches lr evenly across decades. The blog searched a linear axis, where "
+            "almost every trial lands near the top of the range.",
+        )
 
 st.subheader("Optimizer")
 o1, o2, o3, o4 = st.columns(4)

@@ -139,7 +139,9 @@ def test_a_tiny_study_runs_from_tune_to_live_and_studies(db):
     at.run()  # Live, after the run
     assert not at.exception
     charts = at.get("plotly_chart")
-    assert len(charts) == 7  # mean, std, acq, accuracy, learning curves, compute, convergence
+    # mean, std, acq, accuracy, learning curves, compute, convergence, then 3-D, importance,
+    # parallel coordinates and slices
+    assert len(charts) == 11
     assert any(m.label == "Best validation accuracy" for m in at.metric)
     frame = at.dataframe[0].value
     assert len(frame) == 4 and set(frame["status"]) == {"complete"}
@@ -256,3 +258,47 @@ def test_the_parallel_settings_reach_the_study_config():
     }  # fmt: skip
     _, errors = config_from_inputs({**inputs, "workers": 0})
     assert errors == ["workers must be an integer >= 1, got 0"]
+
+
+def test_four_ticked_hyperparameters_run_and_any_two_are_seen_with_which_ones_matter(db):
+    at = fill_tiny(open_app(), init_points=4, n_iter=1)
+    assert at.checkbox(key="tune_use_dropout2_rate").value and at.checkbox(key="tune_use_lr").value
+    assert any(c.value == "fixed: 128" for c in at.caption)  # dense units keep the blog's
+    at.checkbox(key="tune_use_batch_size").check().run()
+    at.checkbox(key="tune_use_optimizer").check().run()
+    at.number_input(key="tune_batch_size_low").set_value(16)
+    at.number_input(key="tune_batch_size_high").set_value(64).run()
+    at.multiselect(key="tune_optimizer_choices").set_value(["adam", "rmsprop"]).run()
+    assert not at.error, texts(at.error)
+    start_button(at).click().run()
+    assert not at.exception
+    name = at.session_state["study"]
+    wait_idle()
+    study = Store(db).load(name)
+    assert study.config.space.names == ["dropout2_rate", "lr", "batch_size", "optimizer"]
+    assert {t.params["optimizer"] for t in study.trials} <= {"adam", "rmsprop"}
+    assert {type(t.params["batch_size"]) for t in study.trials} == {int}
+
+    at.run()  # Live: pick batch size x optimizer
+    assert at.selectbox(key="live-x").value == "dropout2_rate"
+    at.selectbox(key="live-x").set_value("batch_size")
+    at.selectbox(key="live-y").set_value("optimizer").run()
+    assert not at.exception
+    mean = json.loads(at.get("plotly_chart")[0].proto.spec)
+    subtitle = mean["layout"]["title"]["subtitle"]["text"]
+    assert "a slice at dropout2_rate = " in subtitle and "lr = " in subtitle
+    assert mean["layout"]["xaxis"]["title"]["text"] == "batch_size"
+    assert mean["layout"]["yaxis"]["type"] == "category"
+    assert any("Each GP chart is a slice at" in c.value for c in at.caption)
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    importance = next(s for s in specs if s["layout"]["title"]["text"] == "Which parameters matter")
+    assert sorted(importance["data"][0]["y"]) == sorted(study.config.space.names)
+    assert any(d["type"] == "surface" for s in specs for d in s["data"])
+    assert any(d["type"] == "parcoords" for s in specs for d in s["data"])
+
+    blank = open_app()
+    for name_ in ("dropout2_rate", "lr"):
+        blank.checkbox(key=f"tune_use_{name_}").uncheck()
+    blank.run()
+    assert "tick at least one hyperparameter to tune" in texts(blank.error)
+    assert start_button(blank).disabled

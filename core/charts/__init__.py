@@ -7,6 +7,13 @@ An empty study still draws a titled figure with a note, never an exception.
 
 from core.charts.data import class_counts_figure, sample_grid
 from core.charts.learn import acquisition_1d_figure, playground_figure, regret_figure
+from core.charts.space import (
+    IMPORTANCE_METHOD,
+    importance_figure,
+    parallel_figure,
+    slice_figure,
+    surface3d_figure,
+)
 from core.charts.study import (
     accuracy_figure,
     best_so_far,
@@ -19,6 +26,11 @@ from core.charts.study import (
 )
 
 __all__ = [
+    "IMPORTANCE_METHOD",
+    "importance_figure",
+    "parallel_figure",
+    "slice_figure",
+    "surface3d_figure",
     "accuracy_figure",
     "acquisition_1d_figure",
     "best_so_far",

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.charts._base import HEIGHT, empty_figure
+from core.charts.space import axis_layout, show
 from core.optimizer import Surrogate
 from core.options import ACQUISITION_LABELS
-from core.space import SearchSpace
+from core.space import Param, SearchSpace
 from core.status import TrialStatus
 from core.study import Trial
 
@@ -37,7 +39,7 @@ def best_so_far(values: Sequence[float | None]) -> list[float | None]:
 
 def _hover(trial: Trial, names: Sequence[str]) -> str:
     parts = [f"trial {trial.number} ({'guided' if trial.guided else 'random'})"]
-    parts += [f"{n} = {trial.params[n]:.4g}" for n in names]
+    parts += [f"{n} = {show(trial.params[n])}" for n in names]
     parts.append(
         f"val accuracy = {trial.value:.4f}" if trial.value is not None else f"{trial.status}"
     )
@@ -50,16 +52,21 @@ def surrogate_figure(
     space: SearchSpace,
     surface: str = "mean",
 ) -> go.Figure:
-    """A heatmap of the GP's mean, std or acquisition over the first two parameters.
+    """A heatmap of the GP's mean, std or acquisition over two parameters: the surrogate's
+    (the first two before there is one). With more parameters, the subtitle says at which
+    values of the others the slice is taken.
 
     Observed trials are dots coloured by accuracy, running trials open diamonds, and the
-    next point a star.
-    A log-scale parameter gets a log axis.
+    next point a star. A log-scale parameter gets a log axis, a categorical one a category
+    axis.
     """
     if surface not in SURFACES:
         raise ValueError(f"surface must be one of {sorted(SURFACES)}, got {surface!r}")
     title, scale, attr = SURFACES[surface]
-    px, py = space.params[0], space.params[1]
+    if surrogate is not None:
+        px, py = space[surrogate.x_name], space[surrogate.y_name]
+    else:
+        px, py = space.params[0], space.params[1]
     trials = [t for t in trials if t.finished or t.status == TrialStatus.RUNNING]
     if surrogate is not None and surface == "acq":
         title = (
@@ -71,26 +78,27 @@ def surrogate_figure(
     else:
         fig = go.Figure(
             go.Heatmap(
-                x=list(surrogate.x),
-                y=list(surrogate.y),
+                x=[show(v) if px.kind == "categorical" else v for v in surrogate.x],
+                y=[show(v) if py.kind == "categorical" else v for v in surrogate.y],
                 z=np.asarray(getattr(surrogate, attr)),
                 colorscale=scale,
                 colorbar={"thickness": 12, "len": 0.9},
-                hovertemplate=f"{px.name}=%{{x:.3g}}<br>{py.name}=%{{y:.3g}}<br>{attr}=%{{z:.4f}}"
+                hovertemplate=f"{px.name}=%{{x}}<br>{py.name}=%{{y}}<br>{attr}=%{{z:.4f}}"
                 "<extra></extra>",
                 name=attr,
             )
         )
-        fig.update_layout(
-            title={"text": title, "subtitle": {"text": f"after {surrogate.n_observations} trials"}}
-        )
+        note = f"after {surrogate.n_observations} trials"
+        if surrogate.slice_note:
+            note += f"; {surrogate.slice_note}"
+        fig.update_layout(title={"text": title, "subtitle": {"text": note}})
     done = [t for t in trials if t.finished]
     if done:
         values = [t.value if t.value is not None else np.nan for t in done]
         fig.add_trace(
             go.Scatter(
-                x=[t.params[px.name] for t in done],
-                y=[t.params[py.name] for t in done],
+                x=[_at(px, t.params[px.name]) for t in done],
+                y=[_at(py, t.params[py.name]) for t in done],
                 mode="markers",
                 name="trials",
                 marker={
@@ -109,8 +117,8 @@ def surrogate_figure(
     if pending:  # trials still training: their points are taken, their values unknown
         fig.add_trace(
             go.Scatter(
-                x=[t.params[px.name] for t in pending],
-                y=[t.params[py.name] for t in pending],
+                x=[_at(px, t.params[px.name]) for t in pending],
+                y=[_at(py, t.params[py.name]) for t in pending],
                 mode="markers",
                 name="running",
                 marker={
@@ -127,8 +135,8 @@ def surrogate_figure(
         nxt = surrogate.next_point
         fig.add_trace(
             go.Scatter(
-                x=[nxt[px.name]],
-                y=[nxt[py.name]],
+                x=[_at(px, nxt[px.name])],
+                y=[_at(py, nxt[py.name])],
                 mode="markers",
                 name="next point",
                 marker={
@@ -137,24 +145,22 @@ def surrogate_figure(
                     "color": "white",
                     "line": {"color": "black", "width": 2},
                 },
-                hovertemplate=f"next: {px.name}=%{{x:.4g}}, {py.name}=%{{y:.4g}}<extra></extra>",
+                hovertemplate=f"next: {px.name}=%{{x}}, {py.name}=%{{y}}<extra></extra>",
             )
         )
     fig.update_layout(
         height=HEIGHT,
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
         legend={"orientation": "h", "y": -0.2},
-        xaxis={"title": px.name, "range": [px.low, px.high]},
-        yaxis={
-            "title": py.name,
-            "type": "log" if py.log else "linear",
-            "range": [math.log10(py.low), math.log10(py.high)] if py.log else [py.low, py.high],
-            "exponentformat": "e",
-            # one tick a decade when the range spans several, else Plotly's own
-            "dtick": 1 if py.log and py.high / py.low >= 100 else None,
-        },
+        xaxis=axis_layout(px),
+        yaxis=axis_layout(py),
     )
     return fig
+
+
+def _at(p: Param, value: Any) -> Any:
+    """A value where a 2-D chart's axis for ``p`` puts it (a category by its name)."""
+    return show(value) if p.kind == "categorical" else value
 
 
 def accuracy_figure(trials: Iterable[Trial]) -> go.Figure:
@@ -331,7 +337,7 @@ def learning_curves(trial: Trial | None, epochs: int | None = None) -> go.Figure
             )
     rng = [0.5, (epochs or max(ep)) + 0.5]
     fig.update_xaxes(title_text="epoch", range=rng, dtick=1)
-    params = ", ".join(f"{k}={v:.3g}" for k, v in trial.params.items())
+    params = ", ".join(f"{k}={show(v)}" for k, v in trial.params.items())
     title = f"Learning curves, trial {trial.number} ({params})"
     if trial.status == TrialStatus.PRUNED:  # the curve stops short of the budget
         title += f", pruned after epoch {max(ep)}"

@@ -5,15 +5,34 @@ from __future__ import annotations
 from typing import Any
 
 from core.executor import Parallel
+from core.model import HYPERPARAMETERS
 from core.options import DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI
 from core.pruners import Pruning
 from core.space import Param, SearchSpace
 from core.study import StudyConfig, default_name
 from core.trainer import Budget
 
+#: The hyperparameters the blog tuned: ticked unless the form says otherwise.
+BLOG_TUNED = ("dropout2_rate", "lr")
+#: The form's keys for the blog's two (older forms and presets use these).
+KEYS = {"dropout2_rate": "dropout", "lr": "lr"}
+
 #: The GP-noise choice that fits the noise with the GP (the default); the others fix alpha.
 FITTED = "fitted"
 NOISE_CHOICES = (FITTED, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1)
+
+
+def hyperparameter(name: str, inputs: dict[str, Any]) -> Param:
+    """The ticked hyperparameter ``name`` with the range the form gives for it."""
+    key = KEYS.get(name, name)
+    search = HYPERPARAMETERS[name].search
+    if search.kind == "categorical":
+        choices = tuple(inputs.get(f"{key}_choices") or ())
+        return Param(name, kind="categorical", choices=choices)
+    low, high = inputs[f"{key}_low"], inputs[f"{key}_high"]
+    if search.kind == "int":
+        return Param(name, int(low), int(high), log=bool(inputs.get(f"{key}_log")), kind="int")
+    return Param(name, float(low), float(high), log=bool(inputs.get(f"{key}_log")))
 
 
 def config_from_inputs(inputs: dict[str, Any]) -> tuple[StudyConfig | None, list[str]]:
@@ -30,14 +49,13 @@ def config_from_inputs(inputs: dict[str, Any]) -> tuple[StudyConfig | None, list
             errors.append(str(exc))
             return None
 
-    dropout = attempt(
-        lambda: Param("dropout2_rate", float(inputs["dropout_low"]), float(inputs["dropout_high"]))
-    )
-    lr = attempt(
-        lambda: Param(
-            "lr", float(inputs["lr_low"]), float(inputs["lr_high"]), log=bool(inputs["lr_log"])
-        )
-    )
+    params = [
+        attempt(lambda name=name: hyperparameter(name, inputs))
+        for name in HYPERPARAMETERS
+        if inputs.get(f"use_{name}", name in BLOG_TUNED)
+    ]
+    if not params:
+        errors.append("tick at least one hyperparameter to tune")
     parallel = attempt(
         lambda: Parallel(
             int(inputs.get("workers", 1)),
@@ -61,7 +79,7 @@ def config_from_inputs(inputs: dict[str, Any]) -> tuple[StudyConfig | None, list
         lambda: StudyConfig(
             name=name,
             dataset=str(inputs["dataset"]),
-            space=SearchSpace([dropout, lr]),
+            space=SearchSpace(params),
             optimizer=str(inputs.get("optimizer", "bayes")),
             init_points=int(inputs["init_points"]),
             n_iter=int(inputs["n_iter"]),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.optimizer import Surrogate
-from core.replay import surrogate_after
+from core.optimizer import Importance, Surrogate
+from core.replay import importance_after, surrogate_after
 from core.runner import Registry, Snapshot
 from core.store import Store
 
@@ -44,7 +44,13 @@ def live_snapshot(name: str) -> Snapshot:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def replay_surrogate(name: str, k: int) -> Surrogate | None:
-    """The surrogate right after the k-th finished trial, cached per (study, k): a study's
-    first k trials never change once finished."""
-    return surrogate_after(store().load(name), k)
+def replay_surrogate(name: str, k: int, axes: tuple[str, str] | None = None) -> Surrogate | None:
+    """The surrogate right after the k-th finished trial over ``axes``, cached per
+    (study, k, axes): a study's first k trials never change once finished."""
+    return surrogate_after(store().load(name), k, axes=axes)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def replay_importance(name: str, k: int) -> Importance | None:
+    """The parameters' importance after the k-th finished trial, cached per (study, k)."""
+    return importance_after(store().load(name), k)
