@@ -10,7 +10,13 @@ from core.store import StudyNotFound
 from core.study import convergence_note
 from pages.common.figures import space_charts, surrogate_charts
 from pages.common.registry import live_snapshot, registry, store
-from pages.common.widgets import best_card, stop_if_no_studies, trials_frame, use_app_navigation
+from pages.common.widgets import (
+    best_card,
+    resume_note,
+    stop_if_no_studies,
+    trials_frame,
+    use_app_navigation,
+)
 
 use_app_navigation()
 
@@ -49,6 +55,8 @@ def live_view() -> None:
                 if runner is not None:
                     runner.cancel()
                     st.toast("Stopping: running trials end at their next batch.")
+        elif study.resumable and resume_note(study):
+            st.caption(resume_note(study))
         elif study.resumable:
             if st.button("Resume", key="live-resume"):
                 try:

@@ -11,7 +11,13 @@ from core.status import TrialStatus
 from core.study import convergence_note
 from pages.common.figures import space_charts, surrogate_charts
 from pages.common.registry import registry, replay_surrogate, store
-from pages.common.widgets import best_card, model_file, stop_if_no_studies, use_app_navigation
+from pages.common.widgets import (
+    best_card,
+    model_file,
+    resume_note,
+    stop_if_no_studies,
+    use_app_navigation,
+)
 
 use_app_navigation()
 
@@ -49,7 +55,9 @@ st.subheader(f"{name} — {study.display_status}")
 best_card(study)
 if study.error:
     st.error(f"This study failed: {study.error}")
-if study.resumable and not registry().running():
+if study.resumable and resume_note(study):
+    st.info(resume_note(study))
+elif study.resumable and not registry().running():
     if st.button("Resume", type="primary", key="studies-resume"):
         try:
             registry().resume(name)

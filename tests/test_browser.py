@@ -212,6 +212,33 @@ def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
     assert names == ["shared"]
 
 
+def test_a_third_hyperparameter_gets_axis_pickers_a_slice_note_and_importance(browser, server):
+    page = new_page(browser)
+    configure_tiny(page, server, init_points=3, n_iter=1, epochs=1, batch=16, name="axes")
+    page.get_by_text("dense_units (dense units)").click()
+    page.get_by_label("dense_units low").wait_for()
+    set_number(page, "dense_units low", 16)
+    set_number(page, "dense_units high", 64)
+    start(page)
+    wait_until(lambda: db_trials(server.db, FINISHED) == 4, what="four finished trials")
+    page.get_by_text("axes — complete").wait_for()
+    page.get_by_label("x axis").click()
+    page.get_by_role("option", name="dense_units").click()
+    wait_until(
+        lambda: (
+            "a slice at dropout2_rate = " in plot_text(page) and "dense_units" in plot_text(page)
+        ),
+        what="the GP mean over dense_units x lr, a slice at the best dropout2_rate",
+    )
+    page.get_by_text("Each GP chart is a slice at dropout2_rate = ").wait_for()
+    page.get_by_role("tab", name="Importance").click()
+    page.get_by_text("Which parameters matter").wait_for()
+    shot(page, "axes")
+    with sqlite3.connect(server.db) as conn:
+        (space,) = conn.execute("SELECT config FROM studies").fetchone()
+    assert [p["name"] for p in json.loads(space)["space"]] == ["dropout2_rate", "lr", "dense_units"]
+
+
 def test_two_parallel_trials_train_at_once_and_live_shows_both(browser, server):
     page = new_page(browser)
     configure_tiny(page, server, init_points=2, n_iter=2, epochs=30, batch=8, name="pair")

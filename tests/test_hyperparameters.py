@@ -159,7 +159,9 @@ def model_file(tmp_path):
     return path
 
 
-def test_a_users_model_file_is_tuned_from_the_cli_and_stored_like_any_study(tmp_path, model_file):
+def test_a_users_model_file_is_tuned_from_the_cli_and_shown_like_any_study(
+    tmp_path, model_file, monkeypatch
+):
     db = tmp_path / "s.db"
     space = tmp_path / "space.toml"
     space.write_text(
@@ -183,6 +185,23 @@ def test_a_users_model_file_is_tuned_from_the_cli_and_stored_like_any_study(tmp_
     assert {type(t.params["units"]) for t in study.trials} == {int}
     code, text, _ = run("list", "--db", db)
     assert "mine" in text and "complete" in text
+
+    # then looked at in the dashboard like any other study
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("TUNER_DB", str(db))
+    app = str(Path(__file__).resolve().parents[1] / "app.py")
+    at = AppTest.from_file(app, default_timeout=120)
+    at.switch_page("pages/studies.py")
+    at.run()
+    assert not at.exception
+    assert {m.label for m in at.metric} >= {"units", "activation", "lr"}
+    assert any("mine.py:build (the user's own)" in c.value for c in at.caption)
+    at.selectbox(key="studies-x").set_value("activation").run()
+    assert not at.exception
+    assert "a slice at" in at.get("plotly_chart")[0].proto.spec
 
 
 @pytest.mark.parametrize(
@@ -267,3 +286,26 @@ def test_the_python_function_tunes_a_notebook_model(tmp_path):
     with pytest.raises(ValueError, match="the model's output has shape"):
         tune(lambda p, s, n: build(p, s, 3), {"units": "int:8:32"}, dataset="digits",
              db=tmp_path / "s.db", epochs=1)  # fmt: skip
+
+
+def test_the_dashboard_leaves_resuming_a_users_model_to_the_command_line(
+    tmp_path, model_file, monkeypatch, tiny_config
+):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from core.store import Store
+
+    db = tmp_path / "s.db"
+    space = SearchSpace([Param("units", 8, 64, kind="int")])
+    store = Store(db)
+    store.create_study(tiny_config("waiting", space=space, model=f"{model_file}:build"))
+    store.close()
+    monkeypatch.setenv("TUNER_DB", str(db))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"))
+    at.switch_page("pages/studies.py")
+    at.run()
+    assert not at.exception
+    assert any("`python -m core resume waiting`" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label == "Resume"]

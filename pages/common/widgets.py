@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core.charts.space import show
 from core.study import Study, Trial
 from pages.common.registry import db_path
 
@@ -63,7 +64,7 @@ def best_card(study: Study) -> None:
         st.info("No trial has completed yet.")
         return
     final = study.final or {}
-    cols = st.columns(4)
+    cols = st.columns(2)
     cols[0].metric(
         "Best validation accuracy",
         f"{best.value:.4f}",
@@ -71,14 +72,31 @@ def best_card(study: Study) -> None:
         "validation accuracy by about 0.01 on mnist-5k and on a Fashion-MNIST subset "
         "(docs/BENCHMARKS.md): a lead smaller than that over another trial is within noise.",
     )
-    cols[1].metric("dropout2_rate", f"{best.params['dropout2_rate']:.3f}")
-    cols[2].metric("learning rate", f"{best.params['lr']:.2e}")
     test = final.get("test_accuracy")
-    cols[3].metric(
+    cols[1].metric(
         "Test accuracy",
         f"{test:.4f}" if test is not None else "not evaluated",
         help="One evaluation on the held-out test split after retraining the best params "
         "on train+validation. The test split never guides the search.",
+    )
+    names = study.config.space.names
+    for start in range(0, len(names), 4):
+        for col, name in zip(st.columns(4), names[start : start + 4], strict=False):
+            col.metric(name, show(best.params[name]))
+    if study.config.model:
+        st.caption(f"Model: {study.config.model} (the user's own)")
+
+
+def resume_note(study: Study) -> str | None:
+    """Why the dashboard will not resume ``study`` itself, or None if it may.
+
+    A study of a user's own model runs that user's code: the dashboard never does; the
+    command line that started it resumes it."""
+    if not study.config.model:
+        return None
+    return (
+        "This study tunes the user's own model: resume it from the command line, "
+        f"`python -m core resume {study.name}`."
     )
 
 
