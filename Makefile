@@ -46,6 +46,9 @@ bench: $(DEV)
 		"bumps-2d #10001" "bumps-4d #10000" "bumps-4d #10001" "bumps-6d #10000" \
 		"bumps-6d #10001" --seeds 10 --budget 25 --tables 25 \
 		--out docs/benchmarks/protocol/held-out-functions
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "mixed-5d #10000" \
+		"mixed-5d #10001" --methods "bayes (this project)" random "optuna TPE" --seeds 40 \
+		--budget 25 --tables 12 25 --out docs/benchmarks/protocol/mixed
 
 # The system benchmarks (docs/BENCHMARKS.md, sections 1, 4, 5 and 6: about 2 hours 20 minutes
 # on 2 cores) and the optimizer diagnostics. The tabular CNN surfaces in bench/data and their

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from bench.surfaces import Surface
 from core.learn import run_strategy
 from core.optimizer import RandomStrategy, default_init_points
-from core.space import SearchSpace
+from core.space import Param, SearchSpace
 
 INIT_POINTS = 5
 #: The seed's way of using bayes_opt: 10 random points first, UCB with kappa 2.576.
@@ -84,14 +85,12 @@ def optuna_sampler(kind: str) -> Callable[[Surface, int, int], list[float]]:
             sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=INIT_POINTS)
         study = optuna.create_study(direction="maximize", sampler=sampler)
         for point in shared_start(s.space, seed, min(INIT_POINTS, budget)):
-            study.enqueue_trial(point)
+            study.enqueue_trial(
+                {optuna_name(q): optuna_value(q, point[q.name]) for q in s.space.params}
+            )
 
         def objective(trial: optuna.Trial) -> float:
-            p = {
-                q.name: trial.suggest_float(q.name, q.low, q.high, log=q.log)
-                for q in s.space.params
-            }
-            return s.f(p)
+            return s.f({q.name: optuna_suggest(trial, q) for q in s.space.params})
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -101,11 +100,40 @@ def optuna_sampler(kind: str) -> Callable[[Surface, int, int], list[float]]:
     return run
 
 
-def skopt_space(space: SearchSpace) -> list:
-    from skopt.space import Real
+def optuna_name(q: Param) -> str:
+    """The name Optuna knows ``q`` by: a powers-of-two int is searched by its exponent."""
+    return f"log2_{q.name}" if q.kind == "int" and q.log else q.name
 
-    return [Real(p.low, p.high, prior="log-uniform" if p.log else "uniform", name=p.name)
-            for p in space.params]  # fmt: skip
+
+def optuna_value(q: Param, value: Any) -> Any:
+    return int(value).bit_length() - 1 if q.kind == "int" and q.log else value
+
+
+def optuna_suggest(trial: Any, q: Param) -> Any:
+    """``q``'s value as an Optuna trial suggests it, on the same values this project's
+    space takes (a powers-of-two int through its exponent)."""
+    if q.kind == "categorical":
+        return trial.suggest_categorical(q.name, list(q.choices))
+    if q.kind == "int" and q.log:
+        low, high = (optuna_value(q, v) for v in (q.low, q.high))
+        return 2 ** trial.suggest_int(optuna_name(q), low, high)
+    if q.kind == "int":
+        return trial.suggest_int(q.name, q.low, q.high)
+    return trial.suggest_float(q.name, q.low, q.high, log=q.log)
+
+
+def skopt_space(space: SearchSpace) -> list:
+    """``space`` as scikit-optimize's dimensions, on the same values this project takes."""
+    from skopt.space import Categorical, Integer, Real
+
+    def dimension(p: Param) -> Any:
+        if p.kind == "categorical" or (p.kind == "int" and p.log):
+            return Categorical(list(p.levels), name=p.name)
+        if p.kind == "int":
+            return Integer(p.low, p.high, name=p.name)
+        return Real(p.low, p.high, prior="log-uniform" if p.log else "uniform", name=p.name)
+
+    return [dimension(p) for p in space.params]
 
 
 def skopt_gp(s: Surface, seed: int, budget: int) -> list[float]:
@@ -118,7 +146,7 @@ def skopt_gp(s: Surface, seed: int, budget: int) -> list[float]:
         res = gp_minimize(
             lambda x: -s.f(dict(zip(names, x, strict=True))),
             skopt_space(s.space),
-            x0=[[float(p[n]) for n in names] for p in start],
+            x0=[[p[n] for n in names] for p in start],
             n_calls=budget,
             n_initial_points=0,
             random_state=seed,

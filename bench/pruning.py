@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.methods import optuna_suggest
 from bench.report import add_seed_arguments, seed_range
 from bench.stats import holm, wilcoxon, wilson
 from bench.surfaces import denoise
@@ -197,10 +198,7 @@ def optuna_tpe(pruner: str) -> Callable[[Curves, int, int], Run]:
         book = Bookkeeper(curves, seed)
 
         def objective(trial: optuna.Trial) -> float:
-            p = {
-                q.name: trial.suggest_float(q.name, q.low, q.high, log=q.log)
-                for q in curves.space.params
-            }
+            p = {q.name: optuna_suggest(trial, q) for q in curves.space.params}
             accuracy, secs = book.draw(p)
             trained: list[float] = []
             for e in range(curves.epochs):

@@ -75,11 +75,8 @@ def live_view() -> None:
         text=f"trials {snap.finished}/{snap.total}",
     )
     for trial in snap.running:  # one bar per trial training now
-        epoch = len(trial.history)
-        st.progress(
-            min(1.0, epoch / snap.epochs_per_trial),
-            text=f"trial {trial.number}: epoch {epoch}/{snap.epochs_per_trial}",
-        )
+        epoch, epochs = len(trial.history), study.config.budget.for_params(trial.params).epochs
+        st.progress(min(1.0, epoch / epochs), text=f"trial {trial.number}: epoch {epoch}/{epochs}")
     if not snap.running and snap.status == StudyStatus.RETRAINING:
         st.progress(1.0, text="retraining the best params on train+validation")
 

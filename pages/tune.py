@@ -242,7 +242,13 @@ a3.selectbox(
 st.subheader("Training budget per trial")
 b1, b2, b3, b4 = st.columns(4)
 b1.number_input("epochs", min_value=1, step=1, key="tune_epochs")
-b2.number_input("batch size", min_value=1, step=16, key="tune_batch_size")
+b2.number_input(
+    "batch size",
+    min_value=1,
+    step=16,
+    key="tune_batch_size",
+    help="Every trial's, unless batch_size is ticked above (then each trial's own).",
+)
 b3.number_input(
     "training-sample cap (0 = all)", min_value=0, step=500, key="tune_max_train_samples"
 )

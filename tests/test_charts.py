@@ -182,3 +182,90 @@ def test_a_pruned_trial_looks_different_in_the_accuracy_chart_and_its_curves():
     curves = charts.learning_curves(trials[3], epochs=3)
     assert "pruned after epoch 1" in curves.layout.title.text
     assert list(curves.layout.xaxis.range) == [0.5, 3.5]  # the budget, so it looks cut short
+
+
+# -- more than two parameters ----------------------------------------------------------------
+
+
+def mixed_trials(n=8):
+    from core.space import Param, SearchSpace
+
+    space = SearchSpace(
+        [
+            Param("lr", 1e-4, 1e-2, log=True),
+            Param("units", 16, 128, log=True, kind="int"),
+            Param("optimizer", kind="categorical", choices=("adam", "sgd", "rmsprop")),
+        ]
+    )
+    strategy = make_strategy("bayes", space, seed=2, init_points=5)
+    trials = []
+    for i in range(1, n + 1):
+        p = strategy.ask()
+        value = 0.8 + 0.05 * (p["optimizer"] == "adam") + 0.01 * math.log2(p["units"])
+        strategy.tell(p, value)
+        trials.append(Trial(i, p, "complete", value, guided=i > 5))
+    return space, trials, strategy
+
+
+def test_a_surrogate_over_an_int_and_a_categorical_says_where_the_slice_is():
+    space, trials, strategy = mixed_trials()
+    sur = strategy.surrogate(12, axes=("units", "optimizer"))
+    fig = charts.surrogate_figure(sur, trials, space, "mean")
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text == "units"
+    assert fig.layout.yaxis.type == "category"
+    assert list(fig.data[0].y) == ["adam", "sgd", "rmsprop"]
+    assert list(fig.data[0].x) == [16, 32, 64, 128]
+    assert "a slice at lr = " in fig.layout.title.subtitle.text
+    points = scatter(fig, "trials")
+    assert list(points.y) == [t.params["optimizer"] for t in trials]
+    flat, seed_strategy = make_trials()
+    two_d = charts.surrogate_figure(seed_strategy.surrogate(10), flat, default_space())
+    assert "slice" not in two_d.layout.title.subtitle.text  # two parameters: the whole map
+
+
+def test_importance_chart_ranks_the_parameters_and_says_what_it_measures():
+    space, _, strategy = mixed_trials(10)
+    fig = charts.importance_figure(strategy.importance())
+    bar = fig.data[0]
+    assert sorted(bar.y) == sorted(space.names)
+    assert list(bar.x) == sorted(bar.x)  # the largest share drawn on top
+    assert math.isclose(sum(bar.x), 1.0)
+    assert "main effect" in charts.IMPORTANCE_METHOD
+    assert charts.importance_figure(None).layout.annotations[0].text.startswith("Estimated")
+
+
+def test_parallel_coordinates_cover_every_parameter_and_the_accuracy():
+    space, trials, _ = mixed_trials()
+    fig = charts.parallel_figure(trials, space)
+    dims = fig.data[0].dimensions
+    assert [d.label for d in dims] == ["lr", "units", "optimizer", "val accuracy"]
+    assert list(dims[2].ticktext) == ["adam", "sgd", "rmsprop"]
+    assert list(dims[2].values) == [
+        space["optimizer"].choices.index(t.params["optimizer"]) for t in trials
+    ]
+    assert list(dims[0].values) == pytest.approx([math.log10(t.params["lr"]) for t in trials])
+    assert list(dims[3].values) == [t.value for t in trials]
+    assert charts.parallel_figure([], space).layout.annotations
+
+
+def test_one_slice_panel_per_parameter():
+    space, trials, _ = mixed_trials()
+    fig = charts.slice_figure(trials, space)
+    assert len(fig.data) == 3
+    assert list(fig.data[1].x) == [t.params["units"] for t in trials]
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis3.type == "category"
+
+
+def test_the_3d_view_has_the_mean_between_its_two_sigma_surfaces_and_the_trials():
+    space, trials, strategy = mixed_trials()
+    sur = strategy.surrogate(10, axes=("lr", "units"))
+    fig = charts.surface3d_figure(sur, trials, space)
+    upper, mean, lower = (np.asarray(t.z) for t in fig.data[:3])
+    assert [t.name for t in fig.data] == ["mean + 2σ", "GP mean", "mean - 2σ", "trials"]
+    np.testing.assert_allclose(mean, np.asarray(sur.mean))
+    np.testing.assert_allclose(upper - mean, 2 * np.asarray(sur.std))
+    assert fig.data[0].opacity < 0.5 and fig.data[1].opacity > 0.5
+    assert list(fig.data[3].z) == [t.value for t in trials]
+    assert list(fig.data[0].x) == pytest.approx([math.log10(v) for v in sur.x])
+    assert "a slice at optimizer = " in fig.layout.title.subtitle.text
+    assert charts.surface3d_figure(None, trials, space).layout.annotations

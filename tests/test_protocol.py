@@ -1,6 +1,7 @@
 """bench/protocol.py: the fresh-noise view, the paired design and the report, on surfaces
 whose answer is known, and a smoke-sized run of the script."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -168,3 +169,31 @@ def test_the_protocol_script_reports_every_declared_method_and_the_maps(known, c
     assert protocol.main(maps) == 0
     out = capsys.readouterr().out
     assert out.count("| cnn known | 8 |") == 3  # ours and the two peers' maps
+
+
+def test_the_mixed_held_out_function_has_typed_parameters_and_a_true_optimum():
+    mixed = protocol.MixedBumps(seed=10_000)
+    kinds = [p.kind for p in mixed.space.params]
+    assert kinds == ["float", "float", "int", "int", "categorical"]
+    s = mixed.surface()
+    rng = np.random.default_rng(0)
+    values = [s.f(mixed.space.from_unit(u)) for u in rng.random((500, mixed.space.width))]
+    assert max(values) <= s.optimum + 1e-9
+    assert max(values) > 0.5 * s.optimum  # random search gets somewhere, not everywhere
+
+
+def test_optuna_searches_the_same_typed_values_as_this_project():
+    import optuna
+
+    from bench.methods import optuna_sampler
+
+    mixed = protocol.MixedBumps(seed=10_000).surface()
+    seen = []
+    f = mixed.f
+    mixed = dataclasses.replace(mixed, f=lambda p: seen.append(p) or f(p))
+    optuna_sampler("tpe")(mixed, 3, 8)
+    assert len(seen) == 8 and optuna.__version__
+    assert seen[:5] == methods.shared_start(mixed.space, 3, 5)  # the paired random start
+    for p in seen:
+        assert p["units"] in (8, 16, 32, 64, 128, 256) and type(p["n"]) is int
+        assert p["kind"] in ("a", "b", "c") and 1e-4 <= p["rate"] <= 1e-1
