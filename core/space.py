@@ -422,9 +422,10 @@ def _number(text: str, name: str, what: str) -> float:
         value = float(text)
     except ValueError:
         raise ValueError(f"{name}: {what} must be a number, got {text!r}") from None
-    return (
-        int(value) if value == int(value) and "." not in text and "e" not in text.lower() else value
-    )
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: {what} must be a finite number, got {text!r}")
+    whole = value == int(value) and "." not in text and "e" not in text.lower()
+    return int(value) if whole else value
 
 
 def _choice(text: str) -> Value:

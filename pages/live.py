@@ -80,7 +80,7 @@ def live_view() -> None:
     if not snap.running and snap.status == StudyStatus.RETRAINING:
         st.progress(1.0, text="retraining the best params on train+validation")
 
-    figs = surrogate_charts(snap, space, key="live")
+    figs, picked, version = surrogate_charts(snap, space, key="live")
     left, right = st.columns(2)
     left.plotly_chart(figs["accuracy"], key="live-acc", width="stretch")
     right.plotly_chart(figs["curves"], key="live-curves", width="stretch")
@@ -90,7 +90,7 @@ def live_view() -> None:
     note = convergence_note(snap.trials)
     if note:
         st.info(note)
-    space_charts(figs, snap, key="live")
+    space_charts(picked, space, version, key="live")
     best_card(study)
     trials = (*snap.trials, *snap.running)
     st.dataframe(trials_frame(trials), hide_index=True, width="stretch")

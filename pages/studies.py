@@ -77,7 +77,7 @@ if finished >= 1:
     snap = Snapshot.of_study(study, replay_surrogate(name, k))
     shown = study.finished_trials[:k]
     snap = Snapshot(**{**snap.__dict__, "trials": shown})
-    figs = surrogate_charts(snap, study.config.space, key="studies")
+    _, picked, version = surrogate_charts(snap, study.config.space, key="studies")
     left, mid, right = st.columns(3)
     left.plotly_chart(charts.accuracy_figure(study.trials), key="studies-acc", width="stretch")
     mid.plotly_chart(charts.compute_figure(study.trials), key="studies-compute", width="stretch")
@@ -87,7 +87,7 @@ if finished >= 1:
     note = convergence_note(study.trials)
     if note:
         st.caption(note)
-    space_charts(figs, snap, key="studies")
+    space_charts(picked, study.config.space, version, key="studies")
 
 st.subheader("Downloads")
 d1, d2, d3, d4 = st.columns(4)

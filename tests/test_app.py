@@ -139,9 +139,9 @@ def test_a_tiny_study_runs_from_tune_to_live_and_studies(db):
     at.run()  # Live, after the run
     assert not at.exception
     charts = at.get("plotly_chart")
-    # mean, std, acq, accuracy, learning curves, compute, convergence, then 3-D, importance,
-    # parallel coordinates and slices
-    assert len(charts) == 11
+    # mean, std, acq, accuracy, learning curves, compute, convergence (more views: none)
+    assert len(charts) == 7
+    assert at.radio(key="live-view").value == "none"
     assert any(m.label == "Best validation accuracy" for m in at.metric)
     frame = at.dataframe[0].value
     assert len(frame) == 4 and set(frame["status"]) == {"complete"}
@@ -290,11 +290,21 @@ def test_four_ticked_hyperparameters_run_and_any_two_are_seen_with_which_ones_ma
     assert mean["layout"]["xaxis"]["title"]["text"] == "batch_size"
     assert mean["layout"]["yaxis"]["type"] == "category"
     assert any("Each GP chart is a slice at" in c.value for c in at.caption)
-    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    importance = next(s for s in specs if s["layout"]["title"]["text"] == "Which parameters matter")
+    views = {}
+    for view in ("3-D view", "importance", "parallel coordinates", "slices"):
+        at.radio(key="live-view").set_value(view).run()
+        assert not at.exception
+        views[view] = json.loads(at.get("plotly_chart")[-1].proto.spec)
+        if view == "importance":
+            assert any("Importance: each parameter's main effect" in c.value for c in at.caption)
+    importance = views["importance"]
+    assert importance["layout"]["title"]["text"] == "Which parameters matter"
     assert sorted(importance["data"][0]["y"]) == sorted(study.config.space.names)
-    assert any(d["type"] == "surface" for s in specs for d in s["data"])
-    assert any(d["type"] == "parcoords" for s in specs for d in s["data"])
+    surface = views["3-D view"]
+    assert [d["type"] for d in surface["data"]][:3] == ["surface"] * 3
+    assert surface["layout"]["scene"]["xaxis"]["title"]["text"] == "batch_size"
+    assert views["parallel coordinates"]["data"][0]["type"] == "parcoords"
+    assert len(views["slices"]["data"]) == 4
 
     blank = open_app()
     for name_ in ("dropout2_rate", "lr"):

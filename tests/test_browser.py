@@ -231,8 +231,9 @@ def test_a_third_hyperparameter_gets_axis_pickers_a_slice_note_and_importance(br
         what="the GP mean over dense_units x lr, a slice at the best dropout2_rate",
     )
     page.get_by_text("Each GP chart is a slice at dropout2_rate = ").wait_for()
-    page.get_by_role("tab", name="Importance").click()
+    page.get_by_text("importance", exact=True).click()
     page.get_by_text("Which parameters matter").wait_for()
+    page.get_by_text("Importance: each parameter's main effect").wait_for()
     shot(page, "axes")
     with sqlite3.connect(server.db) as conn:
         (space,) = conn.execute("SELECT config FROM studies").fetchone()

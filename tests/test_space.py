@@ -182,6 +182,7 @@ def test_the_one_line_form_of_each_type():
     for bad, message in (
         ("lr", "expected NAME=float:LOW:HIGH"),
         ("lr=float:a:1", "lr: low must be a number"),
+        ("n=int:1:inf", "n: high must be a finite number"),
         ("lr=float:1e-4:1e-2:log2", "log2 is for int parameters"),
         ("o=cat:", "expected o=cat:A,B,C"),
     ):

@@ -29,9 +29,6 @@ def figures(version: tuple, _snap: Snapshot, _space: SearchSpace) -> dict[str, g
     out["accuracy"] = charts.accuracy_figure(_snap.trials)
     out["compute"] = charts.compute_figure(_snap.trials)
     out["convergence"] = charts.convergence_figure(_snap.trials)
-    out["3d"] = charts.surface3d_figure(_snap.surrogate, _snap.trials, _space)
-    out["parallel"] = charts.parallel_figure(_snap.trials, _space)
-    out["slices"] = charts.slice_figure(_snap.trials, _space)
     if len(_snap.running) > 1:
         out["curves"] = charts.running_curves(_snap.running, _snap.epochs_per_trial)
     else:
@@ -60,27 +57,49 @@ def _pick_axes(snap: Snapshot, space: SearchSpace, key: str) -> tuple[Snapshot, 
     return replace(snap, surrogate=surrogate), (*snap.version, x, y)
 
 
-def surrogate_charts(snap: Snapshot, space: SearchSpace, key: str) -> dict[str, go.Figure]:
-    """The three GP charts side by side, over the picked axes; returns every figure of the
-    snapshot so the page can lay out the rest."""
+def surrogate_charts(
+    snap: Snapshot, space: SearchSpace, key: str
+) -> tuple[dict[str, go.Figure], Snapshot, tuple]:
+    """The three GP charts side by side, over the picked axes. Returns every figure of the
+    snapshot, and the snapshot with the picked surrogate and its version, for the rest."""
     snap, version = _pick_axes(snap, space, key)
     figs = figures(version, snap, space)
     for col, surface in zip(st.columns(3), ("mean", "std", "acq"), strict=True):
         with col:
             st.plotly_chart(figs[surface], key=f"{key}-{surface}", width="stretch")
-    return figs
+    return figs, snap, version
 
 
-def space_charts(figs: dict[str, go.Figure], snap: Snapshot, key: str) -> None:
-    """The GP in 3-D, which parameters matter, and every trial across all parameters."""
-    importance = replay_importance(snap.study, len([t for t in snap.trials if t.finished]))
-    tabs = st.tabs(["3-D view", "Importance", "Parallel coordinates", "Slices"])
-    with tabs[0]:
-        st.plotly_chart(figs["3d"], key=f"{key}-3d", width="stretch")
-    with tabs[1]:
-        st.plotly_chart(charts.importance_figure(importance), key=f"{key}-imp", width="stretch")
+#: The views of a space beyond the GP charts, built only when chosen: the Live page
+#: redraws every 2 s on the cores training uses.
+VIEWS = ("none", "3-D view", "importance", "parallel coordinates", "slices")
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _view(version: tuple, view: str, _snap: Snapshot, _space: SearchSpace) -> go.Figure:
+    if view == "3-D view":
+        return charts.surface3d_figure(_snap.surrogate, _snap.trials, _space)
+    if view == "importance":
+        finished = len([t for t in _snap.trials if t.finished])
+        return charts.importance_figure(replay_importance(_snap.study, finished))
+    if view == "parallel coordinates":
+        return charts.parallel_figure(_snap.trials, _space)
+    return charts.slice_figure(_snap.trials, _space)
+
+
+def space_charts(snap: Snapshot, space: SearchSpace, version: tuple, key: str) -> None:
+    """One more view, as chosen: the GP in 3-D over the picked axes with its ±2σ surfaces,
+    which parameters matter, or every trial across all parameters."""
+    view = st.radio(
+        "More views",
+        VIEWS,
+        horizontal=True,
+        key=f"{key}-view",
+        help="The GP mean in 3-D with ±2σ surfaces; each parameter's share of the GP's main "
+        "effects; every trial as a line across the parameters; accuracy against each one.",
+    )
+    if view == "none":
+        return
+    st.plotly_chart(_view(version, view, snap, space), key=f"{key}-{view}", width="stretch")
+    if view == "importance":
         st.caption(f"Importance: {charts.IMPORTANCE_METHOD}.")
-    with tabs[2]:
-        st.plotly_chart(figs["parallel"], key=f"{key}-parallel", width="stretch")
-    with tabs[3]:
-        st.plotly_chart(figs["slices"], key=f"{key}-slices", width="stretch")
