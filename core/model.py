@@ -99,14 +99,14 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
         ),
         Hyperparameter(
             "optimizer",
-            "optimizer",
+            "Keras optimizer",
             "adam",
             Param("optimizer", kind="categorical", choices=OPTIMIZERS),
             f"Adam (the blog's), SGD with momentum {SGD_MOMENTUM}, or RMSprop.",
         ),
         Hyperparameter(
             "epochs",
-            "epochs",
+            "a trial's epochs",
             None,
             Param("epochs", 1, 10, kind="int"),
             "When not tuned, the training budget's epochs. Tuned, a trial's cost varies.",

@@ -176,7 +176,8 @@ st.caption(
 for name, h in HYPERPARAMETERS.items():
     key = KEYS.get(name, name)
     tick, low, high, scale = st.columns([3, 2, 2, 2])
-    tick.checkbox(f"{name} ({h.label})", key=f"tune_use_{name}", help=h.help)
+    said = name if h.label == name.replace("_", " ") else f"{name} ({h.label})"
+    tick.checkbox(said, key=f"tune_use_{name}", help=h.help)
     if not st.session_state[f"tune_use_{name}"]:
         fixed = h.fixed if h.fixed is not None else f"the budget's {name.replace('_', ' ')}"
         low.caption(f"fixed: {fixed}")

@@ -215,7 +215,7 @@ def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
 def test_a_third_hyperparameter_gets_axis_pickers_a_slice_note_and_importance(browser, server):
     page = new_page(browser)
     configure_tiny(page, server, init_points=3, n_iter=1, epochs=1, batch=16, name="axes")
-    page.get_by_text("dense_units (dense units)").click()
+    page.get_by_text("dense_units", exact=True).click()
     page.get_by_label("dense_units low").wait_for()
     set_number(page, "dense_units low", 16)
     set_number(page, "dense_units high", 64)
