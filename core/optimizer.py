@@ -301,12 +301,13 @@ class Strategy(abc.ABC):
         taken |= {key(p) for p in pending}
         if key(self.space.from_unit(unit)) not in taken or len(taken) >= self.space.size:
             return unit
-        candidates = self.space.snap(self._rng(index).random((2048, self.space.width)))
         if self.space.size <= 4096:  # small enough to list: every point, in a random order
             every = itertools.product(*(p.levels for p in self.space.params))
             points = [dict(zip(self.space.names, v, strict=True)) for v in every]
             order = self._rng(index).permutation(len(points))
             candidates = np.array([self.space.to_unit(points[i]) for i in order])
+        else:
+            candidates = self.space.snap(self._rng(index).random((2048, self.space.width)))
         fresh = [c for c in candidates if key(self.space.from_unit(c)) not in taken]
         return self._preferred(np.asarray(fresh), index) if fresh else unit
 
