@@ -34,14 +34,23 @@ def axis_layout(p: Param) -> dict[str, Any]:
     if p.kind == "categorical":
         return {"title": p.name, "type": "category", "categoryorder": "array",
                 "categoryarray": [str(c) for c in p.choices]}  # fmt: skip
+    if p.log and p.kind == "int":  # powers of two: a tick at each, half a step to spare
+        half = math.log10(2) / 2
+        return {
+            "title": p.name,
+            "type": "log",
+            "range": [math.log10(p.low) - half, math.log10(p.high) + half],
+            "tickvals": list(p.levels),
+            "ticktext": [str(v) for v in p.levels],
+        }
     if p.log:
         return {
             "title": p.name,
             "type": "log",
             "range": [math.log10(p.low), math.log10(p.high)],
-            "exponentformat": "e" if p.kind == "float" else "none",
+            "exponentformat": "e",
             # one tick a decade when the range spans several, else Plotly's own
-            "dtick": 1 if p.kind == "float" and p.high / p.low >= 100 else None,
+            "dtick": 1 if p.high / p.low >= 100 else None,
         }
     pad = 0.5 if p.kind == "int" else 0.0
     return {"title": p.name, "type": "linear", "range": [p.low - pad, p.high + pad]}
