@@ -16,6 +16,7 @@ from core.pruners import DEFAULT as DEFAULT_PRUNER
 from core.pruners import EXPLAINED, Pruning
 from core.pruners import KINDS as PRUNERS
 from core.runner import Registry, Runner, Snapshot
+from core.space import show
 from core.status import StudyStatus
 from core.store import DEFAULT_DB, Store, StudyNotFound
 from core.study import Study, convergence_note
@@ -250,18 +251,18 @@ def _watch(runner: Runner, out: TextIO) -> None:
     On a terminal, one progress bar redrawn in place; otherwise (a log file, a pipe) one
     line per finished trial, never a repeated one.
     """
-    show = _Bar(out) if out.isatty() else _Log(out)
+    report = _Bar(out) if out.isatty() else _Log(out)
     try:
         while runner.alive:
-            show(runner.snapshot())
+            report(runner.snapshot())
             time.sleep(0.5)
     except KeyboardInterrupt:
-        show.close()
+        report.close()
         out.write("stopping: running trials end at their next batch...\n")
         runner.cancel()
         runner.join()
-    show(runner.snapshot())
-    show.close()
+    report(runner.snapshot())
+    report.close()
 
 
 def _state(snap: Snapshot) -> str:
@@ -340,7 +341,7 @@ def _table(study: Study, out: TextIO) -> None:
     best = study.best_trial
     for t in study.trials:
         row = f"{t.number:>3}  {'guided' if t.guided else 'random':<6}"
-        row += "".join(f"{_cell(t.params.get(n)):>15}" for n in names)
+        row += "".join(f"{show(t.params.get(n), 6):>15}" for n in names)
         value = "" if t.value is None else f"{t.value:.4f}"
         row += f"  {t.status:<10}{value:>9}{(t.seconds or 0):>8.1f}"
         if best is not None and t.number == best.number:
@@ -350,17 +351,13 @@ def _table(study: Study, out: TextIO) -> None:
         out.write(row + "\n")
 
 
-def _cell(value: object) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
 def _summary(study: Study, out: TextIO) -> None:
     _table(study, out)
     best = study.best_trial
     if best is None:
         out.write("no trial completed\n")
     else:
-        params = ", ".join(f"{k}={_cell(v)}" for k, v in best.params.items())
+        params = ", ".join(f"{k}={show(v, 6)}" for k, v in best.params.items())
         out.write(f"best: trial {best.number}: {params}  validation accuracy {best.value:.4f}\n")
     final = study.final or {}
     if "test_accuracy" in final:

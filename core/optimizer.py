@@ -44,7 +44,7 @@ from core.options import (
     DEFAULT_XI,
     KINDS,
 )
-from core.space import SearchSpace, Value
+from core.space import SearchSpace, Value, show
 
 #: Length scales the GP may fit, one per parameter, in unit-cube widths. A floor of a tenth
 #: of the range keeps a GP fitted to a dozen noisy accuracies from collapsing into spikes
@@ -218,12 +218,8 @@ class Surrogate:
         """ "a slice at ..." when other parameters are held fixed, else None."""
         if not self.fixed:
             return None
-        held = ", ".join(f"{k} = {_show(v)}" for k, v in self.fixed.items())
+        held = ", ".join(f"{k} = {show(v)}" for k, v in self.fixed.items())
         return f"a slice at {held} (the best trial's values)"
-
-
-def _show(value: Value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 @dataclass(frozen=True)

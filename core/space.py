@@ -25,6 +25,7 @@ import math
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,12 @@ MAX_INT_LEVELS = 100_000
 MAX_CHOICES = 32
 
 Value = float | int | str | bool
+
+
+def show(value: Any, digits: int = 4) -> str:
+    """A parameter value as charts and tables print it: a float to ``digits`` significant
+    digits, anything else as it is."""
+    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
 def _is_number(value: Any) -> bool:
@@ -146,9 +153,10 @@ class Param:
         """How many unit-cube coordinates this parameter takes."""
         return len(self.choices) if self.kind == "categorical" else 1
 
-    @property
+    @cached_property
     def levels(self) -> tuple[Value, ...]:
-        """Every value a discrete parameter takes (empty for a float)."""
+        """Every value a discrete parameter takes (empty for a float); listed once, since
+        the GP's input transform asks for it on every prediction."""
         if self.kind == "categorical":
             return self.choices
         if self.kind == "int":
@@ -160,6 +168,12 @@ class Param:
     @property
     def discrete(self) -> bool:
         return self.kind != "float"
+
+    def _takes(self, value: int) -> bool:
+        """Whether an int parameter takes ``value`` (without listing its values)."""
+        if not self.low <= value <= self.high:
+            return False
+        return not self.log or value & (value - 1) == 0
 
     def describe(self) -> str:
         """One line: the type, the range and the scale."""
@@ -179,7 +193,7 @@ class Param:
         if not _is_number(value) or not math.isfinite(value):
             raise ValueError(f"{self.name}: expected a number, got {value!r}")
         if self.kind == "int":
-            if value != int(value) or int(value) not in self.levels:
+            if value != int(value) or not self._takes(int(value)):
                 raise ValueError(
                     f"{self.name}: {value!r} is not one of its values ({self.describe()})"
                 )
@@ -198,8 +212,9 @@ class Param:
             out[self.choices.index(self.check_value(value))] = 1.0
             return out
         if self.kind == "int":
-            levels = self.levels
-            return np.array([(levels.index(self.check_value(value)) + 0.5) / len(levels)])
+            value = self.check_value(value)
+            index = value.bit_length() - self.low.bit_length() if self.log else value - self.low
+            return np.array([(index + 0.5) / len(self.levels)])
         value = float(value)
         if self.log:
             lo, hi = math.log10(self.low), math.log10(self.high)

@@ -4,7 +4,7 @@ them, one slice per parameter, and the GP over two of them in 3-D with its uncer
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from core.charts._base import HEIGHT, empty_figure
 from core.optimizer import Importance, Surrogate
-from core.space import Param, SearchSpace
+from core.space import Param, SearchSpace, show
 from core.study import Trial
 
 #: How the importance chart says what it measures.
@@ -21,11 +21,6 @@ IMPORTANCE_METHOD = (
     "each parameter's main effect on the GP's predicted accuracy (the variance over its "
     "values of the prediction averaged over the others), as a share of their sum"
 )
-
-
-def show(value: Any) -> str:
-    """A parameter value as a chart prints it."""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def axis_layout(p: Param) -> dict[str, Any]:
@@ -247,8 +242,3 @@ def surface3d_figure(
         },
     )
     return fig
-
-
-def trial_label(trial: Trial, names: Sequence[str]) -> str:
-    """A trial's parameters on one line."""
-    return ", ".join(f"{n}={show(trial.params[n])}" for n in names if n in trial.params)

@@ -12,10 +12,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.charts._base import HEIGHT, empty_figure
-from core.charts.space import axis_layout, show
+from core.charts.space import axis_layout
 from core.optimizer import Surrogate
 from core.options import ACQUISITION_LABELS
-from core.space import Param, SearchSpace
+from core.space import Param, SearchSpace, show
 from core.status import TrialStatus
 from core.study import Trial
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.charts.space import show
+from core.space import show
 from core.study import Study, Trial
 from pages.common.registry import db_path
 
