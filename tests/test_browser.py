@@ -222,6 +222,10 @@ def test_a_third_hyperparameter_gets_axis_pickers_a_slice_note_and_importance(br
     start(page)
     wait_until(lambda: db_trials(server.db, FINISHED) == 4, what="four finished trials")
     page.get_by_text("axes — complete").wait_for()
+    # on Studies, which does not redraw itself every 2 s as Live does (a redraw can show
+    # the old picker beside the new one for a moment)
+    page.goto(f"{server.url}/studies")
+    page.get_by_text("axes — complete").wait_for()
     page.get_by_label("x axis").click()
     page.get_by_role("option", name="dense_units").click()
     wait_until(
