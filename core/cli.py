@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 from tqdm import tqdm
 
 from core.eta import format_duration
+from core.export import estimate_text, handed_over
 from core.options import ACQUISITIONS, DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI, KINDS
 from core.pruners import DEFAULT as DEFAULT_PRUNER
 from core.pruners import EXPLAINED, Pruning
@@ -19,7 +20,7 @@ from core.runner import Registry, Runner, Snapshot
 from core.space import show
 from core.status import StudyStatus
 from core.store import DEFAULT_DB, Store, StudyNotFound
-from core.study import Study, convergence_note
+from core.study import Study, convergence_note, repeats
 
 if TYPE_CHECKING:
     from core.space import SearchSpace
@@ -339,13 +340,20 @@ def _table(study: Study, out: TextIO) -> None:
     header += f"  {'status':<10}{'val_acc':>9}{'secs':>8}"
     out.write(header + "\n" + "-" * len(header) + "\n")
     best = study.best_trial
+    picked = handed_over(study)
+    chosen = picked["trial"] if picked else None
+    again = repeats(study.trials)
     for t in study.trials:
         row = f"{t.number:>3}  {'guided' if t.guided else 'random':<6}"
         row += "".join(f"{show(t.params.get(n), 6):>15}" for n in names)
         value = "" if t.value is None else f"{t.value:.4f}"
         row += f"  {t.status:<10}{value:>9}{(t.seconds or 0):>8.1f}"
-        if best is not None and t.number == best.number:
-            row += "  <- best"
+        if t.number == chosen:
+            row += "  <- recommended"
+        if best is not None and t.number == best.number and t.number != chosen:
+            row += "  <- best observed"
+        if t.number in again:
+            row += f"  (repeat of trial {again[t.number]})"
         if t.error:
             row += f"  ({t.error})"
         out.write(row + "\n")
@@ -353,12 +361,21 @@ def _table(study: Study, out: TextIO) -> None:
 
 def _summary(study: Study, out: TextIO) -> None:
     _table(study, out)
-    best = study.best_trial
-    if best is None:
+    picked = handed_over(study)
+    if picked is None:
         out.write("no trial completed\n")
     else:
-        params = ", ".join(f"{k}={show(v, 6)}" for k, v in best.params.items())
-        out.write(f"best: trial {best.number}: {params}  validation accuracy {best.value:.4f}\n")
+        params = ", ".join(f"{k}={show(v, 6)}" for k, v in picked["params"].items())
+        out.write(
+            f"recommended: trial {picked['trial']}: {params}  validation accuracy "
+            f"{estimate_text(picked)}\n"
+        )
+        other = picked["best_observed"]
+        if other["trial"] != picked["trial"]:
+            out.write(
+                f"best observed: trial {other['trial']} at {other['val_accuracy']:.4f}, "
+                "a draw the GP believes the noise flattered\n"
+            )
     final = study.final or {}
     if "test_accuracy" in final:
         out.write(

@@ -17,7 +17,7 @@ import json
 import math
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from bayes_opt import BayesianOptimization, TargetSpace, acquisition
 from scipy.linalg import solve_triangular
+from scipy.optimize import minimize
 from scipy.spatial.distance import cdist
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import (
@@ -61,6 +62,72 @@ CONVERGENCE_BETA = 2.0
 AMPLITUDE_BOUNDS = (1e-2, 1e3)
 NOISE_BOUNDS = (1e-6, 1.0)
 SQRT5 = math.sqrt(5.0)
+#: A guided proposal closer than this (unit-cube distance) to a tried point is that point:
+#: it is proposed as a deliberate repeat of it, a second measurement where the acquisition
+#: judged one worth more than any new point, and the charts say so.
+REPEAT_RADIUS = 0.02
+
+
+class Priors:
+    """MAP estimation of the GP's hyperparameters, as sklearn's ``optimizer`` callable.
+
+    The log marginal likelihood plus log priors over the log hyperparameters, maximised by
+    L-BFGS-B with exact gradients. On a dozen noisy trials maximum likelihood alone can run
+    a length scale to its ceiling: a map flat along that axis, whatever the trials along it
+    said. A length scale l (in unit-cube widths) gets ``-0.1 l^2``, the long side of the
+    prior of Optuna's GP sampler (``optuna/_gp/prior.py``): near the cube's width it costs
+    a tenth of a nat, a hundredfold off it a thousand. Optuna's short side,
+    ``-0.1 / l^2``, is left out: it makes "everything is noise" the likeliest reading of a
+    few values of a function with one short scale (Branin after 5 trials, in 2 seeds of 5,
+    for 5 more trials), and the floor of the length scales (:data:`LENGTH_SCALE_BOUNDS`)
+    already keeps spikes away.
+
+    The amplitude and the noise get none: Optuna's Gamma(2, 1) on the amplitude and
+    Gamma(1.1, 30) on the noise expect a nearly exact objective, and on a dozen accuracies
+    that differ by noise alone they move the variance from the noise into the function
+    (the fitted noise 3 to 20 times below the truth, and a stopping hint that never fires).
+    What keeps the noise off 0 is a floor where one is known
+    (:meth:`BayesStrategy.noise_floor`).
+    """
+
+    def __init__(self, kinds: Sequence[str]) -> None:
+        #: per entry of the kernel's theta: "length_scale" or "" (no prior)
+        self.kinds = tuple(kinds)
+
+    @classmethod
+    def for_kernel(cls, kernel: Kernel) -> Priors:
+        kinds: list[str] = []
+        for h in kernel.hyperparameters:
+            if h.fixed:
+                continue
+            kind = next((k for key, k in _PRIOR_KINDS.items() if h.name.endswith(key)), "")
+            kinds += [kind] * h.n_elements
+        return cls(kinds)
+
+    def log_prior(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """The log prior at log-hyperparameters ``theta`` and its gradient."""
+        theta = np.asarray(theta, dtype=float)
+        value, grad = 0.0, np.zeros_like(theta)
+        for i, (kind, t) in enumerate(zip(self.kinds, theta, strict=True)):
+            if kind == "length_scale":
+                square = math.exp(2 * t)
+                value -= 0.1 * square
+                grad[i] = -0.2 * square
+        return value, grad
+
+    def __call__(
+        self, obj_func: Callable, initial_theta: np.ndarray, bounds: np.ndarray
+    ) -> tuple[np.ndarray, float]:
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            nll, grad = obj_func(theta, eval_gradient=True)
+            prior, dprior = self.log_prior(theta)
+            return float(nll - prior), np.asarray(grad - dprior, dtype=float)
+
+        result = minimize(objective, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds)
+        return result.x, float(result.fun)
+
+
+_PRIOR_KINDS = {"length_scale": "length_scale"}
 
 
 class LatentGP(GaussianProcessRegressor):
@@ -112,7 +179,8 @@ class LatentGP(GaussianProcessRegressor):
         if getattr(self, "kernel_", None) is None:
             return 0.0
         scale = self.y_scale_ if self.normalize_y else 1.0
-        return math.sqrt(self.noise_variance + float(np.max(self.alpha)) * scale**2)
+        # the base alpha: a partial trial's own extra variance is not one observation's noise
+        return math.sqrt(self.noise_variance + float(np.min(self.alpha)) * scale**2)
 
     def predict(self, X: Any, return_std: bool = False, return_cov: bool = False) -> Any:  # noqa: N803 (sklearn's signature)
         X = self._inputs(X)  # noqa: N806
@@ -181,14 +249,73 @@ class FittedGP:
 
 @dataclass(frozen=True)
 class Observation:
-    """One told trial: where it was (unit cube), its value, and whether it failed."""
+    """One told trial: where it was (unit cube), its value, and whether it failed.
+
+    ``curve`` is its value after each epoch, where known. A ``partial`` trial was stopped
+    before its budget (pruned): ``value`` is its last epoch's, a lower fidelity than a
+    complete trial's, which a GP strategy projects to the whole budget
+    (:func:`project_partial`) instead of taking it as final.
+    """
 
     unit: tuple[float, ...]
     value: float | None
+    curve: tuple[float, ...] = ()
+    partial: bool = False
 
     @property
     def failed(self) -> bool:
         return self.value is None
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed and not self.partial
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The trial handed over as the best: by default the complete trial whose GP posterior
+    mean is highest (the best estimate, not the luckiest draw), with that estimate, its
+    std and the value the trial observed. ``index`` is its place among the observations."""
+
+    index: int
+    params: dict[str, Value]
+    observed: float
+    mean: float | None
+    std: float | None
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "params": dict(self.params),
+            "observed": self.observed,
+            "estimated": self.mean,
+            "estimated_std": self.std,
+            "rule": self.rule,
+        }
+
+
+def project_partial(
+    curve: Sequence[float], complete: Sequence[Sequence[float]], spread: float
+) -> tuple[float, float]:
+    """A pruned trial's value projected to the whole budget, and that projection's variance.
+
+    ``curve`` is its value after each epoch it trained; ``complete`` the curves of the
+    trials that trained their whole budget. The projection is its last value plus the mean
+    gain the complete trials made from the same epoch to their end; the variance is the
+    spread of those gains (with the uncertainty of their mean), so a rung where the complete
+    trials still moved a lot, or where few got further, counts for little. With one complete
+    trial the gain's own size stands for its spread; with none, ``spread`` (the spread of
+    the values seen) does.
+    """
+    k = len(curve)
+    last = float(curve[-1])
+    gains = [float(c[-1]) - float(c[k - 1]) for c in complete if len(c) > k]
+    if len(gains) >= 2:
+        n = len(gains)
+        return last + float(np.mean(gains)), float(np.var(gains, ddof=1)) * (1 + 1 / n)
+    if gains:
+        return last + gains[0], gains[0] ** 2 + spread**2 / 4
+    return last, spread**2
 
 
 @dataclass(frozen=True)
@@ -315,21 +442,50 @@ class Strategy(abc.ABC):
         """The ``index``-th point while ``pending`` points are still being evaluated."""
         return self._next_unit(index)
 
-    def tell(self, params: Mapping[str, Value], value: float | None) -> None:
-        """Record a result; ``None`` (or a non-finite value) marks a failed trial."""
+    def tell(
+        self,
+        params: Mapping[str, Value],
+        value: float | None,
+        *,
+        curve: Sequence[float] = (),
+        partial: bool = False,
+    ) -> None:
+        """Record a result; ``None`` (or a non-finite value) marks a failed trial.
+
+        ``curve``: the value after each epoch, where known; ``partial``: the trial was
+        stopped before its budget (pruned), so ``value`` is not its final one."""
         if value is not None and not math.isfinite(float(value)):
             value = None
         unit = tuple(float(u) for u in self.space.to_unit(params))
-        self.observations.append(Observation(unit, None if value is None else float(value)))
+        finite = tuple(float(v) for v in curve if v is not None and math.isfinite(float(v)))
+        self.observations.append(
+            Observation(
+                unit,
+                None if value is None else float(value),
+                finite if len(finite) == len(curve) else (),
+                bool(partial) and value is not None,
+            )
+        )
 
     @property
     def best(self) -> tuple[dict[str, Value], float] | None:
-        """The best completed point and its value, or None before any success."""
-        done = [o for o in self.observations if not o.failed]
+        """The best complete point and its value, or None before any (a pruned trial's
+        value is partial: never the best)."""
+        done = [o for o in self.observations if o.complete]
         if not done:
             return None
         top = max(done, key=lambda o: o.value)
         return self.space.from_unit(top.unit), float(top.value)
+
+    def recommend(self) -> Recommendation | None:
+        """The trial to hand over: for a model-free strategy the best observed one."""
+        done = [(i, o) for i, o in enumerate(self.observations) if o.complete]
+        if not done:
+            return None
+        index, top = max(done, key=lambda p: (p[1].value, -p[0]))
+        return Recommendation(
+            index, self.space.from_unit(top.unit), float(top.value), None, None, "best observed"
+        )
 
     def surrogate(
         self, resolution: int = 40, axes: tuple[str, str] | None = None
@@ -413,8 +569,14 @@ class BayesStrategy(Strategy):
         xi: float = DEFAULT_XI,
         noise: float | None = DEFAULT_NOISE,
         length_scale: float | None = None,
+        binomial_n: int | None = None,
     ) -> None:
         super().__init__(space, seed=seed)
+        if binomial_n is not None and not (isinstance(binomial_n, int) and binomial_n > 0):
+            raise ValueError(f"binomial_n must be an integer > 0 or None, got {binomial_n!r}")
+        #: the objective is a share of this many samples (a validation accuracy over n
+        #: images): one value's noise is at least sqrt(p (1 - p) / n) (:meth:`noise_floor`)
+        self.binomial_n = binomial_n
         if length_scale is not None and not (math.isfinite(length_scale) and length_scale > 0):
             raise ValueError(f"length_scale must be a number > 0 or None, got {length_scale!r}")
         self.length_scale = length_scale
@@ -442,14 +604,43 @@ class BayesStrategy(Strategy):
         return acquisition.ProbabilityOfImprovement(xi=self.xi)
 
     def targets(self) -> list[tuple[tuple[float, ...], float]]:
-        """What the GP is fitted on: duplicates averaged, failures told as a penalty."""
-        values = [o.value for o in self.observations if not o.failed]
-        penalty = failure_penalty(values)
-        merged: dict[tuple[float, ...], list[float]] = {}
+        """What the GP is fitted on: duplicates averaged, failures told as a penalty, a
+        pruned trial at its projected whole-budget value (:func:`project_partial`)."""
+        return [(unit, value) for unit, value, _ in self.weighted_targets()]
+
+    def weighted_targets(self) -> list[tuple[tuple[float, ...], float, float]]:
+        """:meth:`targets`, each with the variance its value carries beyond one observation's
+        noise: 0 for a complete trial or a failure, the projection's for a pruned one."""
+        complete = [o.curve for o in self.observations if o.complete and o.curve]
+        seen = [o.value for o in self.observations if not o.failed]
+        spread = float(np.std(seen)) if len(seen) > 1 else 0.05
+        told: list[tuple[Observation, float, float]] = []
         for o in self.observations:
+            if o.partial:
+                value, extra = project_partial(o.curve or (o.value,), complete, spread)
+                told.append((o, value, extra))
+            elif not o.failed:
+                told.append((o, float(o.value), 0.0))
+        penalty = failure_penalty([v for _, v, _ in told])
+        told += [(o, penalty, 0.0) for o in self.observations if o.failed]
+        merged: dict[tuple[float, ...], list[tuple[float, float]]] = {}
+        for o, value, extra in told:
             key = tuple(round(float(u), 12) for u in self.space.snap(np.asarray(o.unit)))
-            merged.setdefault(key, []).append(penalty if o.failed else o.value)
-        return [(k, float(np.mean(v))) for k, v in merged.items()]
+            merged.setdefault(key, []).append((value, extra))
+        return [
+            (k, float(np.mean([v for v, _ in vs])), float(np.mean([e for _, e in vs])) / len(vs))
+            for k, vs in merged.items()
+        ]
+
+    def noise_floor(self) -> float | None:
+        """The least noise std one value can carry, in the objective's units: the binomial
+        standard error of an accuracy over ``binomial_n`` samples at the best complete
+        value (where p (1 - p) is smallest); None when ``binomial_n`` is not known."""
+        values = [o.value for o in self.observations if o.complete]
+        if self.binomial_n is None or not values:
+            return None
+        p = min(max(max(values), 0.0), 1.0)
+        return math.sqrt(max(p * (1 - p), 0.25 / self.binomial_n) / self.binomial_n)
 
     def kernel(self) -> Kernel:
         """The GP's kernel before fitting: Matern 5/2, plus amplitude and noise if fitted."""
@@ -465,6 +656,19 @@ class BayesStrategy(Strategy):
                 1e-2, NOISE_BOUNDS
             )
         return kernel
+
+    def _kernel_for(self, values: np.ndarray) -> Kernel:
+        """:meth:`kernel`, its noise bounded below by :meth:`noise_floor` in the units of the
+        standardised ``values`` the GP is fitted on."""
+        kernel = self.kernel()
+        floor = self.noise_floor()
+        if self.noise is not None or floor is None or not len(values):
+            return kernel
+        scale = float(np.std(values))
+        scale = scale if scale > 10 * np.finfo(float).eps else 1.0
+        low = max(floor**2 / scale**2, NOISE_BOUNDS[0])
+        high = max(NOISE_BOUNDS[1], 10 * low)
+        return kernel.k1 + WhiteKernel(max(1e-2, 2 * low), (low, high))
 
     def fit(self, index: int | None = None) -> FittedGP:
         """The project's GP fitted to the told history (not fitted when nothing was told).
@@ -490,14 +694,25 @@ class BayesStrategy(Strategy):
         space = TargetSpace(
             None, {name: (0.0, 1.0) for name in columns}, allow_duplicate_points=True
         )
-        for unit, value in self.targets():
+        targets = self.weighted_targets()
+        for unit, value, _ in targets:
             space.register(dict(zip(columns, unit, strict=True)), value)
+        values = np.array([v for _, v, _ in targets])
+        scale = float(np.std(values)) if len(values) else 1.0
+        scale = scale if scale > 10 * np.finfo(float).eps else 1.0
+        base = 1e-6 if self.noise is None else self.noise
+        # a pruned trial's projection adds its own variance (standardised, as sklearn's
+        # alpha is) to the one observation's noise that every trial carries
+        extras = np.array([extra for _, _, extra in targets])
+        alpha = base + extras / scale**2 if np.any(extras > 0) else base
+        kernel = self._kernel_for(values)
         gp = LatentGP(
-            kernel=self.kernel(),
-            alpha=1e-6 if self.noise is None else self.noise,
+            kernel=kernel,
+            alpha=alpha,
             normalize_y=True,
             n_restarts_optimizer=5,
             random_state=random_state,
+            optimizer=Priors.for_kernel(kernel),
         )
         gp.transform = (
             None if all(p.kind == "float" for p in self.space.params) else self.space.snap
@@ -516,7 +731,18 @@ class BayesStrategy(Strategy):
             random_state=fitted.random_state,
         )
         suggestion = fitted.space.array_to_params(np.asarray(x))
-        return self.space.snap(np.array([float(suggestion[name]) for name in self.space.columns]))
+        unit = self.space.snap(np.array([float(suggestion[name]) for name in self.space.columns]))
+        return self._as_repeat(unit)
+
+    def _as_repeat(self, unit: np.ndarray) -> np.ndarray:
+        """``unit``, or the tried point within :data:`REPEAT_RADIUS` of it: a proposal that
+        close is a repeat in all but name, so it is made one on purpose."""
+        tried = [np.asarray(o.unit) for o in self.observations if not o.failed]
+        if not tried:
+            return unit
+        distances = [float(np.linalg.norm(unit - t)) for t in tried]
+        nearest = int(np.argmin(distances))
+        return self.space.snap(tried[nearest]) if distances[nearest] < REPEAT_RADIUS else unit
 
     def _acquisition_at(self, fitted: FittedGP, units: np.ndarray) -> np.ndarray:
         """The acquisition's value at unit-cube ``units`` (n x width), higher is better."""
@@ -601,8 +827,11 @@ class BayesStrategy(Strategy):
     def convergence(
         self, beta: float = CONVERGENCE_BETA, candidates: int = 2048
     ) -> Convergence | None:
-        """The regret bound against the noise (None during the random start)."""
-        if not self.guided:
+        """The regret bound against the noise; None during the random start, and until the
+        GP has seen as many values as the default random start of this space has
+        (:func:`default_init_points`): a bound from a GP fitted to two points is no verdict."""
+        seen = sum(1 for o in self.observations if not o.failed)
+        if not self.guided or seen < default_init_points(self.space.dim):
             return None
         fitted = self.fit()
         tried = fitted.space.params
@@ -655,6 +884,25 @@ class BayesStrategy(Strategy):
             next_point=self.space.from_unit(next_unit),
             n_observations=len(self.observations),
             fixed=held,
+        )
+
+    def recommend(self) -> Recommendation | None:
+        """The complete trial whose posterior mean is highest, with that mean and its std:
+        of two trials a noise apart, the one the GP believes better, not the luckier draw."""
+        done = [(i, o) for i, o in enumerate(self.observations) if o.complete]
+        if not done:
+            return None
+        units = np.array([self.space.snap(np.asarray(o.unit)) for _, o in done])
+        mean, std = self.fit().gp.predict(units, return_std=True)
+        j = int(np.argmax(mean))
+        index, top = done[j]
+        return Recommendation(
+            index,
+            self.space.from_unit(top.unit),
+            float(top.value),
+            float(mean[j]),
+            float(std[j]),
+            "highest GP posterior mean among the complete trials",
         )
 
     def importance(self, base_points: int = 256, resolution: int = 16) -> Importance | None:
@@ -766,11 +1014,13 @@ def make_strategy(
     xi: float = DEFAULT_XI,
     noise: float = DEFAULT_NOISE,
     budget: int | None = None,
+    binomial_n: int | None = None,
 ) -> Strategy:
     """Build an optimizer by name: ``"bayes"``, ``"random"`` or ``"grid"``.
 
     ``budget`` (the total number of trials) sizes the grid; it defaults to
-    ``init_points`` plus nothing, so pass it for ``"grid"``.
+    ``init_points`` plus nothing, so pass it for ``"grid"``. ``binomial_n``: the objective
+    is a share of that many samples (a validation accuracy), which floors the GP's noise.
     """
     if kind == "bayes":
         return BayesStrategy(
@@ -781,6 +1031,7 @@ def make_strategy(
             kappa=kappa,
             xi=xi,
             noise=noise,
+            binomial_n=binomial_n,
         )
     if kind == "random":
         return RandomStrategy(space, seed=seed)

@@ -6,13 +6,21 @@ strategy rebuilt here asks for exactly the points the study's own would have ask
 
 from __future__ import annotations
 
-from core.optimizer import BayesStrategy, Importance, Strategy, Surrogate, make_strategy
+from core.optimizer import (
+    BayesStrategy,
+    Importance,
+    Recommendation,
+    Strategy,
+    Surrogate,
+    make_strategy,
+)
 from core.status import TrialStatus
-from core.study import Study, StudyConfig
+from core.study import Study, StudyConfig, Trial
 
 
-def strategy_for(config: StudyConfig) -> Strategy:
-    """A new optimizer as the configuration describes it, told nothing yet."""
+def strategy_for(config: StudyConfig, val_samples: int | None = None) -> Strategy:
+    """A new optimizer as the configuration describes it, told nothing yet; ``val_samples``
+    (how many validation samples score a trial) floors a GP's noise."""
     return make_strategy(
         config.optimizer,
         config.space,
@@ -23,18 +31,38 @@ def strategy_for(config: StudyConfig) -> Strategy:
         xi=config.xi,
         noise=config.noise,
         budget=config.total,
+        binomial_n=val_samples,
+    )
+
+
+def tell(strategy: Strategy, trial: Trial) -> None:
+    """Tell ``strategy`` one finished trial: a failure as None (the GP's penalty), a pruned
+    one as partial, with its learning curve (projected to the whole budget by a GP)."""
+    status = TrialStatus(trial.status)
+    strategy.tell(
+        trial.params,
+        trial.value if status.told else None,
+        curve=[h.get("val_accuracy") for h in trial.history],
+        partial=status == TrialStatus.PRUNED,
     )
 
 
 def told_strategy(study: Study, upto: int | None = None) -> Strategy:
-    """The study's optimizer, told its first ``upto`` finished trials (all by default).
-
-    Failed trials are told as failures (None), which the GP sees as a penalty.
-    """
-    strategy = strategy_for(study.config)
+    """The study's optimizer, told its first ``upto`` finished trials (all by default)."""
+    strategy = strategy_for(study.config, study.val_samples)
     for trial in study.finished_trials[:upto]:
-        strategy.tell(trial.params, trial.value if TrialStatus(trial.status).told else None)
+        tell(strategy, trial)
     return strategy
+
+
+def recommendation(study: Study) -> tuple[Trial, Recommendation] | None:
+    """The trial the study hands over as its best, and the optimizer's word on it: for a
+    GP-guided study the complete trial with the highest posterior mean, else the best
+    observed (None before any complete trial)."""
+    rec = told_strategy(study).recommend()
+    if rec is None:
+        return None
+    return study.finished_trials[rec.index], rec
 
 
 def surrogate_after(

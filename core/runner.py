@@ -21,11 +21,17 @@ from core.eta import measured_rate, seconds_left
 from core.executor import Pool, make_pool, prepare
 from core.model import Builder
 from core.optimizer import Strategy, Surrogate
-from core.replay import told_strategy
+from core.replay import recommendation, tell, told_strategy
 from core.status import StudyStatus, TrialStatus
 from core.store import Store
 from core.study import Study, StudyConfig, Trial, best_of, convergence_note
-from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged, TrialOutcome
+from core.trainer import (
+    EpochMetrics,
+    TrialCancelled,
+    TrialDiverged,
+    TrialOutcome,
+    learned_nothing,
+)
 from core.worker import DataInfo, Trainer
 
 SURROGATE_RESOLUTION = 40
@@ -245,6 +251,7 @@ class Runner:
         cfg.check_data(info.n_train)
         self._data = info
         self._slots = pool.slots
+        self.store.set_val_samples(self.name, info.n_val)
         self.store.release_running_trials(self.name)
         study = self.store.load(self.name)
         strategy = told_strategy(study)
@@ -298,7 +305,7 @@ class Runner:
                         self._record(trial)
                         continue
                     finished += 1
-                    strategy.tell(trial.params, trial.value if outcome.status.told else None)
+                    tell(strategy, trial)
                     convergence = strategy.convergence()
                     if convergence is not None:
                         self.store.set_convergence(
@@ -395,12 +402,7 @@ class Runner:
         )
         if pruned.is_set() and not self._stop.is_set() and history:
             if outcome.status == TrialStatus.CANCELLED:  # stopped by the pruner, not the user
-                outcome = replace(
-                    outcome,
-                    status=TrialStatus.PRUNED,
-                    value=history[-1]["val_accuracy"],
-                    error=f"pruned after epoch {len(history)} by the {cfg.pruning.kind} rule",
-                )
+                outcome = self._pruned(outcome, history)
         self.store.finish_trial(
             self.name,
             number,
@@ -421,12 +423,36 @@ class Runner:
         )
         return outcome, trial
 
+    def _pruned(self, outcome: TrialOutcome, history: list[dict[str, float]]) -> TrialOutcome:
+        """A trial the pruner stopped: pruned at its last accuracy, or, if that accuracy is
+        no better than always answering the most common class, failed: a run that collapsed
+        is a failure whatever stopped it, never a value that paints the map."""
+        last, epoch = history[-1]["val_accuracy"], len(history)
+        info = self._data
+        if info is not None and learned_nothing(last, info.baseline, info.n_val):
+            return replace(
+                outcome,
+                status=TrialStatus.FAILED,
+                value=None,
+                error=f"learned nothing: validation accuracy {last:.3f} after epoch {epoch} "
+                f"is no better than always answering the most common class "
+                f"({info.baseline:.3f})",
+            )
+        return replace(
+            outcome,
+            status=TrialStatus.PRUNED,
+            value=last,
+            error=f"pruned after epoch {epoch} by the {self._config.pruning.kind} rule",
+        )
+
     def _final(self, trials: tuple[Trial, ...], trainer: Trainer) -> StudyStatus:
-        """Retrain the best complete trial's params (a pruned trial's accuracy is partial)."""
-        best = best_of(trials)
-        if best is None:
+        """Retrain the recommended trial's params: the complete trial with the highest GP
+        posterior mean (a pruned trial's accuracy is partial)."""
+        picked = recommendation(self.store.load(self.name))
+        if picked is None:
             self._publish(message="no trial completed: nothing to retrain")
             return StudyStatus.COMPLETE
+        best, _ = picked
         params, value = best.params, best.value
         cfg = self._config
         self._publish(

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS studies (
     error TEXT,
     final TEXT,
     owner_pid INTEGER,
+    val_samples INTEGER,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
@@ -53,6 +54,8 @@ CREATE TABLE IF NOT EXISTS trials (
 """
 #: Columns added to ``trials`` since its first version, added to older databases on opening.
 ADDED_TRIAL_COLUMNS = {"regret_bound": "REAL", "noise_std": "REAL"}
+#: Columns added to ``studies`` since its first version.
+ADDED_STUDY_COLUMNS = {"val_samples": "INTEGER"}
 
 
 class StudyNotFound(KeyError):
@@ -77,6 +80,10 @@ class Store:
             for column, kind in ADDED_TRIAL_COLUMNS.items():
                 if column not in have:
                     self._conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
+            have = {row[1] for row in self._conn.execute("PRAGMA table_info(studies)")}
+            for column, kind in ADDED_STUDY_COLUMNS.items():
+                if column not in have:
+                    self._conn.execute(f"ALTER TABLE studies ADD COLUMN {column} {kind}")
 
     def __enter__(self) -> Store:
         return self
@@ -130,6 +137,11 @@ class Store:
                 (json.dumps(dict(final)), time.time(), name),
             )
 
+    def set_val_samples(self, name: str, n: int) -> None:
+        """Record how many validation samples score each trial (what floors the GP's noise)."""
+        with self._tx() as conn:
+            conn.execute("UPDATE studies SET val_samples = ? WHERE name = ?", (int(n), name))
+
     def names(self) -> list[str]:
         with self._lock:
             rows = self._conn.execute("SELECT name FROM studies ORDER BY id").fetchall()
@@ -153,6 +165,7 @@ class Store:
             error=row["error"],
             final=json.loads(row["final"]) if row["final"] else None,
             owner_pid=row["owner_pid"],
+            val_samples=row["val_samples"],
         )
 
     def list(self) -> list[Study]:

@@ -192,6 +192,20 @@ def convergence_note(trials: tuple[Trial, ...]) -> str | None:
     )
 
 
+def repeats(trials: tuple[Trial, ...]) -> dict[int, int]:
+    """Each trial at exactly the params of an earlier finished one: its number, and the
+    earlier one's (the optimizer's deliberate second measurements of a point)."""
+    first: dict[str, int] = {}
+    out: dict[int, int] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        key = repr(sorted(t.params.items()))
+        if key in first:
+            out[t.number] = first[key]
+        elif t.finished:
+            first[key] = t.number
+    return out
+
+
 def best_of(trials: tuple[Trial, ...]) -> Trial | None:
     """The completed trial with the highest value (the earliest among equals)."""
     done = [t for t in trials if t.status == TrialStatus.COMPLETE and t.value is not None]
@@ -209,6 +223,8 @@ class Study:
     error: str | None = None
     final: dict[str, Any] | None = None
     owner_pid: int | None = None
+    #: how many validation samples score each trial (None before its first run)
+    val_samples: int | None = None
 
     @property
     def name(self) -> str:

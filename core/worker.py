@@ -47,11 +47,19 @@ class DataInfo:
     n_train: int
     n_val: int
     n_test: int
+    #: validation accuracy of always answering the most common class (a collapsed run's)
+    baseline: float = 0.0
 
 
 def _info(ds: Dataset) -> DataInfo:
     return DataInfo(
-        ds.summary(), ds.source, ds.warnings, len(ds.y_train), len(ds.y_val), len(ds.y_test)
+        ds.summary(),
+        ds.source,
+        ds.warnings,
+        len(ds.y_train),
+        len(ds.y_val),
+        len(ds.y_test),
+        ds.baseline_accuracy(),
     )
 
 

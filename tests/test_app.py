@@ -142,7 +142,8 @@ def test_a_tiny_study_runs_from_tune_to_live_and_studies(db):
     # mean, std, acq, accuracy, learning curves, compute, convergence (more views: none)
     assert len(charts) == 7
     assert at.radio(key="live-view").value == "none"
-    assert any(m.label == "Best validation accuracy" for m in at.metric)
+    assert any(m.label == "Recommended: estimated accuracy" for m in at.metric)
+    assert any(m.label == "Observed accuracy" for m in at.metric)
     frame = at.dataframe[0].value
     assert len(frame) == 4 and set(frame["status"]) == {"complete"}
 
@@ -152,8 +153,8 @@ def test_a_tiny_study_runs_from_tune_to_live_and_studies(db):
 
     at.switch_page("pages/studies.py").run()
     assert not at.exception
-    best = next(m for m in at.metric if m.label == "Best validation accuracy")
-    assert "within noise" in best.proto.help  # one run's accuracy is not exact
+    best = next(m for m in at.metric if m.label == "Recommended: estimated accuracy")
+    assert " ± " in best.value and "lucky draw" in best.proto.help  # one run is not exact
     assert at.slider(key="replay").value == 4
     at.slider(key="replay").set_value(2).run()
     assert not at.exception

@@ -7,6 +7,7 @@ Screenshots of each page are kept in test-artifacts/.
 
 import json
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -135,7 +136,8 @@ def test_tune_watch_stop_reload_and_download(browser, server):
         best = conn.execute("SELECT MAX(value) FROM trials WHERE status = 'complete'").fetchone()[0]
     assert data["study"] == "e2e" and data["dataset"] == "digits"
     assert set(data["params"]) == {"dropout2_rate", "lr"}
-    assert data["val_accuracy"] == pytest.approx(best)
+    assert data["best_observed"]["val_accuracy"] == pytest.approx(best)
+    assert data["val_accuracy"] <= best and data["estimated_std"] > 0
     assert data["trials"] == kept
 
 
@@ -149,6 +151,15 @@ def test_a_trial_the_default_pruner_stops_is_marked_on_live(browser, server):
         lambda: "pruned (accuracy when stopped)" in plot_text(page, 3), what="the pruned marker"
     )
     shot(page, "live-pruned")
+    # once the GP has seen enough, Live says one trial's noise: the binomial floor of 180
+    # validation images at least, never the 0.0001 a GP threading every value fits
+    hint = page.get_by_text("one trial's noise").first
+    hint.wait_for(timeout=180_000)
+    noise = float(re.search(r"one trial's noise \((\d+\.\d+)\)", hint.inner_text()).group(1))
+    assert 0.01 <= noise < 0.5
+    page.get_by_text("Recommended: estimated accuracy").wait_for()
+    page.get_by_text("Observed accuracy").wait_for()
+    page.get_by_text("Recommended: trial").first.wait_for()
 
 
 def test_server_killed_mid_trial_then_restarted_and_resumed(browser, server):

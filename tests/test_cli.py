@@ -56,7 +56,7 @@ def test_tune_on_digits_end_to_end_writes_best_params(tmp_path):
         f"trial {k}/6 (#{k}) complete" for k in range(1, 7)
     ]
     assert "\r" not in err and "best 0." in lines[-1]
-    assert "<- best" in out and "best: trial" in out
+    assert "<- recommended" in out and "recommended: trial" in out and " ± " in out
     data = json.loads(best.read_text())
     assert set(data["params"]) == {"dropout2_rate", "lr"}
     assert 0 < data["val_accuracy"] <= 1 and data["trials"] == 6

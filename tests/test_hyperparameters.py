@@ -102,7 +102,7 @@ def test_a_tiny_digits_study_tunes_four_hyperparameters_with_an_int_and_a_catego
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0])[:5] == ["number", "lr", "batch_size", "dense_units", "optimizer"]
     assert rows[0]["optimizer"] in ("adam", "sgd", "rmsprop") and rows[0]["batch_size"].isdigit()
-    assert "best: trial" in out and "optimizer=" in out
+    assert "recommended: trial" in out and "optimizer=" in out
 
 
 def test_tuned_epochs_and_batch_size_are_what_each_trial_trains_with(tmp_path, digits):

@@ -17,7 +17,7 @@ from core.optimizer import Surrogate
 from core.options import ACQUISITION_LABELS
 from core.space import Param, SearchSpace, show
 from core.status import TrialStatus
-from core.study import Trial
+from core.study import Trial, repeats
 
 SURFACES = {
     "mean": ("GP mean (predicted accuracy)", "Viridis", "mean"),
@@ -37,13 +37,28 @@ def best_so_far(values: Sequence[float | None]) -> list[float | None]:
     return out
 
 
-def _hover(trial: Trial, names: Sequence[str]) -> str:
-    parts = [f"trial {trial.number} ({'guided' if trial.guided else 'random'})"]
+def _hover(trial: Trial, names: Sequence[str], repeat_of: int | None = None) -> str:
+    kind = "guided" if trial.guided else "random"
+    if repeat_of is not None:
+        kind += f", a deliberate repeat of trial {repeat_of}"
+    parts = [f"trial {trial.number} ({kind})"]
     parts += [f"{n} = {show(trial.params[n])}" for n in names]
-    parts.append(
-        f"val accuracy = {trial.value:.4f}" if trial.value is not None else f"{trial.status}"
-    )
+    if trial.status == TrialStatus.PRUNED:
+        parts.append(
+            f"pruned after epoch {len(trial.history)} at {trial.value:.4f}: partial, "
+            "told to the GP as projected to the whole budget"
+        )
+    elif trial.value is not None:
+        parts.append(f"val accuracy = {trial.value:.4f}")
+    else:
+        parts.append(f"failed: {trial.error}" if trial.error else f"{trial.status}")
     return "<br>".join(parts)
+
+
+#: How a finished trial is marked on the maps: a complete one a dot, a pruned (partial)
+#: one a downward triangle, a failed one a cross.
+SYMBOLS = {TrialStatus.COMPLETE: "circle", TrialStatus.PRUNED: "triangle-down",
+           TrialStatus.FAILED: "x"}  # fmt: skip
 
 
 def surrogate_figure(
@@ -91,8 +106,14 @@ def surrogate_figure(
         note = f"after {surrogate.n_observations} trials"
         if surrogate.slice_note:
             note += f"; {surrogate.slice_note}"
+        statuses = {TrialStatus(t.status) for t in trials if t.finished}
+        if TrialStatus.PRUNED in statuses:
+            note += "; ▼ pruned: partial, projected to the whole budget"
+        if TrialStatus.FAILED in statuses:
+            note += "; × failed"
         fig.update_layout(title={"text": title, "subtitle": {"text": note}})
     done = [t for t in trials if t.finished]
+    again = repeats(tuple(trials))
     if done:
         values = [t.value if t.value is not None else np.nan for t in done]
         fig.add_trace(
@@ -107,9 +128,9 @@ def surrogate_figure(
                     "colorscale": "RdYlGn",
                     "line": {"color": "black", "width": 1},
                     "showscale": False,
-                    "symbol": ["circle" if t.value is not None else "x" for t in done],
+                    "symbol": [SYMBOLS.get(TrialStatus(t.status), "x") for t in done],
                 },
-                text=[_hover(t, space.names) for t in done],
+                text=[_hover(t, space.names, again.get(t.number)) for t in done],
                 hovertemplate="%{text}<extra></extra>",
             )
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.export import handed_over
 from core.optimizer import Importance, Surrogate
 from core.replay import importance_after, surrogate_after
 from core.runner import Registry, Snapshot
@@ -48,6 +49,13 @@ def replay_surrogate(name: str, k: int, axes: tuple[str, str] | None = None) -> 
     """The surrogate right after the k-th finished trial over ``axes``, cached per
     (study, k, axes): a study's first k trials never change once finished."""
     return surrogate_after(store().load(name), k, axes=axes)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def recommended(name: str, k: int) -> dict | None:
+    """The recommended trial and the GP's estimate of it after the k-th finished trial
+    (:func:`core.export.handed_over`), cached per (study, k)."""
+    return handed_over(store().load(name))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

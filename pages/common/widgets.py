@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from core.space import show
-from core.study import Study, Trial
-from pages.common.registry import db_path
+from core.study import Study, Trial, repeats
+from pages.common.registry import db_path, recommended
 
 
 def use_app_navigation() -> None:
@@ -41,12 +41,15 @@ def stop_if_no_studies(has_studies: bool) -> None:
 
 
 def trials_frame(trials: Iterable[Trial]) -> pd.DataFrame:
+    trials = tuple(trials)
+    again = repeats(trials)
     rows = []
     for t in trials:
+        kind = "guided" if t.guided else "random"
         rows.append(
             {
                 "trial": t.number,
-                "kind": "guided" if t.guided else "random",
+                "kind": f"{kind}, repeat of {again[t.number]}" if t.number in again else kind,
                 **{k: v for k, v in t.params.items()},
                 "status": t.status,
                 "val accuracy": t.value,
@@ -59,26 +62,44 @@ def trials_frame(trials: Iterable[Trial]) -> pd.DataFrame:
 
 
 def best_card(study: Study) -> None:
-    best = study.best_trial
-    if best is None:
+    """The recommended trial: the GP's estimate of its accuracy with its std beside what it
+    observed, the best observed trial if that is another one, and its params."""
+    picked = recommended(study.name, len(study.finished_trials))
+    if picked is None:
         st.info("No trial has completed yet.")
         return
     final = study.final or {}
-    cols = st.columns(2)
+    estimate, std = picked["estimated_val_accuracy"], picked["estimated_std"]
+    cols = st.columns(3)
     cols[0].metric(
-        "Best validation accuracy",
-        f"{best.value:.4f}",
-        help=f"Trial {best.number}, one training run. Retraining the same params moved "
-        "validation accuracy by about 0.01 on mnist-5k and on a Fashion-MNIST subset "
-        "(docs/BENCHMARKS.md): a lead smaller than that over another trial is within noise.",
+        "Recommended: estimated accuracy",
+        f"{estimate:.4f} ± {std:.4f}" if estimate is not None else "—",
+        help=f"Trial {picked['trial']}, recommended by the {picked['rule']}: what the GP "
+        "expects a training run there to score, ± one standard deviation. One run's "
+        "accuracy carries about 0.01 of noise on mnist-5k (docs/BENCHMARKS.md), so the "
+        "highest observed value is usually a lucky draw.",
+    )
+    cols[1].metric(
+        "Observed accuracy",
+        f"{picked['observed_val_accuracy']:.4f}",
+        help=f"Trial {picked['trial']}'s validation accuracy after its last epoch.",
     )
     test = final.get("test_accuracy")
-    cols[1].metric(
+    cols[2].metric(
         "Test accuracy",
         f"{test:.4f}" if test is not None else "not evaluated",
-        help="One evaluation on the held-out test split after retraining the best params "
-        "on train+validation. The test split never guides the search.",
+        help="One evaluation on the held-out test split after retraining the recommended "
+        "params on train+validation. The test split never guides the search.",
     )
+    other = picked["best_observed"]
+    note = f"Recommended: trial {picked['trial']}."
+    if other["trial"] != picked["trial"]:
+        note += (
+            f" The best observed is trial {other['trial']} ({other['val_accuracy']:.4f}), "
+            "which the GP believes the noise of one run flattered."
+        )
+    st.caption(note)
+    best = next(t for t in study.trials if t.number == picked["trial"])
     names = study.config.space.names
     for start in range(0, len(names), 4):
         for col, name in zip(st.columns(4), names[start : start + 4], strict=False):

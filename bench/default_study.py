@@ -1,0 +1,239 @@
+"""What a person sees in the study Tune's defaults give: the map, the noise, the best.
+
+Tune's defaults: 5 random + 7 guided trials of 2 epochs (batch 64) on mnist-5k, ASHA on
+(first rung 1 epoch, a third go on), run on here to 25 trials. A query trains nothing: it
+reads the first two epochs of one of the stored learning curves (`bench/curves/`, 6-epoch
+runs; Adam at a constant rate, so their first two epochs are a 2-epoch run), drawn at
+random as retraining would give, and feeds them one epoch at a time to the pruner, as the
+runner does. A run at chance accuracy when it stops is a failure, as the runner rules it.
+
+The yardstick is the noise-free 2-epoch surface `core/tables/cnn-mnist-5k.json` (4 runs of
+every cell; one run's noise sigma in its `noise`). Reported after 12 and 25 trials, per
+seed, then as medians:
+
+- map RMSE near the best: the GP mean against the yardstick on the Live page's 40 x 40
+  grid, where the yardstick is within 3 sigma of its best, in sigma;
+- coverage: the share of grid cells where the yardstick lies inside the GP's 95% band;
+- noise ratio: one trial's noise as the GP fits it (what Live shows) over sigma;
+- the hand-over: the recommended trial's regret (yardstick best minus yardstick there) and
+  the error of the accuracy shown for it, in sigma, for the GP's rule (the complete trial
+  with the highest posterior mean, shown with that mean) and for the best observed trial
+  (shown with its observed value);
+- epochs spent, against the same seeds without the pruner.
+
+    .venv/bin/python bench/default_study.py --seeds 40 --out docs/benchmarks/default-study
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from bench.pruning import Curves, load
+from bench.report import add_seed_arguments, publish, seed_range
+from bench.stats import wilson
+from core.optimizer import Strategy, make_strategy
+from core.pruners import DEFAULT as DEFAULT_PRUNER
+from core.pruners import Pruning
+from core.trainer import learned_nothing
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = ROOT / "core" / "tables" / "cnn-mnist-5k.json"
+EPOCHS = 2  # Tune's default budget
+INIT_POINTS = 5  # Tune's default random start
+CHECKPOINTS = (12, 25)
+RESOLUTION = 40  # the Live page's grid
+REGION = 3.0  # sigma below the best: the region a person looks at
+VAL_SAMPLES = 400  # mnist-5k's validation split
+BASELINE = 0.1  # its most common class's share
+
+
+class Yardstick:
+    """The noise-free 2-epoch surface, interpolated over dropout x log10 lr."""
+
+    def __init__(self, path: Path = TABLE) -> None:
+        from scipy.interpolate import RegularGridInterpolator
+
+        table = json.loads(path.read_text(encoding="utf-8"))
+        self.d = np.array(table["dropout2_rate"], dtype=float)
+        self.lg = np.array(table["log10_lr"], dtype=float)
+        self.acc = np.array(table["accuracy"], dtype=float)
+        self.sigma = float(table["noise"])
+        self.best = float(self.acc.max())
+        self._interp = RegularGridInterpolator((self.d, self.lg), self.acc)
+
+    def __call__(self, p: dict) -> float:
+        x = (
+            min(max(float(p["dropout2_rate"]), self.d[0]), self.d[-1]),
+            min(max(math.log10(float(p["lr"])), self.lg[0]), self.lg[-1]),
+        )
+        return float(np.ravel(self._interp(x))[0])
+
+
+def one_seed(args: tuple[int, str]) -> dict:
+    """One seed of the default study with ``pruner``: the figures after each checkpoint."""
+    seed, pruner = args
+    curves: Curves = load(sorted((ROOT / "bench" / "curves").glob("cnn-mnist-5k-run*.json")))
+    truth = Yardstick()
+    space = curves.space
+    strategy = make_strategy(
+        "bayes", space, seed=seed, init_points=INIT_POINTS, binomial_n=VAL_SAMPLES
+    )
+    pruning = Pruning(pruner)
+    rng = np.random.default_rng([seed, 1])
+    axis = np.linspace(0.0, 1.0, RESOLUTION)
+    units = np.array([[x, y] for y in axis for x in axis])
+    grid_truth = np.array([truth(space.from_unit(u)) for u in units])
+    near = grid_truth >= truth.best - REGION * truth.sigma
+    curves_seen: list[list[float]] = []
+    spent, pruned, failed, out = 0, 0, 0, {}
+    for k in range(1, max(CHECKPOINTS) + 1):
+        p = strategy.ask()
+        run = int(rng.integers(len(curves.accuracy)))
+        accuracy = curves.accuracy[run](p)[:EPOCHS]
+        trained: list[float] = []
+        for e in range(EPOCHS):
+            trained.append(float(accuracy[e]))
+            if e + 1 < EPOCHS and pruning.should_prune(trained, curves_seen):
+                break
+        curves_seen.append(trained)
+        spent += len(trained)
+        stopped = len(trained) < EPOCHS
+        if learned_nothing(trained[-1], BASELINE, VAL_SAMPLES):
+            failed += 1
+            strategy.tell(p, None, curve=trained)
+        else:
+            pruned += stopped
+            strategy.tell(p, trained[-1], curve=trained, partial=stopped)
+        if k not in CHECKPOINTS:
+            continue
+        mean, std, *_ = strategy.posterior(units)
+        err = (mean - grid_truth) / truth.sigma
+        inside = np.abs(mean - grid_truth) <= 1.96 * np.maximum(std, 1e-12)
+        fitted = strategy.fit().gp.observation_noise_std
+        rec = strategy.recommend()
+        observed = Strategy.recommend(strategy)  # the best observed trial
+        row = {
+            "map_rmse_near": float(np.sqrt(np.mean(err[near] ** 2))),
+            "map_rmse": float(np.sqrt(np.mean(err**2))),
+            "coverage": float(np.mean(inside)),
+            "noise_ratio": fitted / truth.sigma,
+            "epochs": spent,
+            "pruned": pruned,
+            "failed": failed,
+        }
+        for rule, r, shown in (
+            ("gp", rec, None if rec is None else rec.mean),
+            ("observed", observed, None if observed is None else observed.observed),
+        ):
+            at = truth(r.params) if r is not None else math.nan
+            row[f"{rule}_regret"] = (truth.best - at) / truth.sigma
+            row[f"{rule}_shown_error"] = abs(shown - at) / truth.sigma if r else math.nan
+        out[k] = row
+    return {"seed": seed, "pruner": pruner, "checkpoints": out}
+
+
+def _median(runs: list[dict], k: int, key: str) -> float:
+    return float(np.nanmedian([r["checkpoints"][k][key] for r in runs]))
+
+
+def _share(runs: list[dict], k: int, key: str, limit: float) -> tuple[int, int]:
+    return sum(1 for r in runs if r["checkpoints"][k][key] <= limit), len(runs)
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def report(by: dict[str, list[dict]], seeds: range) -> list[str]:
+    asha, none = by[DEFAULT_PRUNER], by["none"]
+    lines = [
+        f"## The default Tune study, {len(seeds)} held-out seeds (from {seeds.start})",
+        "",
+        "5 random + 7 guided trials of 2 epochs on mnist-5k's learning curves, ASHA on, run "
+        "on to 25 trials; the yardstick is `core/tables/cnn-mnist-5k.json` (sigma = "
+        f"{Yardstick().sigma:.4f}). Medians over seeds.",
+        "",
+        "| pruner | trials | map RMSE near the best (sigma) | whole plane | coverage of the "
+        "95% band | fitted noise / sigma (min) | recommendation regret (sigma): GP rule | "
+        "best observed | shown - true (sigma): GP rule | best observed | epochs spent | "
+        "pruned | failed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, runs in ((DEFAULT_PRUNER, asha), ("none", none)):
+        for k in CHECKPOINTS:
+            low = min(r["checkpoints"][k]["noise_ratio"] for r in runs)
+            lines.append(
+                f"| {name} | {k} | {_median(runs, k, 'map_rmse_near'):.2f} | "
+                f"{_median(runs, k, 'map_rmse'):.2f} | {_median(runs, k, 'coverage'):.2f} | "
+                f"{_median(runs, k, 'noise_ratio'):.2f} ({low:.2f}) | "
+                f"{_median(runs, k, 'gp_regret'):.2f} | {_median(runs, k, 'observed_regret'):.2f}"
+                f" | {_median(runs, k, 'gp_shown_error'):.2f} | "
+                f"{_median(runs, k, 'observed_shown_error'):.2f} | "
+                f"{_median(runs, k, 'epochs'):g} | {_median(runs, k, 'pruned'):g} | "
+                f"{_median(runs, k, 'failed'):g} |"
+            )
+    lines += ["", "### Targets (ASHA on, the default)", ""]
+    m12, m25 = _median(asha, 12, "map_rmse_near"), _median(asha, 25, "map_rmse_near")
+    cov = min(_median(asha, k, "coverage") for k in CHECKPOINTS)
+    ratios = [r["checkpoints"][k]["noise_ratio"] for r in asha for k in CHECKPOINTS]
+    mid = min(_median(asha, k, "noise_ratio") for k in CHECKPOINTS)
+    top = max(_median(asha, k, "noise_ratio") for k in CHECKPOINTS)
+    regret = max(_median(asha, k, "gp_regret") for k in CHECKPOINTS)
+    shown = max(_median(asha, k, "gp_shown_error") for k in CHECKPOINTS)
+    within, n = _share(asha, 25, "gp_regret", 0.5)
+    lo, hi = wilson(within, n)
+    saved = 1 - _median(asha, 25, "epochs") / _median(none, 25, "epochs")
+    answer = _median(asha, 25, "gp_regret") - _median(none, 25, "gp_regret")
+    lines += [
+        f"- Map RMSE near the best, 12 trials: {m12:.2f} sigma (target <= 1): {_met(m12 <= 1)}",
+        f"- Map RMSE near the best, 25 trials: {m25:.2f} sigma (target <= 0.6): {_met(m25 <= 0.6)}",
+        f"- Coverage of the 95% band, the lower of the two medians: {cov:.2f} (target >= 0.8): "
+        f"{_met(cov >= 0.8)}",
+        f"- Fitted noise / sigma, medians {mid:.2f}-{top:.2f} (target in [0.5, 2]): "
+        f"{_met(0.5 <= mid and top <= 2)}; lowest in any seed {min(ratios):.2f} "
+        f"(target >= 0.2): {_met(min(ratios) >= 0.2)}",
+        f"- Recommendation regret, the higher median: {regret:.2f} sigma (target <= 0.5): "
+        f"{_met(regret <= 0.5)}",
+        f"- Accuracy shown for it minus its true value, the higher median: {shown:.2f} sigma "
+        f"(target <= 1): {_met(shown <= 1)}",
+        f"- Within 0.5 sigma at 25 trials: {within}/{n} ({within / n:.0%}, Wilson 95% "
+        f"{lo:.0%}-{hi:.0%}; target >= 85%): {_met(within / n >= 0.85)}",
+        f"- ASHA's epochs at 25 trials: {saved:.0%} below no pruning (target >= 40%): "
+        f"{_met(saved >= 0.4)}, for a recommendation regret {answer:+.2f} sigma against no "
+        "pruning (median difference of medians)",
+        "",
+    ]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_seed_arguments(parser)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    seeds = seed_range(args)
+    started = time.time()
+    tasks = [(s, p) for p in (DEFAULT_PRUNER, "none") for s in seeds]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(one_seed, tasks, chunksize=1))
+    by = {p: [r for r in results if r["pruner"] == p] for p in (DEFAULT_PRUNER, "none")}
+    lines = report(by, seeds)
+    lines.append(f"{len(tasks)} runs in {time.time() - started:.0f} s on {args.jobs} processes.")
+    publish(lines, argv, "bench/default_study.py", args.out)
+    if args.out:
+        raw = Path(args.out) / "runs.json"
+        raw.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""What a person sees in a pruned, noisy study: partial trials projected, collapsed runs
+failed, a believable noise, the recommended best with its estimate, and no early verdict."""
+
+import json
+
+import numpy as np
+import pytest
+
+from core.optimizer import REPEAT_RADIUS, make_strategy, project_partial
+from core.space import Param, SearchSpace
+from core.status import TrialStatus
+from core.study import Trial, repeats
+
+UNIT2 = SearchSpace([Param("x", 0.0, 1.0), Param("y", 0.0, 1.0)])
+
+
+def _complete(s, p, curve):
+    s.tell(p, curve[-1], curve=curve)
+
+
+def test_a_pruned_trial_is_told_projected_to_the_whole_budget_not_as_final():
+    s = make_strategy("bayes", UNIT2, seed=1, init_points=3, binomial_n=400)
+    # complete trials gained 0.04 and 0.06 from epoch 1 to epoch 2
+    _complete(s, {"x": 0.1, "y": 0.1}, [0.90, 0.94])
+    _complete(s, {"x": 0.9, "y": 0.9}, [0.88, 0.94])
+    s.tell({"x": 0.5, "y": 0.5}, 0.86, curve=[0.86], partial=True)
+    told = {k: (v, extra) for k, v, extra in s.weighted_targets()}
+    value, extra = told[(0.5, 0.5)]
+    assert value == pytest.approx(0.86 + 0.05)  # not 0.86: the epoch-1 value is partial
+    assert extra == pytest.approx(np.var([0.04, 0.06], ddof=1) * 1.5)
+    assert told[(0.1, 0.1)] == (0.94, 0.0)
+    # the GP carries the projection's uncertainty on top of one observation's noise
+    gp = s.fit().gp
+    assert np.ndim(gp.alpha) == 1 and gp.alpha[2] > gp.alpha[0]
+    assert s.best == ({"x": 0.1, "y": 0.1}, 0.94)  # partial: never the best
+
+
+def test_a_projection_with_few_complete_trials_is_unsure():
+    assert project_partial([0.8], [[0.7, 0.9]], 0.02) == pytest.approx((1.0, 0.04 + 0.0001))
+    assert project_partial([0.8], [], 0.02) == (0.8, pytest.approx(0.0004))
+
+
+def test_the_fitted_noise_of_a_dozen_accuracies_with_a_known_noise_is_not_at_its_floor():
+    """Twelve accuracies of 400 images around 0.9, nothing but binomial noise (std 0.015):
+    maximum likelihood alone fitted 0.0005 here; the floor and the priors keep it near."""
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        s = make_strategy("bayes", UNIT2, seed=seed, init_points=5, binomial_n=400)
+        for _ in range(12):
+            p = s.ask()
+            s.tell(p, rng.binomial(400, 0.9) / 400)
+        assert 0.5 < s.fit().gp.observation_noise_std / 0.015 < 2
+
+
+def test_no_length_scale_runs_to_its_ceiling_on_a_dozen_trials():
+    rng = np.random.default_rng(0)
+    s = make_strategy("bayes", UNIT2, seed=2, init_points=5, binomial_n=400)
+    for _ in range(12):  # accuracy depends on y only: x's length scale is long, not 100
+        p = s.ask()
+        s.tell(p, round(0.9 + 0.05 * np.sin(3 * p["y"]) + rng.normal(0, 0.003), 4))
+    from core.optimizer import LENGTH_SCALE_BOUNDS, kernel_parts
+
+    scales = kernel_parts(s.fit().gp.kernel_)[0].length_scale
+    assert max(scales) < LENGTH_SCALE_BOUNDS[1] / 10
+
+
+def test_the_recommendation_on_a_history_with_a_lucky_outlier_is_not_the_outlier():
+    s = make_strategy("bayes", UNIT2, seed=1, init_points=20, binomial_n=400)
+    rng = np.random.default_rng(4)
+    for x in np.linspace(0.05, 0.35, 6):  # a region at 0.90, one of its draws lucky
+        s.tell({"x": float(x), "y": 0.2}, 0.90 + rng.normal(0, 0.003))
+    s.tell({"x": 0.2, "y": 0.25}, 0.935)
+    for x in np.linspace(0.65, 0.95, 6):  # a region truly at 0.92
+        s.tell({"x": float(x), "y": 0.8}, 0.92 + rng.normal(0, 0.003))
+    assert s.best[1] == 0.935  # the luckiest draw is the best observed
+    rec = s.recommend()
+    assert rec.params["y"] == 0.8 and rec.observed < 0.935
+    assert 0.91 < rec.mean < 0.93 and 0 < rec.std < 0.01
+
+
+def test_no_verdict_before_the_gp_has_seen_enough():
+    s = make_strategy("bayes", UNIT2, seed=1, init_points=2, binomial_n=400)
+    for p in ({"x": 0.2, "y": 0.2}, {"x": 0.8, "y": 0.8}):
+        s.tell(p, 0.9)
+    assert s.guided and s.convergence() is None  # two points: no verdict
+    only_failures = make_strategy("bayes", UNIT2, seed=1, init_points=2)
+    for _ in range(6):
+        only_failures.tell(only_failures.ask(), None)
+    assert only_failures.convergence() is None
+
+
+def test_a_proposal_next_to_a_tried_point_is_made_a_deliberate_repeat():
+    s = make_strategy("bayes", UNIT2, seed=1, init_points=0)
+    s.tell({"x": 0.5, "y": 0.5}, 0.9)
+    near = np.array([0.5 + REPEAT_RADIUS / 2, 0.5])
+    assert list(s._as_repeat(near)) == [0.5, 0.5]
+    far = np.array([0.5 + 2 * REPEAT_RADIUS, 0.5])
+    assert list(s._as_repeat(far)) == list(far)
+    trials = (
+        Trial(1, {"x": 0.5, "y": 0.5}, TrialStatus.COMPLETE, 0.9),
+        Trial(2, {"x": 0.1, "y": 0.5}, TrialStatus.COMPLETE, 0.8),
+        Trial(3, {"x": 0.5, "y": 0.5}, TrialStatus.PRUNED, 0.85, guided=True),
+    )
+    assert repeats(trials) == {3: 1}
+
+
+def test_a_run_that_collapsed_when_pruned_is_a_failure(store, tiny_config, tmp_path):
+    from core.runner import Runner
+    from core.trainer import TrialOutcome
+    from core.worker import DataInfo
+
+    store.create_study(tiny_config())
+    runner = Runner(store, "tiny", runs_dir=tmp_path)
+    runner._data = DataInfo("digits", "test", (), 1437, 180, 180, baseline=0.1)
+    cut = TrialOutcome(TrialStatus.CANCELLED, None)
+    collapsed = runner._pruned(cut, [{"val_accuracy": 0.1}])
+    assert collapsed.status == TrialStatus.FAILED and collapsed.value is None
+    assert collapsed.error.startswith("learned nothing: validation accuracy 0.100 after epoch 1")
+    learning = runner._pruned(cut, [{"val_accuracy": 0.6}])
+    assert learning.status == TrialStatus.PRUNED and learning.value == 0.6
+
+
+def test_the_export_json_says_what_it_recommends_and_what_was_observed(store, tiny_config):
+    from core.export import best_params_json
+
+    store.create_study(tiny_config(init_points=3, n_iter=3))
+    store.set_val_samples("tiny", 400)
+    values = [0.90, 0.91, 0.95, 0.90, 0.91, 0.905]
+    points = [(0.1, 1e-3), (0.12, 1.1e-3), (0.3, 1e-4), (0.14, 1.2e-3), (0.16, 1.05e-3),
+              (0.11, 1.15e-3)]  # fmt: skip
+    for n, ((d, lr), v) in enumerate(zip(points, values, strict=True), 1):
+        store.start_trial("tiny", n, {"dropout2_rate": d, "lr": lr}, guided=n > 3)
+        store.finish_trial("tiny", n, status=TrialStatus.COMPLETE, value=v,
+                           history=[{"val_accuracy": v}], error=None, seconds=1.0)  # fmt: skip
+    out = json.loads(best_params_json(store.load("tiny")))
+    assert out["best_observed"]["trial"] == 3 and out["best_observed"]["val_accuracy"] == 0.95
+    assert out["recommended_by"] == "highest GP posterior mean among the complete trials"
+    rec = out["best_trial"]
+    assert out["params"] == dict(zip(("dropout2_rate", "lr"), points[rec - 1], strict=True))
+    assert out["val_accuracy"] == values[rec - 1]
+    assert 0.85 < out["estimated_val_accuracy"] < 0.96 and out["estimated_std"] > 0
+    assert {"test_accuracy", "trials", "pruned_trials", "failed_trials", "notes"} <= set(out)
