@@ -22,6 +22,8 @@ seed, then as medians:
 - epochs spent, against the same seeds without the pruner.
 
     .venv/bin/python bench/default_study.py --seeds 40 --out docs/benchmarks/default-study
+    .venv/bin/python bench/default_study.py --seeds 3 --real 3 \
+        --out docs/benchmarks/default-study-real
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -42,6 +46,7 @@ from bench.stats import wilson
 from core.optimizer import Strategy, make_strategy
 from core.pruners import DEFAULT as DEFAULT_PRUNER
 from core.pruners import Pruning
+from core.space import SearchSpace
 from core.trainer import learned_nothing
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +82,43 @@ class Yardstick:
         return float(np.ravel(self._interp(x))[0])
 
 
+def figures(
+    strategy: Strategy,
+    truth: Yardstick,
+    units: np.ndarray,
+    grid_truth: np.ndarray,
+    near: np.ndarray,
+) -> dict[str, float]:
+    """What the person sees after the trials told to ``strategy``, against the yardstick."""
+    mean, std, *_ = strategy.posterior(units)
+    err = (mean - grid_truth) / truth.sigma
+    inside = np.abs(mean - grid_truth) <= 1.96 * np.maximum(std, 1e-12)
+    row = {
+        "map_rmse_near": float(np.sqrt(np.mean(err[near] ** 2))),
+        "map_rmse": float(np.sqrt(np.mean(err**2))),
+        "coverage": float(np.mean(inside)),
+        "noise_ratio": strategy.fit().gp.observation_noise_std / truth.sigma,
+    }
+    rec = strategy.recommend()
+    observed = Strategy.recommend(strategy)  # the best observed trial
+    for rule, r, shown in (
+        ("gp", rec, None if rec is None else rec.mean),
+        ("observed", observed, None if observed is None else observed.observed),
+    ):
+        at = truth(r.params) if r is not None else math.nan
+        row[f"{rule}_regret"] = (truth.best - at) / truth.sigma
+        row[f"{rule}_shown_error"] = abs(shown - at) / truth.sigma if r else math.nan
+    return row
+
+
+def plane(truth: Yardstick, space: SearchSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Live page's grid (unit cube), the yardstick on it, and the cells near its best."""
+    axis = np.linspace(0.0, 1.0, RESOLUTION)
+    units = np.array([[x, y] for y in axis for x in axis])
+    grid_truth = np.array([truth(space.from_unit(u)) for u in units])
+    return units, grid_truth, grid_truth >= truth.best - REGION * truth.sigma
+
+
 def one_seed(args: tuple[int, str]) -> dict:
     """One seed of the default study with ``pruner``: the figures after each checkpoint."""
     seed, pruner = args
@@ -88,12 +130,10 @@ def one_seed(args: tuple[int, str]) -> dict:
     )
     pruning = Pruning(pruner)
     rng = np.random.default_rng([seed, 1])
-    axis = np.linspace(0.0, 1.0, RESOLUTION)
-    units = np.array([[x, y] for y in axis for x in axis])
-    grid_truth = np.array([truth(space.from_unit(u)) for u in units])
-    near = grid_truth >= truth.best - REGION * truth.sigma
+    units, grid_truth, near = plane(truth, space)
     curves_seen: list[list[float]] = []
     spent, pruned, failed, out = 0, 0, 0, {}
+    fired, fired_regret = None, math.nan  # the stopping hint's first "converged"
     for k in range(1, max(CHECKPOINTS) + 1):
         p = strategy.ask()
         run = int(rng.integers(len(curves.accuracy)))
@@ -112,32 +152,80 @@ def one_seed(args: tuple[int, str]) -> dict:
         else:
             pruned += stopped
             strategy.tell(p, trained[-1], curve=trained, partial=stopped)
+        verdict = strategy.convergence()
+        if verdict is not None and verdict.converged and fired is None:
+            rec = strategy.recommend()
+            fired = k
+            fired_regret = (truth.best - truth(rec.params)) / truth.sigma if rec else math.inf
         if k not in CHECKPOINTS:
             continue
-        mean, std, *_ = strategy.posterior(units)
-        err = (mean - grid_truth) / truth.sigma
-        inside = np.abs(mean - grid_truth) <= 1.96 * np.maximum(std, 1e-12)
-        fitted = strategy.fit().gp.observation_noise_std
-        rec = strategy.recommend()
-        observed = Strategy.recommend(strategy)  # the best observed trial
-        row = {
-            "map_rmse_near": float(np.sqrt(np.mean(err[near] ** 2))),
-            "map_rmse": float(np.sqrt(np.mean(err**2))),
-            "coverage": float(np.mean(inside)),
-            "noise_ratio": fitted / truth.sigma,
-            "epochs": spent,
-            "pruned": pruned,
-            "failed": failed,
-        }
-        for rule, r, shown in (
-            ("gp", rec, None if rec is None else rec.mean),
-            ("observed", observed, None if observed is None else observed.observed),
-        ):
-            at = truth(r.params) if r is not None else math.nan
-            row[f"{rule}_regret"] = (truth.best - at) / truth.sigma
-            row[f"{rule}_shown_error"] = abs(shown - at) / truth.sigma if r else math.nan
+        row = figures(strategy, truth, units, grid_truth, near)
+        row.update(epochs=spent, pruned=pruned, failed=failed)
         out[k] = row
-    return {"seed": seed, "pruner": pruner, "checkpoints": out}
+    return {
+        "seed": seed,
+        "pruner": pruner,
+        "checkpoints": out,
+        "hint_fired": fired,
+        "hint_regret": fired_regret,
+    }
+
+
+def real_study(seed: int, folder: Path) -> dict:
+    """The default Tune study trained for real from the command line, as a person would
+    start it (Tune's defaults: 5 + 7 trials of 2 epochs on mnist-5k, ASHA), then what its
+    stored trials show, against the yardstick."""
+    from core.replay import told_strategy
+    from core.store import Store
+
+    db = folder / f"real-{seed}.db"
+    command = [sys.executable, "-m", "core", "tune", "--dataset", "mnist-5k",
+               "--init-points", str(INIT_POINTS), "--n-iter", "7", "--epochs", str(EPOCHS),
+               "--batch-size", "64", "--seed", str(seed), "--name", f"default-{seed}",
+               "--db", str(db)]  # fmt: skip
+    started = time.time()
+    subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
+    seconds = time.time() - started
+    with Store(db) as store:
+        study = store.load(f"default-{seed}")
+    strategy = told_strategy(study)
+    truth = Yardstick()
+    row = figures(strategy, truth, *plane(truth, study.config.space))
+    statuses = [t.status for t in study.finished_trials]
+    row.update(
+        epochs=sum(len(t.history) for t in study.finished_trials),
+        pruned=statuses.count("pruned"),
+        failed=statuses.count("failed"),
+        seconds=seconds,
+    )
+    return {"seed": seed, "pruner": "asha", "checkpoints": {12: row}}
+
+
+def real_report(runs: list[dict]) -> list[str]:
+    lines = [
+        f"## The default Tune study trained for real, {len(runs)} held-out seeds",
+        "",
+        "From the command line with Tune's defaults (5 + 7 trials of 2 epochs on mnist-5k, "
+        "ASHA), scored against the same yardstick after its 12 trials.",
+        "",
+        "| seed | map RMSE near the best (sigma) | coverage | fitted noise / sigma | "
+        "recommendation regret (sigma): GP rule | best observed | shown - true: GP rule | "
+        "best observed | epochs | pruned | failed | seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in runs:
+        c = r["checkpoints"][12]
+        lines.append(
+            f"| {r['seed']} | {c['map_rmse_near']:.2f} | {c['coverage']:.2f} | "
+            f"{c['noise_ratio']:.2f} | {c['gp_regret']:.2f} | {c['observed_regret']:.2f} | "
+            f"{c['gp_shown_error']:.2f} | {c['observed_shown_error']:.2f} | {c['epochs']} | "
+            f"{c['pruned']} | {c['failed']} | {c['seconds']:.0f} |"
+        )
+    keys = ("map_rmse_near", "coverage", "noise_ratio", "gp_regret", "observed_regret",
+            "gp_shown_error", "observed_shown_error")  # fmt: skip
+    medians = [f"{_median(runs, 12, k):.2f}" for k in keys]
+    lines.append(f"| median | {' | '.join(medians)} | | | | |")
+    return [*lines, ""]
 
 
 def _median(runs: list[dict], k: int, key: str) -> float:
@@ -210,8 +298,27 @@ def report(by: dict[str, list[dict]], seeds: range) -> list[str]:
         f"{_met(saved >= 0.4)}, for a recommendation regret {answer:+.2f} sigma against no "
         "pruning (median difference of medians)",
         "",
+        *hint_lines(asha),
     ]
     return lines
+
+
+def hint_lines(runs: list[dict]) -> list[str]:
+    """When the stopping hint first said "converged" in the default study, and whether the
+    recommendation was then really within half a sigma of the best."""
+    fired = [r for r in runs if r["hint_fired"] is not None]
+    right = sum(1 for r in fired if r["hint_regret"] <= 0.5)
+    lo, hi = wilson(right, len(fired)) if fired else (math.nan, math.nan)
+    when = float(np.median([r["hint_fired"] for r in fired])) if fired else math.nan
+    return [
+        "### The stopping hint in the default study",
+        "",
+        f'Within 25 trials it said "converged" in {len(fired)} of {len(runs)} seeds, '
+        f"first after trial {when:g} (median); in {right} of those {len(fired)} the "
+        f"recommendation was then within 0.5 sigma of the best (Wilson 95% {lo:.0%}-"
+        f"{hi:.0%}). It never fires before the GP has seen 5 values (2 parameters).",
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,9 +326,27 @@ def main(argv: list[str] | None = None) -> int:
     add_seed_arguments(parser)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--real",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead, train the default study for real on N held-out seeds (about 2 "
+        "minutes each on 2 cores)",
+    )
     args = parser.parse_args(argv)
     seeds = seed_range(args)
     started = time.time()
+    if args.real:
+        with tempfile.TemporaryDirectory() as folder:
+            runs = [real_study(s, Path(folder)) for s in seeds[: args.real]]
+        lines = real_report(runs)
+        lines.append(f"{len(runs)} studies in {time.time() - started:.0f} s.")
+        publish(lines, argv, "bench/default_study.py", args.out)
+        if args.out:
+            raw = Path(args.out) / "runs.json"
+            raw.write_text(json.dumps(runs, indent=1), encoding="utf-8")
+        return 0
     tasks = [(s, p) for p in (DEFAULT_PRUNER, "none") for s in seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(one_seed, tasks, chunksize=1))

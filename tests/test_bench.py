@@ -263,3 +263,15 @@ def test_the_parallel_benchmark_schedules_stand_ins_on_ray_and_simulates_four_wo
     trace = parallel.simulate(parallel.builders()["branin"](), 3, 4, 8, np.array([1.0, 3.0]))
     assert len(trace.times) == 8 and trace.times == sorted(trace.times)
     assert trace.regret == sorted(trace.regret, reverse=True)  # the answer only improves
+
+
+def test_the_default_study_benchmark_scores_what_a_person_sees(tmp_path):
+    from bench import default_study
+
+    runs = {p: [default_study.one_seed((0, p))] for p in ("asha", "none")}
+    row = runs["asha"][0]["checkpoints"][25]
+    assert row["epochs"] < runs["none"][0]["checkpoints"][25]["epochs"] == 50
+    assert 0 <= row["coverage"] <= 1 and row["noise_ratio"] > 0.2 and row["map_rmse_near"] > 0
+    assert row["gp_regret"] >= 0 and row["observed_regret"] >= 0
+    text = "\n".join(default_study.report(runs, range(0, 1)))
+    assert "Map RMSE near the best, 12 trials" in text and "stopping hint" in text
