@@ -37,7 +37,10 @@ def ours(kind: str) -> Callable[[Surface, int, int], list[float]]:
 
     def run(s: Surface, seed: int, budget: int) -> list[float]:
         start = default_init_points(s.space.dim)
-        return run_strategy(kind, s.space, s.f, seed=seed, budget=budget, init_points=start)
+        return run_strategy(
+            kind, s.space, s.f, seed=seed, budget=budget, init_points=start,
+            binomial_n=s.binomial_n if kind == "bayes" else None,
+        )  # fmt: skip
 
     return run
 

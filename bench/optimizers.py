@@ -71,13 +71,21 @@ def incumbent_regret(
     """One run of ``method`` on ``s``: the values it saw, and after each trial the regret
     of its incumbent (its best observed trial so far) on ``truth``, whose best is
     ``optimum``."""
+    points, values = recorded_run(s, method, seed, budget)
+    at = np.array([truth(p) for p in points])
+    incumbent = [int(np.argmax(values[: k + 1])) for k in range(budget)]
+    return values, np.maximum(optimum - at[incumbent], 0.0)
+
+
+def recorded_run(
+    s: Surface, method: str, seed: int, budget: int
+) -> tuple[list[dict[str, float]], np.ndarray]:
+    """One run of ``method`` on ``s``: the points it evaluated, in order, and their values."""
     recorded, points = _recording(s)
     values = np.asarray(METHODS[method](recorded, seed, budget), dtype=float)
     if len(points) != budget:
         raise RuntimeError(f"{method} evaluated {len(points)} points for {budget} trials")
-    at = np.array([truth(p) for p in points])
-    incumbent = [int(np.argmax(values[: k + 1])) for k in range(budget)]
-    return values, np.maximum(optimum - at[incumbent], 0.0)
+    return points, values
 
 
 def regret_curves(s: Surface, method: str, seeds: int, budget: int) -> dict[str, np.ndarray]:

@@ -41,6 +41,9 @@ class Surface:
     #: The stored runs split in two, each half with its own noise-free estimate and
     #: residuals: the fresh-noise view queries one half and is scored on the other.
     halves: tuple[Half, ...] = ()
+    #: A CNN surface's validation samples: its values are accuracies over that many images,
+    #: which a study tells its GP (the floor of its noise); None for other functions.
+    binomial_n: int | None = None
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,7 @@ def tabular(path: Path, replicates: Path | None = None) -> Surface:
     return Surface(
         f"cnn {table['dataset']}", space, lookups[0], float(acc.max()), 0.005,
         expected=lookup(smooth), expected_optimum=float(smooth.max()), note=note, runs=lookups,
-        sigma=sigma, halves=halves,
+        sigma=sigma, halves=halves, binomial_n=int(table["validation_samples"]),
     )  # fmt: skip
 
 

@@ -267,9 +267,13 @@ def run_strategy(
     seed: int,
     budget: int,
     init_points: int = 5,
+    binomial_n: int | None = None,
 ) -> list[float]:
-    """The values of ``budget`` sequential trials of one of the tuner's strategies on ``f``."""
-    strategy = make_strategy(kind, space, seed=seed, init_points=init_points, budget=budget)
+    """The values of ``budget`` sequential trials of one of the tuner's strategies on ``f``
+    (``binomial_n``: ``f`` is an accuracy over that many samples, as a study tells it)."""
+    strategy = make_strategy(
+        kind, space, seed=seed, init_points=init_points, budget=budget, binomial_n=binomial_n
+    )
     values = []
     for _ in range(budget):
         p = strategy.ask()

@@ -197,3 +197,20 @@ def test_optuna_searches_the_same_typed_values_as_this_project():
     for p in seen:
         assert p["units"] in (8, 16, 32, 64, 128, 256) and type(p["n"]) is int
         assert p["kind"] in ("a", "b", "c") and 1e-4 <= p["rate"] <= 1e-1
+
+
+def test_the_gp_rule_hands_over_the_trial_with_the_highest_posterior_mean(known, monkeypatch):
+    s, _, root = known
+    monkeypatch.setattr(protocol, "catalogue", lambda data: {s.name: s})
+    curve, handover = protocol.run_scores(s.name, "random", 10_000, 12, str(root))
+    assert len(curve) == 12 and set(handover) == {12}
+    asked, yardstick = protocol.fresh_noise(s, 10_000)
+    points = methods.shared_start(s.space, 10_000, 12)
+    values = np.array([asked.f(p) for p in points])
+    picked = protocol.gp_handover(s, points, values)
+    assert picked in points
+    want = max(yardstick.optimum - yardstick.f(picked), 0.0) / s.sigma
+    assert handover[12] == pytest.approx(want)
+    lines = protocol.handover_report({s.name: {"random": {"12": [handover[12]]}}},
+                                     {s.name: {"random": [curve]}})  # fmt: skip
+    assert any(line.startswith(f"| {s.name} | 12 | random |") for line in lines)
