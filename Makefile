@@ -49,6 +49,8 @@ bench: $(DEV)
 	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "mixed-5d #10000" \
 		"mixed-5d #10001" --methods "bayes (this project)" random "optuna TPE" --seeds 40 \
 		--budget 25 --tables 12 25 --out docs/benchmarks/protocol/mixed
+	OMP_NUM_THREADS=1 $(BIN)/python bench/default_study.py --seeds 40 --jobs 2 \
+		--out docs/benchmarks/default-study
 
 # The system benchmarks (docs/BENCHMARKS.md, sections 1, 4, 5 and 6: about 2 hours 20 minutes
 # on 2 cores) and the optimizer diagnostics. The tabular CNN surfaces in bench/data and their
@@ -61,6 +63,7 @@ bench-system: $(DEV)
 		--out docs/benchmarks/pruning-dev
 	OMP_NUM_THREADS=1 $(BIN)/python bench/pruning.py --seeds 40 --out docs/benchmarks/pruning
 	$(BIN)/python bench/pruning_e2e.py --pruner asha --seeds 3 --out docs/benchmarks/pruning-e2e
+	$(BIN)/python bench/default_study.py --seeds 3 --real 3 --out docs/benchmarks/default-study-real
 	OMP_NUM_THREADS=1 $(BIN)/python bench/parallel.py --surfaces --real "" \
 		--out docs/benchmarks/parallel/scheduling
 	OMP_NUM_THREADS=1 $(BIN)/python bench/parallel.py --workers --real "" --seeds 20 \
