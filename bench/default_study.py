@@ -38,6 +38,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -83,19 +84,21 @@ class Yardstick:
         return float(np.ravel(self._interp(x))[0])
 
 
-def figures(
-    strategy: Strategy,
-    truth: Yardstick,
-    units: np.ndarray,
-    grid_truth: np.ndarray,
-    near: np.ndarray,
-) -> dict[str, float]:
+class Plane(NamedTuple):
+    """The Live page's grid (unit cube), the yardstick on it, and the cells near its best."""
+
+    units: np.ndarray
+    truth: np.ndarray
+    near: np.ndarray
+
+
+def figures(strategy: Strategy, truth: Yardstick, plane: Plane) -> dict[str, float]:
     """What the person sees after the trials told to ``strategy``, against the yardstick."""
-    mean, std, *_ = strategy.posterior(units)
-    err = (mean - grid_truth) / truth.sigma
-    inside = np.abs(mean - grid_truth) <= 1.96 * np.maximum(std, 1e-12)
+    mean, std, *_ = strategy.posterior(plane.units)
+    err = (mean - plane.truth) / truth.sigma
+    inside = np.abs(mean - plane.truth) <= 1.96 * np.maximum(std, 1e-12)
     row = {
-        "map_rmse_near": float(np.sqrt(np.mean(err[near] ** 2))),
+        "map_rmse_near": float(np.sqrt(np.mean(err[plane.near] ** 2))),
         "map_rmse": float(np.sqrt(np.mean(err**2))),
         "coverage": float(np.mean(inside)),
         "noise_ratio": strategy.fit().gp.observation_noise_std / truth.sigma,
@@ -117,13 +120,7 @@ def figures(
 COLLAPSE = {"dropout2_rate": 0.32, "lr": 1e-2}
 
 
-def collapse(
-    strategy: Strategy,
-    truth: Yardstick,
-    units: np.ndarray,
-    grid_truth: np.ndarray,
-    near: np.ndarray,
-) -> dict[str, float]:
+def collapse(strategy: Strategy, truth: Yardstick, plane: Plane) -> dict[str, float]:
     """The map near the best if one more run had collapsed to chance at :data:`COLLAPSE`:
     told as its value (0.10) or as a failure (what the runner does), in sigma."""
     out = {}
@@ -132,17 +129,17 @@ def collapse(
         other._fitted = None
         other.observations = list(strategy.observations)
         other.tell(COLLAPSE, value, curve=[BASELINE] if value is not None else ())
-        mean = other.posterior(units)[0]
-        out[label] = float(np.sqrt(np.mean(((mean - grid_truth) / truth.sigma)[near] ** 2)))
+        mean = other.posterior(plane.units)[0]
+        err = (mean - plane.truth) / truth.sigma
+        out[label] = float(np.sqrt(np.mean(err[plane.near] ** 2)))
     return out
 
 
-def plane(truth: Yardstick, space: SearchSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The Live page's grid (unit cube), the yardstick on it, and the cells near its best."""
+def plane_of(truth: Yardstick, space: SearchSpace) -> Plane:
     axis = np.linspace(0.0, 1.0, RESOLUTION)
     units = np.array([[x, y] for y in axis for x in axis])
     grid_truth = np.array([truth(space.from_unit(u)) for u in units])
-    return units, grid_truth, grid_truth >= truth.best - REGION * truth.sigma
+    return Plane(units, grid_truth, grid_truth >= truth.best - REGION * truth.sigma)
 
 
 def one_seed(args: tuple[int, str]) -> dict:
@@ -156,7 +153,7 @@ def one_seed(args: tuple[int, str]) -> dict:
     )
     pruning = Pruning(pruner)
     rng = np.random.default_rng([seed, 1])
-    units, grid_truth, near = plane(truth, space)
+    plane = plane_of(truth, space)
     curves_seen: list[list[float]] = []
     spent, pruned, failed, out = 0, 0, 0, {}
     fired, fired_regret = None, math.nan  # the stopping hint's first "converged"
@@ -185,9 +182,9 @@ def one_seed(args: tuple[int, str]) -> dict:
             fired_regret = (truth.best - truth(rec.params)) / truth.sigma if rec else math.inf
         if k not in CHECKPOINTS:
             continue
-        row = figures(strategy, truth, units, grid_truth, near)
+        row = figures(strategy, truth, plane)
         row.update(epochs=spent, pruned=pruned, failed=failed)
-        row.update(collapse(strategy, truth, units, grid_truth, near))
+        row.update(collapse(strategy, truth, plane))
         out[k] = row
     return {
         "seed": seed,
@@ -217,7 +214,7 @@ def real_study(seed: int, folder: Path) -> dict:
         study = store.load(f"default-{seed}")
     strategy = told_strategy(study)
     truth = Yardstick()
-    row = figures(strategy, truth, *plane(truth, study.config.space))
+    row = figures(strategy, truth, plane_of(truth, study.config.space))
     statuses = [t.status for t in study.finished_trials]
     row.update(
         epochs=sum(len(t.history) for t in study.finished_trials),
@@ -380,20 +377,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     if args.real:
         with tempfile.TemporaryDirectory() as folder:
-            runs = [real_study(s, Path(folder)) for s in seeds[: args.real]]
-        lines = real_report(runs)
-        lines.append(f"{len(runs)} studies in {time.time() - started:.0f} s.")
-        publish(lines, argv, "bench/default_study.py", args.out)
-        if args.out:
-            raw = Path(args.out) / "runs.json"
-            raw.write_text(json.dumps(runs, indent=1), encoding="utf-8")
-        return 0
-    tasks = [(s, p) for p in (DEFAULT_PRUNER, "none") for s in seeds]
-    with ProcessPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(one_seed, tasks, chunksize=1))
-    by = {p: [r for r in results if r["pruner"] == p] for p in (DEFAULT_PRUNER, "none")}
-    lines = report(by, seeds)
-    lines.append(f"{len(tasks)} runs in {time.time() - started:.0f} s on {args.jobs} processes.")
+            results = [real_study(s, Path(folder)) for s in seeds[: args.real]]
+        lines = [*real_report(results), f"{len(results)} studies in {time.time() - started:.0f} s."]
+    else:
+        tasks = [(s, p) for p in (DEFAULT_PRUNER, "none") for s in seeds]
+        with ProcessPoolExecutor(args.jobs) as pool:
+            results = list(pool.map(one_seed, tasks, chunksize=1))
+        by = {p: [r for r in results if r["pruner"] == p] for p in (DEFAULT_PRUNER, "none")}
+        took = time.time() - started
+        lines = [*report(by, seeds), f"{len(tasks)} runs in {took:.0f} s on {args.jobs} processes."]
     publish(lines, argv, "bench/default_study.py", args.out)
     if args.out:
         raw = Path(args.out) / "runs.json"

@@ -153,13 +153,14 @@ def test_a_trial_the_default_pruner_stops_is_marked_on_live(browser, server):
     shot(page, "live-pruned")
     # once the GP has seen enough, Live says one trial's noise: the binomial floor of 180
     # validation images at least, never the 0.0001 a GP threading every value fits
-    hint = page.get_by_text("one trial's noise").first
+    hint = page.get_by_test_id("stAlert").filter(has_text="one trial's noise").first
     hint.wait_for(timeout=180_000)
     noise = float(re.search(r"one trial's noise \((\d+\.\d+)\)", hint.inner_text()).group(1))
     assert 0.01 <= noise < 0.5
     page.get_by_text("Recommended: estimated accuracy").wait_for()
     page.get_by_text("Observed accuracy").wait_for()
     page.get_by_text("Recommended: trial").first.wait_for()
+    shot(page, "live-recommended")
 
 
 def test_server_killed_mid_trial_then_restarted_and_resumed(browser, server):
