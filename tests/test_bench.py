@@ -275,3 +275,12 @@ def test_the_default_study_benchmark_scores_what_a_person_sees(tmp_path):
     assert row["gp_regret"] >= 0 and row["observed_regret"] >= 0
     text = "\n".join(default_study.report(runs, range(0, 1)))
     assert "Map RMSE near the best, 12 trials" in text and "stopping hint" in text
+
+
+def test_the_default_study_trained_for_real_runs_from_the_cli_and_is_scored(tmp_path):
+    from bench import default_study
+
+    run = default_study.real_study(3, tmp_path, dataset="digits", epochs=1, n_iter=1)
+    row = run["checkpoints"][12]
+    assert row["epochs"] == 6 and row["seconds"] > 0 and 0 <= row["coverage"] <= 1
+    assert "| 3 |" in "\n".join(default_study.real_report([run]))
