@@ -296,6 +296,15 @@ def test_a_pruned_trial_stops_early_keeps_its_curve_and_counts(
     assert complete and all(len(t.history) == 3 for t in complete)
     assert study.best_trial.status == TrialStatus.COMPLETE  # a partial accuracy never wins
     assert study.config.pruning.kind == "asha"
+    # told to the GP as partial, with its curve, and projected: never as a final value
+    from core.replay import told_strategy
+
+    strategy = told_strategy(study)
+    told = dict(zip((t.number for t in study.finished_trials), strategy.observations,
+                    strict=True))  # fmt: skip
+    for t in pruned:
+        assert told[t.number].partial and len(told[t.number].curve) == len(t.history)
+    assert strategy.recommend().params in [t.params for t in complete]  # never a pruned one
 
 
 def test_stop_when_converged_ends_a_study_whose_trials_differ_only_by_noise(
