@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -318,9 +319,10 @@ class _Log:
             self._trials.add(trial.number)
             self._done += trial.finished
             result = f"{trial.value:.4f}" if trial.value is not None else trial.error or ""
+            epochs = len(trial.history)
             self._write(
                 f"trial {self._done}/{snap.total} (#{trial.number}) {trial.status}: {result} "
-                f"({_state(snap)})"
+                f"after {epochs} epoch{'' if epochs == 1 else 's'} ({_state(snap)})"
             )
         if snap.status != self._status:
             self._status = snap.status
@@ -482,11 +484,26 @@ def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> i
             args.gpus_per_trial,
         ),
     )
+    if args.export:
+        _check_export(Path(args.export))
     from core.api import start
 
     runner = start(config, store, runs_dir=Path(args.db).parent, log=err)
     _watch(runner, err)
     return _finish(store, runner, config.name, args.export, out, err)
+
+
+def _check_export(path: Path) -> None:
+    """Make ``path``'s folder (as runs/ is made), before anything trains: a study must not
+    train to its end and then fail to write its result."""
+    if path.is_dir():
+        raise ValueError(f"--export {path} is a folder: give a file name such as {path}/best.json")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--export {path}: cannot make its folder ({exc.strerror})") from None
+    if not os.access(path.parent, os.W_OK):
+        raise ValueError(f"--export {path}: its folder {path.parent} is not writable")
 
 
 def _space(args: argparse.Namespace) -> SearchSpace:

@@ -8,6 +8,7 @@ validation split after the last epoch (the seed scored 10 batches of its test se
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -223,7 +224,7 @@ def train_trial(
             TrialStatus.FAILED, None, history, str(exc), time.perf_counter() - started
         )
     except Exception as exc:  # a trial's crash must not end the study
-        reason = f"{type(exc).__name__}: {exc}"
+        reason = plain(f"{type(exc).__name__}: {exc}")
         return TrialOutcome(
             TrialStatus.FAILED, None, history, reason, time.perf_counter() - started
         )
@@ -246,6 +247,15 @@ def train_trial(
             TrialStatus.FAILED, None, history, reason, time.perf_counter() - started
         )
     return TrialOutcome(TrialStatus.COMPLETE, value, history, None, time.perf_counter() - started)
+
+
+#: A terminal's control sequences (Keras colours its messages): kept out of stored errors.
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+
+
+def plain(text: str) -> str:
+    """``text`` without terminal escape codes, as stored, shown and exported."""
+    return _ESCAPES.sub("", text)
 
 
 def learned_nothing(accuracy: float, baseline: float, n_val: int) -> bool:

@@ -31,7 +31,7 @@ def test_on_a_terminal_progress_is_one_bar_redrawn_in_place(tmp_path):
 
 def test_tune_on_digits_end_to_end_writes_best_params(tmp_path):
     db = str(tmp_path / "s.db")
-    best = tmp_path / "best.json"
+    best = tmp_path / "not" / "yet" / "best.json"  # its folder is made, as runs/ is
     code, out, err = run(
         "tune",
         "--dataset",
@@ -56,6 +56,7 @@ def test_tune_on_digits_end_to_end_writes_best_params(tmp_path):
         f"trial {k}/6 (#{k}) complete" for k in range(1, 7)
     ]
     assert "\r" not in err and "best 0." in lines[-1]
+    assert all(" after 1 epoch (" in line for line in lines)  # the trial's, not the next one's
     assert "<- recommended" in out and "recommended: trial" in out and " ± " in out
     data = json.loads(best.read_text())
     assert set(data["params"]) == {"dropout2_rate", "lr"}
@@ -172,3 +173,25 @@ def test_workers_auto_is_one_trial_per_core_and_bad_counts_are_named(tmp_path, c
     assert exit_.value.code == 2
     assert "expected 'auto' or an integer >= 1, got '0'" in capsys.readouterr().err
     assert not db.exists()
+
+
+def test_an_export_path_that_cannot_be_written_is_refused_before_anything_trains(tmp_path):
+    db = tmp_path / "s.db"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    for export, why in ((blocker / "best.json", "cannot make its folder"),
+                        (tmp_path, "is a folder")):  # fmt: skip
+        code, _, err = run("tune", "--dataset", "digits", "--epochs", "1", "--export",
+                           str(export), "--db", str(db), "--name", "never")  # fmt: skip
+        assert code == 2 and why in err and "Traceback" not in err
+    from core.store import Store
+
+    with Store(db) as store:
+        assert store.names() == []  # nothing stored, nothing trained
+
+
+def test_a_trials_error_is_stored_without_terminal_escape_codes():
+    from core.trainer import plain
+
+    assert plain("ValueError: \x1b[1mboom\x1b[0m") == "ValueError: boom"
+    assert plain("no escapes here") == "no escapes here"
