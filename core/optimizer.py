@@ -888,22 +888,27 @@ class BayesStrategy(Strategy):
 
     def recommend(self) -> Recommendation | None:
         """The complete trial whose posterior mean is highest, with that mean and its std:
-        of two trials a noise apart, the one the GP believes better, not the luckier draw."""
+        of two trials a noise apart, the one the GP believes better, not the luckier draw.
+
+        Until the GP has seen as many values as a verdict needs (:meth:`convergence`), its
+        fit cannot tell signal from noise (on three values it reads them as noise about one
+        mean), so the best observed trial is recommended, with the GP's estimate there."""
         done = [(i, o) for i, o in enumerate(self.observations) if o.complete]
         if not done:
             return None
         units = np.array([self.space.snap(np.asarray(o.unit)) for _, o in done])
         mean, std = self.fit().gp.predict(units, return_std=True)
-        j = int(np.argmax(mean))
+        seen = sum(1 for o in self.observations if not o.failed)
+        if seen >= default_init_points(self.space.dim):
+            j, rule = int(np.argmax(mean)), "highest GP posterior mean among the complete trials"
+        else:
+            j = max(range(len(done)), key=lambda k: (done[k][1].value, -k))
+            rule = "best observed (too few trials for the GP to choose)"
         index, top = done[j]
         return Recommendation(
-            index,
-            self.space.from_unit(top.unit),
-            float(top.value),
-            float(mean[j]),
-            float(std[j]),
-            "highest GP posterior mean among the complete trials",
-        )
+            index, self.space.from_unit(top.unit), float(top.value), float(mean[j]),
+            float(std[j]), rule,
+        )  # fmt: skip
 
     def importance(self, base_points: int = 256, resolution: int = 16) -> Importance | None:
         """Main-effect variance of the GP mean for each parameter, as shares of their sum.

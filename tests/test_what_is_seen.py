@@ -140,3 +140,13 @@ def test_the_export_json_says_what_it_recommends_and_what_was_observed(store, ti
     assert out["val_accuracy"] == values[rec - 1]
     assert 0.85 < out["estimated_val_accuracy"] < 0.96 and out["estimated_std"] > 0
     assert {"test_accuracy", "trials", "pruned_trials", "failed_trials", "notes"} <= set(out)
+
+
+def test_on_too_few_trials_the_recommendation_is_the_best_observed():
+    s = make_strategy("bayes", UNIT2, seed=1, init_points=2, binomial_n=180)
+    for p, v in (({"x": 0.3, "y": 0.8}, 0.937), ({"x": 0.5, "y": 0.2}, 0.965),
+                 ({"x": 0.8, "y": 0.5}, 0.95)):  # fmt: skip
+        s.tell(p, v)
+    rec = s.recommend()
+    assert rec.observed == 0.965 and rec.rule.startswith("best observed")
+    assert rec.mean is not None and rec.std > 0  # the GP's estimate is still shown
