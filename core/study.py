@@ -198,7 +198,10 @@ def repeats(trials: tuple[Trial, ...]) -> dict[int, int]:
     first: dict[str, int] = {}
     out: dict[int, int] = {}
     for t in sorted(trials, key=lambda t: t.number):
-        key = repr(sorted(t.params.items()))
+        # to ten significant digits: a point mapped to the unit cube and back (a log
+        # parameter through log10) comes back a few ulps off
+        key = repr(sorted((k, f"{v:.10g}" if isinstance(v, float) else v)
+                          for k, v in t.params.items()))  # fmt: skip
         if key in first:
             out[t.number] = first[key]
         elif t.finished:

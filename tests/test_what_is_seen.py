@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from core.optimizer import REPEAT_RADIUS, make_strategy, project_partial
-from core.space import Param, SearchSpace
+from core.space import Param, SearchSpace, default_space
 from core.status import TrialStatus
 from core.study import Trial, repeats
 
@@ -102,6 +102,13 @@ def test_a_proposal_next_to_a_tried_point_is_made_a_deliberate_repeat():
         Trial(3, {"x": 0.5, "y": 0.5}, TrialStatus.PRUNED, 0.85, guided=True),
     )
     assert repeats(trials) == {3: 1}
+    # a repeat proposed through the unit cube comes back a few ulps off on a log axis
+    space = default_space()
+    tried = {"dropout2_rate": 0.1, "lr": 0.00252}
+    again = space.from_unit(space.to_unit(tried))
+    assert again != tried
+    pair = (Trial(1, tried, TrialStatus.COMPLETE, 0.9), Trial(2, again, TrialStatus.PRUNED, 0.8))
+    assert repeats(pair) == {2: 1}
 
 
 def test_a_run_that_collapsed_when_pruned_is_a_failure(store, tiny_config, tmp_path):
