@@ -52,6 +52,8 @@ class Curves:
     expected: Callable[[dict[str, float]], float]
     best: float
     noise: float
+    #: validation samples behind each accuracy: what a study tells its GP (its noise floor)
+    binomial_n: int | None = None
 
     @property
     def target(self) -> float:
@@ -97,6 +99,7 @@ def load(paths: list[Path]) -> Curves:
         expected=lambda p: float(final(p)[0]),
         best=float(smooth.max()),
         noise=noise,
+        binomial_n=first.get("validation_samples"),
     )
 
 
@@ -155,15 +158,17 @@ class Bookkeeper:
         return False
 
 
-def ours(kind: str, pruner: str, tell_pruned: str = "last") -> Callable[[Curves, int, int], Run]:
+def ours(kind: str, pruner: str, tell_pruned: str = "partial") -> Callable[[Curves, int, int], Run]:
     """This project's strategy ``kind`` with ``pruner``. A pruned trial is told to the
-    optimizer as its last accuracy (``"last"``, what the runner does) or as a failure
-    (``"failure"``: the worst value seen)."""
+    optimizer as partial, with its curve (``"partial"``, what the runner does: a GP
+    projects it to the whole budget) or as a failure (``"failure"``: the worst value
+    seen)."""
 
     def run(curves: Curves, seed: int, max_trials: int) -> Run:
         strategy = make_strategy(
-            kind, curves.space, seed=seed, init_points=INIT_POINTS, budget=max_trials
-        )
+            kind, curves.space, seed=seed, init_points=INIT_POINTS, budget=max_trials,
+            binomial_n=curves.binomial_n if kind == "bayes" else None,
+        )  # fmt: skip
         pruning = Pruning(pruner)
         book = Bookkeeper(curves, seed)
         for _ in range(max_trials):
@@ -175,7 +180,10 @@ def ours(kind: str, pruner: str, tell_pruned: str = "last") -> Callable[[Curves,
                 if e + 1 < curves.epochs and pruning.should_prune(trained, book.others):
                     break
             pruned = len(trained) < curves.epochs
-            strategy.tell(p, None if pruned and tell_pruned == "failure" else trained[-1])
+            if pruned and tell_pruned == "failure":
+                strategy.tell(p, None)
+            else:
+                strategy.tell(p, trained[-1], curve=trained, partial=pruned)
             book.finish(p, trained, secs)
         return book.run
 
@@ -229,7 +237,9 @@ class Hint:
 
 
 def stopping_hint(curves: Curves, seed: int, budget: int) -> Hint:
-    strategy = make_strategy("bayes", curves.space, seed=seed, init_points=INIT_POINTS)
+    strategy = make_strategy(
+        "bayes", curves.space, seed=seed, init_points=INIT_POINTS, binomial_n=curves.binomial_n
+    )
     book = Bookkeeper(curves, seed)
     hint = Hint()
     for trial in range(1, budget + 1):
