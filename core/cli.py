@@ -336,13 +336,13 @@ class _Log:
         self._out.flush()
 
 
-def _table(study: Study, out: TextIO) -> None:
+def _table(study: Study, out: TextIO, picked: dict | None) -> None:
+    """Every trial, a line each; ``picked`` is the recommendation (:func:`handed_over`)."""
     names = study.config.space.names
     header = f"{'#':>3}  {'kind':<6}" + "".join(f"{n:>15}" for n in names)
     header += f"  {'status':<10}{'val_acc':>9}{'secs':>8}"
     out.write(header + "\n" + "-" * len(header) + "\n")
     best = study.best_trial
-    picked = handed_over(study)
     chosen = picked["trial"] if picked else None
     again = repeats(study.trials)
     for t in study.trials:
@@ -362,8 +362,8 @@ def _table(study: Study, out: TextIO) -> None:
 
 
 def _summary(study: Study, out: TextIO) -> None:
-    _table(study, out)
-    picked = handed_over(study)
+    picked = handed_over(study)  # one GP fit serves the table and the summary
+    _table(study, out, picked)
     if picked is None:
         out.write("no trial completed\n")
     else:
