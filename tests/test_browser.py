@@ -273,7 +273,7 @@ def test_two_parallel_trials_train_at_once_and_live_shows_both(browser, server):
     )
     shot(page, "live-parallel")
     page.get_by_role("button", name="Stop").click()
-    page.get_by_text("pair — stopped").wait_for()
+    page.get_by_text("pair — stopped").wait_for(timeout=180_000)  # two Ray actors end
     assert db_trials(server.db, "cancelled") == 2 and db_trials(server.db, "running") == 0
     with sqlite3.connect(server.db) as conn:
         (parallel,) = conn.execute("SELECT config FROM studies WHERE name = 'pair'").fetchone()

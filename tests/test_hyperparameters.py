@@ -303,7 +303,7 @@ def test_the_dashboard_leaves_resuming_a_users_model_to_the_command_line(
     store.create_study(tiny_config("waiting", space=space, model=f"{model_file}:build"))
     store.close()
     monkeypatch.setenv("TUNER_DB", str(db))
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
     at.switch_page("pages/studies.py")
     at.run()
     assert not at.exception
