@@ -130,6 +130,13 @@ class Priors:
 _PRIOR_KINDS = {"length_scale": "length_scale"}
 
 
+def standard_scale(values: Any) -> float:
+    """The std ``normalize_y`` divides the targets by (1 where it is ~0, or with no targets,
+    as sklearn does)."""
+    spread = float(np.std(np.asarray(values, dtype=float))) if len(values) else 0.0
+    return spread if spread > 10 * np.finfo(float).eps else 1.0
+
+
 class LatentGP(GaussianProcessRegressor):
     """sklearn's GP whose predictions describe the function, not one more noisy observation.
 
@@ -150,8 +157,7 @@ class LatentGP(GaussianProcessRegressor):
         super().fit(self._inputs(X), y)
         # normalize_y divides by the targets' std (1 where it is ~0, as sklearn does):
         # kept here so the noise can be told in the objective's own units.
-        spread = float(np.std(np.asarray(y, dtype=float)))
-        self.y_scale_ = spread if spread > 10 * np.finfo(float).eps else 1.0
+        self.y_scale_ = standard_scale(y)
         self.y_mean_ = float(np.mean(np.asarray(y, dtype=float)))
         # what the fast posterior needs, computed once per fit instead of once per call
         self._matern_ = (
@@ -657,15 +663,13 @@ class BayesStrategy(Strategy):
             )
         return kernel
 
-    def _kernel_for(self, values: np.ndarray) -> Kernel:
+    def _kernel_for(self, scale: float) -> Kernel:
         """:meth:`kernel`, its noise bounded below by :meth:`noise_floor` in the units of the
-        standardised ``values`` the GP is fitted on."""
+        standardised values the GP is fitted on (``scale``: their std)."""
         kernel = self.kernel()
         floor = self.noise_floor()
-        if self.noise is not None or floor is None or not len(values):
+        if self.noise is not None or floor is None:
             return kernel
-        scale = float(np.std(values))
-        scale = scale if scale > 10 * np.finfo(float).eps else 1.0
         low = max(floor**2 / scale**2, NOISE_BOUNDS[0])
         high = max(NOISE_BOUNDS[1], 10 * low)
         return kernel.k1 + WhiteKernel(max(1e-2, 2 * low), (low, high))
@@ -697,15 +701,13 @@ class BayesStrategy(Strategy):
         targets = self.weighted_targets()
         for unit, value, _ in targets:
             space.register(dict(zip(columns, unit, strict=True)), value)
-        values = np.array([v for _, v, _ in targets])
-        scale = float(np.std(values)) if len(values) else 1.0
-        scale = scale if scale > 10 * np.finfo(float).eps else 1.0
+        scale = standard_scale([v for _, v, _ in targets])
         base = 1e-6 if self.noise is None else self.noise
         # a pruned trial's projection adds its own variance (standardised, as sklearn's
         # alpha is) to the one observation's noise that every trial carries
         extras = np.array([extra for _, _, extra in targets])
         alpha = base + extras / scale**2 if np.any(extras > 0) else base
-        kernel = self._kernel_for(values)
+        kernel = self._kernel_for(scale)
         gp = LatentGP(
             kernel=kernel,
             alpha=alpha,
