@@ -33,6 +33,34 @@ st.session_state["study"] = st.selectbox(
 )
 
 
+def controls(name: str) -> None:
+    """Stop or Resume, drawn outside the fragment that redraws every 2 s, so a click never
+    lands on a button being replaced; the fragment reruns the page when the study starts or
+    ends, and these follow."""
+    try:
+        snap = live_snapshot(name)
+        study = store().load(name)
+    except StudyNotFound:
+        return
+    st.session_state["live-active"] = (name, snap.active)
+    if snap.active:
+        if st.button("Stop", type="primary", key="live-stop"):
+            runner = registry().get(name)
+            if runner is not None:
+                runner.cancel()
+                st.toast("Stopping: running trials end at their next batch.")
+    elif study.resumable and resume_note(study):
+        st.caption(resume_note(study))
+    elif study.resumable:
+        if st.button("Resume", key="live-resume"):
+            try:
+                registry().resume(name)
+            except (RuntimeError, ValueError) as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+
+
 @st.fragment(run_every=2.0)
 def live_view() -> None:
     name = st.session_state["study"]
@@ -42,29 +70,14 @@ def live_view() -> None:
     except StudyNotFound:
         st.error(f"Study {name!r} no longer exists.")
         return
+    if st.session_state.get("live-active") != (name, snap.active):
+        st.rerun()  # the study started or ended: the whole page, so Stop/Resume follow
     space = study.config.space
 
-    top = st.columns([3, 1, 1, 1])
+    top = st.columns([3, 1, 1])
     top[0].markdown(f"**{name}** — {snap.status}" + (f": {snap.message}" if snap.message else ""))
     top[1].metric("elapsed", format_duration(snap.elapsed))
     top[2].metric("ETA", format_duration(snap.eta) if snap.active else "—")
-    with top[3]:
-        if snap.active:
-            if st.button("Stop", type="primary", key="live-stop"):
-                runner = registry().get(name)
-                if runner is not None:
-                    runner.cancel()
-                    st.toast("Stopping: running trials end at their next batch.")
-        elif study.resumable and resume_note(study):
-            st.caption(resume_note(study))
-        elif study.resumable:
-            if st.button("Resume", key="live-resume"):
-                try:
-                    registry().resume(name)
-                except (RuntimeError, ValueError) as exc:
-                    st.error(str(exc))
-                else:
-                    st.rerun(scope="fragment")
     for warning in snap.warnings:
         st.warning(warning)
     if snap.error:
@@ -97,4 +110,5 @@ def live_view() -> None:
     st.caption(f"Refreshed {time.strftime('%H:%M:%S')}")
 
 
+controls(st.session_state["study"])
 live_view()
