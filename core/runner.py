@@ -479,15 +479,31 @@ class Runner:
         return StudyStatus.COMPLETE
 
 
+def user_model_refusal(name: str) -> str:
+    """Why a process that does not run users' code (the dashboard) will not resume ``name``."""
+    return (
+        "This study tunes the user's own model: resume it from the command line, "
+        f"`python -m core resume {name}`."
+    )
+
+
 class Registry:
     """The runners of this process: at most one live worker per study."""
 
     def __init__(
-        self, store: Store, *, runs_dir: str | os.PathLike = "runs", isolate: bool = False
+        self,
+        store: Store,
+        *,
+        runs_dir: str | os.PathLike = "runs",
+        isolate: bool = False,
+        user_models: bool = True,
     ) -> None:
+        """``user_models``: whether this process may run a study of a user's own model (the
+        command line and the Python API do; the dashboard never runs a user's code)."""
         self.store = store
         self.runs_dir = runs_dir
         self.isolate = isolate
+        self.user_models = user_models
         self._runners: dict[str, Runner] = {}
         self._lock = threading.Lock()
 
@@ -511,6 +527,8 @@ class Registry:
         The check and the insert happen under one lock, so of two Starts at the same moment
         one runs and the other is refused with nothing stored.
         """
+        if config.model and not self.user_models:
+            raise ValueError("this process does not run a user's own model: use the command line")
         with self._lock:
             self._refuse_while_busy(config.name)
             prepare(config.parallel)  # an unreachable cluster stores nothing
@@ -535,6 +553,8 @@ class Registry:
                 raise RuntimeError(f"study {name!r} is already running: stop it first")
             self._refuse_while_busy(name)
             study: Study = self.store.load(name)
+            if study.config.model and not self.user_models:
+                raise ValueError(user_model_refusal(name))
             if study.display_status == StudyStatus.RUNNING:
                 raise RuntimeError(
                     f"study {name!r} is running in another process (pid {study.owner_pid})"

@@ -269,3 +269,24 @@ def test_the_3d_view_has_the_mean_between_its_two_sigma_surfaces_and_the_trials(
     assert list(fig.data[0].x) == pytest.approx([math.log10(v) for v in sur.x])
     assert "a slice at optimizer = " in fig.layout.title.subtitle.text
     assert charts.surface3d_figure(None, trials, space).layout.annotations
+
+
+def test_a_one_parameter_study_says_a_map_needs_two_and_draws_the_rest():
+    from core.space import Param, SearchSpace
+
+    space = SearchSpace([Param("units", 8, 64, kind="int")])
+    strategy = make_strategy("bayes", space, seed=1, init_points=2)
+    trials = []
+    for i in range(1, 5):
+        p = strategy.ask()
+        strategy.tell(p, 0.8 + 0.01 * i)
+        trials.append(Trial(i, p, "complete", 0.8 + 0.01 * i, guided=i > 2))
+    assert strategy.surrogate() is None
+    for surface in ("mean", "std", "acq"):
+        fig = charts.surrogate_figure(None, trials, space, surface)
+        assert "A map needs two parameters: this study tunes one (units)" in (
+            fig.layout.annotations[0].text
+        )
+    assert len(charts.slice_figure(trials, space).data) >= 1
+    assert len(charts.parallel_figure(trials, space).data) == 1
+    charts.surface3d_figure(None, trials, space)

@@ -10,6 +10,7 @@ import pytest
 
 from core.cli import main
 from core.space import Param, SearchSpace, default_space
+from core.status import StudyStatus
 
 
 def run(*argv):
@@ -301,6 +302,7 @@ def test_the_dashboard_leaves_resuming_a_users_model_to_the_command_line(
     space = SearchSpace([Param("units", 8, 64, kind="int")])
     store = Store(db)
     store.create_study(tiny_config("waiting", space=space, model=f"{model_file}:build"))
+    store.set_status("waiting", StudyStatus.STOPPED)  # stopped from the command line
     store.close()
     monkeypatch.setenv("TUNER_DB", str(db))
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
@@ -309,3 +311,19 @@ def test_the_dashboard_leaves_resuming_a_users_model_to_the_command_line(
     assert not at.exception
     assert any("`python -m core resume waiting`" in i.value for i in at.info)
     assert not [b for b in at.button if b.label == "Resume"]
+    at.switch_page("pages/live.py").run()
+    assert not at.exception
+    assert any("`python -m core resume waiting`" in c.value for c in at.caption)
+    assert not [b for b in at.button if b.label == "Resume"]
+
+    # the dashboard's registry itself refuses, whatever page or script asks it
+    from core.runner import Registry
+
+    with Store(db) as store:
+        dashboard = Registry(store, runs_dir=tmp_path, user_models=False)
+        with pytest.raises(ValueError, match="`python -m core resume waiting`"):
+            dashboard.resume("waiting")
+        with pytest.raises(ValueError, match="does not run a user's own model"):
+            dashboard.create(tiny_config("another", space=space, model=f"{model_file}:build"))
+        assert dashboard.running() == [] and store.names() == ["waiting"]
+        assert store.load("waiting").trials == ()

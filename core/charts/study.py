@@ -78,6 +78,12 @@ def surrogate_figure(
     if surface not in SURFACES:
         raise ValueError(f"surface must be one of {sorted(SURFACES)}, got {surface!r}")
     title, scale, attr = SURFACES[surface]
+    if space.dim < 2:
+        return empty_figure(
+            title,
+            f"A map needs two parameters: this study tunes one ({space.names[0]}).<br>"
+            "The slices view shows accuracy against it.",
+        )
     if surrogate is not None:
         px, py = space[surrogate.x_name], space[surrogate.y_name]
     else:

@@ -23,7 +23,7 @@ def db_path() -> Path:
 @st.cache_resource(show_spinner=False)
 def _registry(path: str) -> Registry:
     store = Store(path)
-    return Registry(store, runs_dir=Path(path).parent, isolate=True)
+    return Registry(store, runs_dir=Path(path).parent, isolate=True, user_models=False)
 
 
 def registry() -> Registry:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core.runner import user_model_refusal
 from core.space import show
 from core.study import Study, Trial, repeats
 from pages.common.registry import db_path, recommended
@@ -113,12 +114,7 @@ def resume_note(study: Study) -> str | None:
 
     A study of a user's own model runs that user's code: the dashboard never does; the
     command line that started it resumes it."""
-    if not study.config.model:
-        return None
-    return (
-        "This study tunes the user's own model: resume it from the command line, "
-        f"`python -m core resume {study.name}`."
-    )
+    return user_model_refusal(study.name) if study.config.model else None
 
 
 def model_file(study: Study) -> Path | None:
