@@ -281,11 +281,15 @@ def test_a_pruned_trial_stops_early_keeps_its_curve_and_counts(
         n_iter=1,
         budget=Budget(epochs=3, batch_size=64),
         pruning=Pruning("asha", min_epochs=1, reduction_factor=2),
+        final_test=True,
     )
-    runner = Registry(store, runs_dir=tmp_path).create(config, dataset=digits)
+    registry = Registry(store, runs_dir=tmp_path)
+    runner = registry.create(config, dataset=digits)
     assert runner.join(180)
     study = store.load("tiny")
     assert study.status == "complete" and len(study.finished_trials) == 6
+    # the runner's own GP was told all six, the pruned ones included
+    assert runner.snapshot().surrogate.n_observations == 6
     pruned = [t for t in study.trials if t.status == TrialStatus.PRUNED]
     assert pruned, [(t.status, len(t.history)) for t in study.trials]
     for t in pruned:
@@ -305,6 +309,14 @@ def test_a_pruned_trial_stops_early_keeps_its_curve_and_counts(
     for t in pruned:
         assert told[t.number].partial and len(told[t.number].curve) == len(t.history)
     assert strategy.recommend().params in [t.params for t in complete]  # never a pruned one
+    # each pruned trial reaches the GP with the projection's extra variance
+    targets = strategy.weighted_targets()
+    assert 0 < sum(extra > 0 for _, _, extra in targets) <= len(pruned)  # repeats merge
+    # never retrained: not by the final retrain, not by a resume
+    assert study.final["params"] in [t.params for t in complete]
+    again = registry.resume("tiny", dataset=digits)
+    assert again.join(60)
+    assert store.load("tiny").trials == study.trials
 
 
 def test_stop_when_converged_ends_a_study_whose_trials_differ_only_by_noise(
