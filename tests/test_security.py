@@ -1,5 +1,6 @@
 """What the dashboard promises about its exposure: bindings, XSRF, uploads, paths."""
 
+import ipaddress
 import tomllib
 from pathlib import Path
 
@@ -21,6 +22,34 @@ def test_server_binds_to_localhost_with_xsrf_protection_and_an_upload_limit():
 @pytest.mark.parametrize(
     "name", ["../../etc/passwd.npz", "..\\..\\boot.ini.npz", "/abs/path/x.npz", "a b;rm -rf.npz"]
 )
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of this machine's TCP sockets listening on ``port`` (from
+    /proc/net/tcp and tcp6: state 0A is LISTEN)."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                raw = bytes.fromhex(address)
+                # the kernel writes each 32-bit word in host (little-endian) order
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, width // 2, 4))
+                found.add(str(ipaddress.ip_address(words)))
+    return found
+
+
+def test_the_running_server_listens_on_loopback_only(tmp_path):
+    from bench.browser import Server
+
+    server = Server(tmp_path / "studies.db").start()
+    try:
+        addresses = listening_addresses(server.port)
+    finally:
+        server.stop()
+    assert addresses, f"nothing listens on port {server.port}"
+    assert all(ipaddress.ip_address(a).is_loopback for a in addresses), addresses
+
+
 def test_uploaded_file_names_never_become_paths(tmp_path, monkeypatch, name):
     monkeypatch.setenv("TUNER_DB", str(tmp_path / "studies.db"))
     from pages.common.data import save_upload
