@@ -302,20 +302,19 @@ class Runner:
                         free.append(slot)  # else its node left: fewer trials at once
                     if outcome.status == TrialStatus.CANCELLED:
                         stopped = stopped or not self._ended_early  # not: converged meanwhile
+                        self._finish(trial)
                         self._record(trial)
                         continue
                     finished += 1
                     tell(strategy, trial)
                     convergence = strategy.convergence()
                     if convergence is not None:
-                        self.store.set_convergence(
-                            self.name, trial.number, convergence.regret_bound, convergence.noise
-                        )
                         trial = replace(
                             trial,
                             regret_bound=convergence.regret_bound,
                             noise_std=convergence.noise,
                         )
+                    self._finish(trial)
                     self._record(trial, surrogate=self._surrogate(strategy))
                     if outcome.lost and not retry and finished + len(running) < cfg.total:
                         retries.append(trial.params)
@@ -403,15 +402,6 @@ class Runner:
         if pruned.is_set() and not self._stop.is_set() and history:
             if outcome.status == TrialStatus.CANCELLED:  # stopped by the pruner, not the user
                 outcome = self._pruned(outcome, history)
-        self.store.finish_trial(
-            self.name,
-            number,
-            status=outcome.status,
-            value=outcome.value,
-            history=history,
-            error=outcome.error,
-            seconds=outcome.seconds,
-        )
         trial = replace(
             current,
             status=outcome.status,
@@ -422,6 +412,20 @@ class Runner:
             seconds=outcome.seconds,
         )
         return outcome, trial
+
+    def _finish(self, trial: Trial) -> None:
+        """Store a trial's outcome, with the convergence estimate made once it was told."""
+        self.store.finish_trial(
+            self.name,
+            trial.number,
+            status=trial.status,
+            value=trial.value,
+            history=list(trial.history),
+            error=trial.error,
+            seconds=trial.seconds or 0.0,
+            regret_bound=trial.regret_bound,
+            noise_std=trial.noise_std,
+        )
 
     def _pruned(self, outcome: TrialOutcome, history: list[dict[str, float]]) -> TrialOutcome:
         """A trial the pruner stopped: pruned at its last accuracy, or, if that accuracy is

@@ -202,12 +202,16 @@ class Store:
         history: list[Mapping[str, float]],
         error: str | None,
         seconds: float,
+        regret_bound: float | None = None,
+        noise_std: float | None = None,
     ) -> None:
+        """The trial's outcome, and the search's regret bound and noise as estimated once it
+        was told to the GP, in one transaction."""
         now = time.time()
         with self._tx() as conn:
             conn.execute(
                 "UPDATE trials SET status = ?, value = ?, history = ?, error = ?, "
-                "finished_at = ?, seconds = ? "
+                "finished_at = ?, seconds = ?, regret_bound = ?, noise_std = ? "
                 "WHERE study_id = (SELECT id FROM studies WHERE name = ?) AND number = ?",
                 (
                     status,
@@ -216,22 +220,13 @@ class Store:
                     error,
                     now,
                     seconds,
+                    regret_bound,
+                    noise_std,
                     name,
                     number,
                 ),
             )
             conn.execute("UPDATE studies SET updated_at = ? WHERE name = ?", (now, name))
-
-    def set_convergence(
-        self, name: str, number: int, regret_bound: float, noise_std: float
-    ) -> None:
-        """Record the search's regret bound and the noise, as estimated after trial ``number``."""
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE trials SET regret_bound = ?, noise_std = ? "
-                "WHERE study_id = (SELECT id FROM studies WHERE name = ?) AND number = ?",
-                (regret_bound, noise_std, name, number),
-            )
 
     def release_running_trials(self, name: str) -> int:
         """Mark trials left "running" by a dead process as cancelled; returns how many."""

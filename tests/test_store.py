@@ -170,6 +170,54 @@ def test_every_state_change_is_one_transaction(store, tiny_config):
     assert after.updated_at == before.updated_at
 
 
+READERS = {"close", "names", "load", "list"}
+
+
+def test_every_writer_of_the_store_is_one_transaction(store, tiny_config):
+    """Each public method that writes runs its statements between one BEGIN and one COMMIT
+    (sqlite's trace of the connection): a change is all there or not there."""
+    import inspect
+
+    writers = {
+        "create_study": lambda: store.create_study(tiny_config()),
+        "set_status": lambda: store.set_status("tiny", "running", owner_pid=1),
+        "start_trial": lambda: store.start_trial(
+            "tiny", 1, {"dropout2_rate": 0.2, "lr": 1e-3}, guided=False
+        ),  # fmt: skip
+        "add_epoch": lambda: store.add_epoch("tiny", 1, [{"val_accuracy": 0.5}]),
+        "finish_trial": lambda: store.finish_trial(
+            "tiny",
+            1,
+            status="complete",
+            value=0.9,
+            history=[{"val_accuracy": 0.9}],
+            error=None,
+            seconds=1.0,
+            regret_bound=0.01,
+            noise_std=0.005,
+        ),  # fmt: skip
+        "set_val_samples": lambda: store.set_val_samples("tiny", 400),
+        "set_final": lambda: store.set_final("tiny", {"test_accuracy": 0.9}),
+        "release_running_trials": lambda: store.release_running_trials("tiny"),
+    }
+    public = {n for n, _ in inspect.getmembers(Store, inspect.isfunction) if not n.startswith("_")}
+    assert public - READERS == set(writers), "a writer this test does not cover"
+    for name, write in writers.items():
+        trace: list[str] = []
+        store._conn.set_trace_callback(trace.append)
+        try:
+            write()
+        finally:
+            store._conn.set_trace_callback(None)
+        kinds = [t.split()[0].upper() for t in trace]
+        changes = [i for i, k in enumerate(kinds) if k in ("INSERT", "UPDATE", "DELETE")]
+        assert changes, (name, trace)
+        assert kinds.count("BEGIN") == 1 and kinds.count("COMMIT") == 1, (name, trace)
+        assert kinds.index("BEGIN") < changes[0] and changes[-1] < kinds.index("COMMIT"), trace
+    trial = store.load("tiny").trials[0]
+    assert (trial.value, trial.regret_bound, trial.noise_std) == (0.9, 0.01, 0.005)
+
+
 def test_a_database_from_before_the_convergence_columns_opens_and_keeps_its_trials(
     tmp_path, tiny_config
 ):
@@ -198,7 +246,8 @@ def test_a_database_from_before_the_convergence_columns_opens_and_keeps_its_tria
     assert old.config.pruning.kind == "none" and not old.config.stop_when_converged
     (trial,) = old.trials
     assert trial.value == 0.9 and trial.regret_bound is None
-    store.set_convergence("old", 1, 0.02, 0.01)
+    store.finish_trial("old", 1, status="complete", value=0.9, history=[], error=None,
+                       seconds=1.0, regret_bound=0.02, noise_std=0.01)  # fmt: skip
     assert store.load("old").trials[0].regret_bound == 0.02
     store.close()
 
