@@ -68,3 +68,65 @@ def test_a_save_that_fails_midway_leaves_no_model_file(digits, tmp_path, monkeyp
     with pytest.raises(OSError, match="no space left"):
         trainer.final(PARAMS, Budget(1, 64), seed=1, path=path, should_stop=lambda: False)
     assert list(path.parent.iterdir()) == []  # neither model.keras nor a partial file
+
+
+SERVER = """
+import sys, time
+import numpy as np
+from core.data import Dataset
+from core.trainer import Budget
+from core.worker import ProcessTrainer
+
+if __name__ == "__main__":
+    rng = np.random.default_rng(0)
+    n = 30000  # one epoch of this takes far longer than the test waits
+    x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, n)
+    ds = Dataset("big", x, y, x[:200], y[:200], x[:200], y[:200], 10, "synthetic")
+    trainer = ProcessTrainer(ds)
+    print(trainer.pid, flush=True)
+    trainer.trial({"dropout2_rate": 0.2, "lr": 3e-3}, Budget(1, 16), seed=1,
+                  on_epoch=lambda m: print("epoch", flush=True), should_stop=lambda: False)
+    print("trained a whole epoch before the kill", flush=True)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie nobody reaped has ended)."""
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_server_killed_mid_trial_leaves_no_training_process_behind(tmp_path):
+    """SIGKILL the process that owns a trainer while it trains a long epoch: the training
+    process ends within seconds, not at the end of its epoch (``_watch_parent``)."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    root = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen(
+        [sys.executable, str(script)], cwd=root, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    try:
+        trainer_pid = int(server.stdout.readline())
+        time.sleep(3)  # the trial is under way
+        assert alive(trainer_pid) and server.poll() is None
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(10)
+        deadline = time.time() + 5
+        while alive(trainer_pid) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not alive(trainer_pid), "the training process outlived the killed server"
+    finally:
+        if server.poll() is None:
+            server.kill()
+        for line in server.stdout:
+            assert "trained a whole epoch" not in line
