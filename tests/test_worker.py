@@ -115,6 +115,7 @@ def test_a_server_killed_mid_trial_leaves_no_training_process_behind(tmp_path):
         [sys.executable, str(script)], cwd=root, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
+    trainer_pid = None
     try:
         trainer_pid = int(server.stdout.readline())
         time.sleep(3)  # the trial is under way
@@ -128,5 +129,7 @@ def test_a_server_killed_mid_trial_leaves_no_training_process_behind(tmp_path):
     finally:
         if server.poll() is None:
             server.kill()
+        if trainer_pid is not None and alive(trainer_pid):
+            os.kill(trainer_pid, signal.SIGKILL)  # no orphan left by a failing run either
         for line in server.stdout:
             assert "trained a whole epoch" not in line
