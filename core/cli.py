@@ -13,7 +13,14 @@ from tqdm import tqdm
 
 from core.eta import format_duration
 from core.export import estimate_text, handed_over
-from core.options import ACQUISITIONS, DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI, KINDS
+from core.options import (
+    ACQUISITIONS,
+    DEFAULT_ACQUISITION,
+    DEFAULT_KAPPA,
+    DEFAULT_XI,
+    KINDS,
+    MAX_CONSECUTIVE_ERRORS,
+)
 from core.pruners import DEFAULT as DEFAULT_PRUNER
 from core.pruners import EXPLAINED, Pruning
 from core.pruners import KINDS as PRUNERS
@@ -144,6 +151,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="end the study once more trials are unlikely to beat the best by more than the "
         "noise (GP estimate; never during the random start)",
+    )
+    tune.add_argument(
+        "--max-consecutive-errors",
+        type=int,
+        default=MAX_CONSECUTIVE_ERRORS,
+        metavar="N",
+        help="fail the study after N trials in a row raised an error, not a bad result "
+        "(a crash in the model's code, say); 0: never (default: %(default)s)",
     )
     tune.add_argument(
         "--pruner",
@@ -468,6 +483,7 @@ def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> i
         noise=args.noise,
         budget=Budget(args.epochs, args.batch_size, args.max_train_samples),
         stop_when_converged=args.stop_when_converged,
+        max_consecutive_errors=args.max_consecutive_errors,
         pruning=Pruning(
             args.pruner,
             warmup_trials=args.prune_warmup_trials,

@@ -329,6 +329,7 @@ class RayTrainer:
                 history,
                 f"{type(exc.cause).__name__}: {_first_line(exc.cause)}",
                 time.perf_counter() - started,
+                errored=True,
             )
         except RayError as exc:
             self._drop()

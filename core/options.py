@@ -20,3 +20,6 @@ DEFAULT_XI = 0.0
 #: it (``alpha``, in units of the standardised objective's variance), the GP bayes_opt
 #: users know.
 DEFAULT_NOISE: float | None = None
+#: A study fails after this many trials in a row raised an error (a crash in the model's
+#: code, not a bad result): KerasTuner's ``max_consecutive_failed_trials`` default.
+MAX_CONSECUTIVE_ERRORS = 3

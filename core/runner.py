@@ -218,7 +218,7 @@ class Runner:
         try:
             final_status = self._search()
         except Exception as exc:  # never let the thread die silently
-            reason = f"{type(exc).__name__}: {exc}"
+            reason = str(exc) if isinstance(exc, StudyAborted) else f"{type(exc).__name__}: {exc}"
             self.store.set_status(self.name, StudyStatus.FAILED, error=reason)
             self._publish(status=StudyStatus.FAILED, error=reason, running=(), message=None)
             return
@@ -268,6 +268,7 @@ class Runner:
         running: dict[Future, tuple[int, dict[str, float], bool]] = {}  # slot, params, retry
         retries: list[dict[str, float]] = []  # points whose worker was lost, to train again
         stopped = False
+        errors = 0  # trials in a row whose own code raised
         threads = ThreadPoolExecutor(pool.slots, thread_name_prefix=f"trial-{self.name}")
         try:
             while True:
@@ -306,6 +307,7 @@ class Runner:
                         self._record(trial)
                         continue
                     finished += 1
+                    errors = errors + 1 if outcome.errored else 0
                     tell(strategy, trial)
                     convergence = strategy.convergence()
                     if convergence is not None:
@@ -318,6 +320,12 @@ class Runner:
                     self._record(trial, surrogate=self._surrogate(strategy))
                     if outcome.lost and not retry and finished + len(running) < cfg.total:
                         retries.append(trial.params)
+                    limit = cfg.max_consecutive_errors
+                    if limit and errors >= limit and finished + len(running) < cfg.total:
+                        raise StudyAborted(
+                            f"{errors} trials in a row raised an error, so the study stopped there "
+                            f"(max_consecutive_errors = {limit}); the last: {trial.error}"
+                        )
                     if cfg.stop_when_converged and convergence is not None:
                         if convergence.converged and not self._ended_early:
                             self._ended_early = convergence_note(self.snapshot().trials)
@@ -481,6 +489,10 @@ class Runner:
         self.store.set_final(self.name, final)
         self._publish(final=final)
         return StudyStatus.COMPLETE
+
+
+class StudyAborted(RuntimeError):
+    """The study cannot usefully go on; the message says why, for the person to read."""
 
 
 def user_model_refusal(name: str) -> str:

@@ -54,6 +54,8 @@ class StudyConfig:
     final_test: bool = False
     pruning: Pruning = field(default_factory=Pruning)
     stop_when_converged: bool = False
+    #: the study fails after this many trials in a row raised an error (0: never)
+    max_consecutive_errors: int = opt.MAX_CONSECUTIVE_ERRORS
     parallel: Parallel = field(default_factory=Parallel)
     #: "" for the seed's CNN, else the user's builder: "path/to/file.py:build" (made
     #: absolute) or "package.module:build" (:mod:`core.model`)
@@ -67,7 +69,7 @@ class StudyConfig:
             raise ValueError(
                 f"acquisition must be one of {opt.ACQUISITIONS}, got {self.acquisition!r}"
             )
-        for key in ("init_points", "n_iter", "seed"):
+        for key in ("init_points", "n_iter", "seed", "max_consecutive_errors"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{key} must be an integer >= 0, got {value!r}")
@@ -137,6 +139,7 @@ class StudyConfig:
             "final_test": self.final_test,
             "pruning": self.pruning.to_dict(),
             "stop_when_converged": self.stop_when_converged,
+            "max_consecutive_errors": self.max_consecutive_errors,
             "parallel": self.parallel.to_dict(),
             "model": self.model,
         }

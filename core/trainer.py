@@ -96,6 +96,8 @@ class TrialOutcome:
     seconds: float = 0.0
     #: the worker training it was lost (a killed process, a node gone), not the trial's fault
     lost: bool = False
+    #: the trial's own code raised (not a bad result such as a diverged run)
+    errored: bool = False
 
 
 EpochCallback = Callable[[EpochMetrics], None]
@@ -226,7 +228,7 @@ def train_trial(
     except Exception as exc:  # a trial's crash must not end the study
         reason = plain(f"{type(exc).__name__}: {exc}")
         return TrialOutcome(
-            TrialStatus.FAILED, None, history, reason, time.perf_counter() - started
+            TrialStatus.FAILED, None, history, reason, time.perf_counter() - started, errored=True
         )
     value = history[-1].val_accuracy if history else None
     if value is None or not math.isfinite(value):

@@ -149,6 +149,12 @@ USER_MODEL = textwrap.dedent(
 
     def raises(params, input_shape, n_classes):
         return params["missing"]
+
+
+    def buggy(params, input_shape, n_classes):  # fine at the middle, where it is checked
+        if params["units"] != 36:
+            raise RuntimeError("a bug in my model")
+        return build({**params, "activation": "relu"}, input_shape, n_classes)
     """
 )
 
@@ -287,6 +293,26 @@ def test_the_python_function_tunes_a_notebook_model(tmp_path):
     with pytest.raises(ValueError, match="the model's output has shape"):
         tune(lambda p, s, n: build(p, s, 3), {"units": "int:8:32"}, dataset="digits",
              db=tmp_path / "s.db", epochs=1)  # fmt: skip
+
+
+def test_a_study_whose_trials_keep_raising_stops_after_three_with_the_error(tmp_path, model_file):
+    db = tmp_path / "s.db"
+    code, out, err = run(
+        "tune", "--dataset", "digits", "--db", db, "--name", "buggy", "--pruner", "none",
+        "--model", f"{model_file}:buggy", "--param", "units=int:8:64",
+        "--init-points", "8", "--n-iter", "2", "--epochs", "1",
+    )  # fmt: skip
+    assert code != 0
+    assert "3 trials in a row raised an error, so the study stopped there" in err
+    assert "the last: ValueError: the model's builder raised RuntimeError: a bug in my model" in err
+    assert "Traceback" not in out + err
+    from core.store import Store
+
+    with Store(db) as store:
+        study = store.load("buggy")
+    assert study.status == StudyStatus.FAILED
+    assert [t.status for t in study.trials] == ["failed"] * 3  # not the whole total of 10
+    assert study.config.max_consecutive_errors == 3
 
 
 def test_the_dashboard_leaves_resuming_a_users_model_to_the_command_line(
