@@ -39,7 +39,7 @@ from core.trainer import (
     TrialDiverged,
     TrialOutcome,
 )
-from core.worker import DataInfo, LocalTrainer, Trainer, make_trainer
+from core.worker import RECYCLE_AFTER, DataInfo, LocalTrainer, Trainer, make_trainer
 
 MAX_WORKERS = 64
 #: Seconds to wait for a Ray head node to answer before saying it is unreachable.
@@ -276,6 +276,7 @@ class RayTrainer:
         self._actor_type = actor
         self.info = info
         self._actor: Any = None
+        self._served = 0  # trials its actor has trained: it is replaced after RECYCLE_AFTER
 
     def _remote(self) -> Any:
 
@@ -310,8 +311,11 @@ class RayTrainer:
 
         started = time.perf_counter()
         history: list[EpochMetrics] = []
+        if self._served >= RECYCLE_AFTER:  # TensorFlow's memory per trained model
+            self._drop()
         try:
             actor = self._remote()
+            self._served += 1
             result = actor.trial.remote(dict(params), budget.to_dict(), seed)
             while True:
                 ready, _ = ray.wait([result], timeout=self.POLL)
@@ -374,6 +378,7 @@ class RayTrainer:
             except Exception:  # already gone with its node
                 pass
         self._actor = None
+        self._served = 0
 
     def close(self) -> None:
         self._drop()

@@ -32,7 +32,7 @@ from core.trainer import (
     TrialOutcome,
     learned_nothing,
 )
-from core.worker import DataInfo, Trainer
+from core.worker import RECYCLE_AFTER, DataInfo, Trainer
 
 SURROGATE_RESOLUTION = 40
 
@@ -237,9 +237,12 @@ class Runner:
         dataset = self._dataset or load_dataset(
             cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.seed
         )
-        pool = self._pool_factory(
-            dataset, cfg.parallel, isolate=self._isolate, model=self._model or cfg.model or None
-        )
+        model = self._model or cfg.model or None
+        # TensorFlow keeps memory of every model a process trains: a study longer than
+        # RECYCLE_AFTER trials trains in a child process replaced that often (a builder
+        # handed over as a Python function cannot cross to one, and trains here)
+        isolate = self._isolate or (cfg.total > RECYCLE_AFTER and not callable(model))
+        pool = self._pool_factory(dataset, cfg.parallel, isolate=isolate, model=model)
         try:
             return self._search_with(pool)
         finally:

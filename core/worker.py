@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -179,6 +180,9 @@ def _watch_parent(parent: int) -> None:
 
 def _serve(conn: Any, cancel: Any, dataset: Dataset, parent: int, model: Any = None) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides what it
+    # means (stop at the next batch), and this process is told through ``cancel``
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     local = LocalTrainer(dataset, model)
     conn.send(("ready", local.info))
     while True:
@@ -225,18 +229,30 @@ class WorkerDied(RuntimeError):
     pass
 
 
+#: TensorFlow keeps about 9 MB of every model a process has trained, whatever
+#: ``clear_session`` and the garbage collector free (tensorflow#61791, keras-team/tf-keras#286;
+#: a model's traced training function outlives it). A training process is therefore
+#: replaced after this many trials, which holds it within ~100 MB of its start however long
+#: the study runs (``bench/soak.py``).
+RECYCLE_AFTER = 10
+
+
 class ProcessTrainer:
     """Trains in a child process that is handed the data once and serves trial after trial.
 
     A child that dies (killed, out of memory) fails the trial it was running; the next
-    trial starts a new child.
+    trial starts a new child. After ``recycle_after`` trials the next trial starts a new
+    child too (:data:`RECYCLE_AFTER`).
     """
 
     POLL = 0.1
 
-    def __init__(self, dataset: Dataset, model: str | None = None) -> None:
+    def __init__(
+        self, dataset: Dataset, model: str | None = None, *, recycle_after: int = RECYCLE_AFTER
+    ) -> None:
         self._dataset = dataset
         self._model = model  # a spec: the child process loads the builder it names
+        self._recycle_after = recycle_after
         self._start()
 
     def _start(self) -> None:
@@ -250,6 +266,7 @@ class ProcessTrainer:
             daemon=True,
         )
         self._process.start()
+        self._served = 0
         child.close()
         try:
             kind, payload = self._receive(lambda: False)
@@ -290,8 +307,12 @@ class ProcessTrainer:
             if not self._process.is_alive():
                 self._conn.close()
                 self._start()
+            elif self._served >= self._recycle_after:
+                self.close()
+                self._start()
             self._cancel.clear()
             self._conn.send(("trial", dict(params), budget.to_dict(), seed))
+            self._served += 1
             while True:
                 kind, payload = self._receive(should_stop)
                 if kind == "epoch":

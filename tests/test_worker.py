@@ -133,3 +133,32 @@ def test_a_server_killed_mid_trial_leaves_no_training_process_behind(tmp_path):
             os.kill(trainer_pid, signal.SIGKILL)  # no orphan left by a failing run either
         for line in server.stdout:
             assert "trained a whole epoch" not in line
+
+
+def test_each_trials_model_is_released_and_the_training_process_is_replaced_in_time(digits):
+    """The model of a finished trial is garbage (no keras.Model left alive), and what
+    TensorFlow keeps of it goes with the training process, replaced every
+    ``recycle_after`` trials; bench/soak.py measures the memory over 200 trials."""
+    import gc
+
+    import keras
+
+    local = LocalTrainer(digits)
+    for seed in (1, 2):
+        local.trial(PARAMS, Budget(1, 64), seed=seed, on_epoch=lambda m: None,
+                    should_stop=lambda: False)  # fmt: skip
+        gc.collect()
+        assert [o for o in gc.get_objects() if isinstance(o, keras.Model)] == []
+
+    trainer = ProcessTrainer(digits, recycle_after=2)
+    try:
+        pids = []
+        for seed in (1, 2, 3):
+            outcome = trainer.trial(PARAMS, Budget(1, 64), seed=seed, on_epoch=lambda m: None,
+                                    should_stop=lambda: False)  # fmt: skip
+            assert outcome.status == "complete" and not outcome.lost
+            pids.append(trainer.pid)
+        assert pids[0] == pids[1] != pids[2]
+        assert not alive(pids[0])  # the first process ended, and its memory with it
+    finally:
+        trainer.close()
