@@ -395,6 +395,9 @@ class Strategy(abc.ABC):
     def __init__(self, space: SearchSpace, *, seed: int = 1) -> None:
         self.space = space
         self.seed = int(seed)
+        #: the last ask's answer, by (values told, pending points): the chart's next point
+        #: and the ask that follows it are one computation
+        self._asked: tuple[tuple, dict[str, Value]] | None = None
         self.observations: list[Observation] = []
 
     # -- protocol ---------------------------------------------------------
@@ -407,13 +410,18 @@ class Strategy(abc.ABC):
         integer or categorical parameters, a point already tried or running is not handed
         out again while untried ones are left (:meth:`_untried`).
         """
+        key = (len(self.observations), tuple(tuple(sorted(p.items())) for p in pending))
+        if self._asked is not None and self._asked[0] == key:
+            return dict(self._asked[1])
         index = len(self.observations) + len(pending)
         if not pending:
             unit = self._next_unit(index)
         else:
             units = [np.asarray(self.space.to_unit(p), dtype=float) for p in pending]
             unit = self._next_unit_pending(index, units)
-        return self.space.from_unit(self._untried(unit, index, pending))
+        point = self.space.from_unit(self._untried(unit, index, pending))
+        self._asked = (key, dict(point))
+        return point
 
     def _untried(
         self, unit: np.ndarray, index: int, pending: Sequence[Mapping[str, Value]]
@@ -494,10 +502,14 @@ class Strategy(abc.ABC):
         )
 
     def surrogate(
-        self, resolution: int = 40, axes: tuple[str, str] | None = None
+        self,
+        resolution: int = 40,
+        axes: tuple[str, str] | None = None,
+        pending: Sequence[Mapping[str, Value]] = (),
     ) -> Surrogate | None:
         """The GP surrogate over two parameters (the first two by default), the others held
-        at the best trial's values; None for model-free strategies."""
+        at the best trial's values; None for model-free strategies. Its next point is what
+        :meth:`ask` hands out with ``pending`` still running: the next trial."""
         return None
 
     def importance(self) -> Importance | None:
@@ -801,20 +813,18 @@ class BayesStrategy(Strategy):
         return len(self.observations) + pending >= self.init_points and bool(self.observations)
 
     def posterior(
-        self, units: np.ndarray, n_samples: int = 0
+        self,
+        units: np.ndarray,
+        n_samples: int = 0,
+        pending: Sequence[Mapping[str, Value]] = (),
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The fitted GP at unit-cube ``units`` (shape n x dim).
 
         Returns mean, std, acquisition, ``n_samples`` posterior sample paths (n_samples x n),
-        and the unit-cube point the next ask() returns.
+        and the unit-cube point the next ``ask(pending)`` returns: the next trial.
         """
+        next_unit = np.asarray(self.space.to_unit(self.ask(pending)), dtype=float)
         fitted = self.fit()
-        # The point reported as "next" is the one the study will really try next.
-        index = len(self.observations)
-        if self.guided:
-            next_unit = self._untried(self._suggest_unit(fitted), index, ())
-        else:
-            next_unit = self._untried(self._random_unit(index), index, ())
         units = np.asarray(units, dtype=float).reshape(-1, self.space.width)
         gp = fitted.gp
         mean, std = gp.predict(units, return_std=True)
@@ -845,7 +855,10 @@ class BayesStrategy(Strategy):
         return Convergence(len(self.observations), max(bound, 0.0), fitted.gp.observation_noise_std)
 
     def surrogate(
-        self, resolution: int = 40, axes: tuple[str, str] | None = None
+        self,
+        resolution: int = 40,
+        axes: tuple[str, str] | None = None,
+        pending: Sequence[Mapping[str, Value]] = (),
     ) -> Surrogate | None:
         if not self.observations or self.space.dim < 2:
             return None
@@ -868,7 +881,7 @@ class BayesStrategy(Strategy):
             for col, x in enumerate(xs):
                 grid[row * len(xs) + col, sx] = px.encode(x)
                 grid[row * len(xs) + col, sy] = py.encode(y)
-        mean, std, acq, _, next_unit = self.posterior(grid)
+        mean, std, acq, _, next_unit = self.posterior(grid, pending=pending)
         shape = (len(ys), len(xs))
 
         def rows(a: np.ndarray) -> tuple[tuple[float, ...], ...]:

@@ -320,7 +320,8 @@ class Runner:
                             noise_std=convergence.noise,
                         )
                     self._finish(trial)
-                    self._record(trial, surrogate=self._surrogate(strategy))
+                    pending = [params for _, params, _ in running.values()]
+                    self._record(trial, surrogate=self._surrogate(strategy, pending))
                     if outcome.lost and not retry and finished + len(running) < cfg.total:
                         retries.append(trial.params)
                     limit = cfg.max_consecutive_errors
@@ -373,8 +374,11 @@ class Runner:
             **changes,
         )
 
-    def _surrogate(self, strategy: Strategy) -> Surrogate | None:
-        return strategy.surrogate(self._resolution)
+    def _surrogate(
+        self, strategy: Strategy, pending: list[dict[str, Any]] | None = None
+    ) -> Surrogate | None:
+        """The map, whose next point is the next trial's, with ``pending`` still running."""
+        return strategy.surrogate(self._resolution, pending=pending or ())
 
     def _train(self, trainer: Trainer, current: Trial) -> tuple[TrialOutcome, Trial]:
         """Train one started trial on ``trainer`` (from a thread of the runner's pool)."""

@@ -169,6 +169,20 @@ def test_surrogate_grid_holds_mean_std_acq_and_the_next_point():
     assert sur.next_point == s.ask()  # the marked point is the one tried next
 
 
+def test_with_trials_running_the_maps_next_point_is_the_next_trial_not_a_running_one():
+    space = default_space()
+    s = make_strategy("bayes", space, seed=1, init_points=3, acquisition="ei")
+    for _ in range(5):
+        p = s.ask()
+        s.tell(p, 1 - (p["dropout2_rate"] - 0.3) ** 2)
+    running = [s.ask()]  # handed out, still training
+    sur = s.surrogate(12, pending=running)
+    assert sur.next_point != running[0]
+    fresh = make_strategy("bayes", space, seed=1, init_points=3, acquisition="ei")
+    fresh.observations = list(s.observations)
+    assert sur.next_point == fresh.ask(running)  # what the study really tries next
+
+
 def test_surrogate_is_near_observations_and_uncertain_far_away():
     s = BayesStrategy(UNIT2, seed=1, init_points=0)
     for x in (0.0, 0.1, 0.2):
