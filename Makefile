@@ -69,6 +69,8 @@ bench-system: $(DEV)
 	OMP_NUM_THREADS=1 $(BIN)/python bench/parallel.py --workers --real "" --seeds 20 \
 		--out docs/benchmarks/parallel/samples
 	$(BIN)/python bench/parallel.py --workers --surfaces --out docs/benchmarks/parallel/real
+	$(BIN)/python bench/soak.py --trials 200 --modes process ray --out docs/benchmarks/soak
+	$(BIN)/python bench/soak.py --trials 60 --modes local --out docs/benchmarks/soak-in-process
 	$(BIN)/python bench/watching.py --repeats 2 --out docs/benchmarks/watching
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --seeds 20 --out docs/benchmarks/diagnostics
 

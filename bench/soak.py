@@ -50,15 +50,16 @@ def points(n: int, seed: int = 0) -> list[dict[str, float]]:
 
 
 def soak(
-    run: Callable[[dict[str, float], int], TrialOutcome], pid: int, trials: int
+    run: Callable[[dict[str, float], int], TrialOutcome], pid: Callable[[], int], trials: int
 ) -> list[float]:
-    """Train ``trials`` trials through ``run`` and read ``pid``'s memory after each."""
+    """Train ``trials`` trials through ``run`` and read the memory of the process that
+    trained it (``pid()``: a replaced training process has a new one) after each."""
     readings = []
     for i, params in enumerate(points(trials), start=1):
         outcome = run(params, i)
         if outcome.status not in (TrialStatus.COMPLETE, TrialStatus.FAILED):
             raise RuntimeError(f"trial {i}: {outcome.status} {outcome.error}")
-        readings.append(rss_mb(pid))
+        readings.append(rss_mb(pid()))
         if i % 20 == 0:
             print(f"  trial {i}: {readings[-1]:.0f} MB", flush=True)
     return readings
@@ -71,11 +72,11 @@ def run_mode(mode: str, ds: Dataset, budget: Budget, trials: int) -> list[float]
         )
 
     if mode == "local":
-        return soak(quiet(LocalTrainer(ds)), os.getpid(), trials)
+        return soak(quiet(LocalTrainer(ds)), os.getpid, trials)
     if mode == "process":
         trainer = ProcessTrainer(ds)
         try:
-            return soak(quiet(trainer), trainer.pid, trials)
+            return soak(quiet(trainer), lambda: trainer.pid, trials)
         finally:
             trainer.close()
     import ray
@@ -85,7 +86,7 @@ def run_mode(mode: str, ds: Dataset, budget: Budget, trials: int) -> list[float]
     connect("", num_cpus=2)
     slot = RayTrainer(ray.put(ds), LocalTrainer(ds).info, Parallel(workers=2))
     try:
-        return soak(quiet(slot), ray.get(slot.actor.pid.remote()), trials)
+        return soak(quiet(slot), lambda: ray.get(slot.actor.pid.remote()), trials)
     finally:
         slot.close()
         ray.shutdown()

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import make_tabular, methods, optimizers, pruning, training
+from bench import make_tabular, methods, optimizers, pruning, soak, training
 from bench import report as bench_report
 from bench import surfaces as bench_surfaces
 from core.learn import trials_to_target
@@ -129,6 +129,15 @@ def test_training_benchmark_runs(capsys):
     assert training.main(["--dataset", "digits", "--epochs", "1", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "| plain model.fit |" in out and "| worker process (dashboard) |" in out
+
+
+def test_the_soak_benchmark_reads_the_training_processs_memory_after_each_trial(tmp_path):
+    assert soak.main(["--trials", "3", "--modes", "local", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "soak.json").read_text())
+    readings = result["modes"]["local"]["readings_mb"]
+    assert len(readings) == 3 and all(r > 100 for r in readings)  # TensorFlow alone is more
+    assert "| in process (CLI) |" in (tmp_path / "soak.md").read_text()
+    assert result["command"].startswith("bench/soak.py --trials 3")
 
 
 def test_further_runs_of_a_surface_sharpen_its_noise_free_estimate(tiny_table, tmp_path):

@@ -24,6 +24,7 @@ from bench.browser import (
     set_number,
     wait_until,
 )
+from bench.screenshots import map_area
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -126,6 +127,10 @@ def test_tune_watch_stop_reload_and_download(browser, server):
     page.get_by_role("link", name="Studies").click()
     page.get_by_role("heading", name="Studies").wait_for()
     page.get_by_role("button", name="Best params (JSON)").wait_for()
+    # the GP mean map is the page's main chart: at 1440 px its plotting area is >= 450 px
+    page.set_viewport_size({"width": 1440, "height": 900})
+    wait_until(lambda: (map_area(page) or {"w": 0})["w"] >= 450,
+               what="a GP mean map at least 450 px wide at 1440 px")  # fmt: skip
     shot(page, "studies")
     with page.expect_download() as info:
         page.get_by_role("button", name="Best params (JSON)").click()

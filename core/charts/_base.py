@@ -20,3 +20,10 @@ def empty_figure(title: str, note: str, height: int = HEIGHT) -> go.Figure:
         margin={"l": 40, "r": 20, "t": 50, "b": 40},
     )
     return fig
+
+
+#: A horizontal legend at the figure's foot (its container's bottom), below the x-axis
+#: title instead of over it; a figure that uses it keeps LEGEND_ROOM px more bottom margin.
+LEGEND_ROOM = 30
+BELOW_AXIS_TITLE = {"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom",
+                    "x": 0.0}  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from core.charts._base import HEIGHT, empty_figure
+from core.charts._base import BELOW_AXIS_TITLE, HEIGHT, LEGEND_ROOM, empty_figure
 from core.learn import Comparison, PlaygroundView
 from core.options import ACQUISITION_LABELS
 
@@ -75,8 +75,8 @@ def playground_figure(view: PlaygroundView, show_truth: bool = False) -> go.Figu
         height=HEIGHT,
         xaxis={"title": "x", "range": [x[0], x[-1]]},
         yaxis={"title": "f(x)"},
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 20, "t": 50, "b": 50 + LEGEND_ROOM},
+        legend=BELOW_AXIS_TITLE,
     )
     return fig
 

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.charts._base import HEIGHT, empty_figure
+from core.charts._base import BELOW_AXIS_TITLE, HEIGHT, LEGEND_ROOM, empty_figure
 from core.charts.space import axis_layout
 from core.optimizer import Surrogate
 from core.options import ACQUISITION_LABELS
@@ -66,6 +66,7 @@ def surrogate_figure(
     trials: Iterable[Trial],
     space: SearchSpace,
     surface: str = "mean",
+    height: int = HEIGHT,
 ) -> go.Figure:
     """A heatmap of the GP's mean, std or acquisition over two parameters: the surrogate's
     (the first two before there is one). With more parameters, the subtitle says at which
@@ -83,6 +84,7 @@ def surrogate_figure(
             title,
             f"A map needs two parameters: this study tunes one ({space.names[0]}).<br>"
             "The slices view shows accuracy against it.",
+            height,
         )
     if surrogate is not None:
         px, py = space[surrogate.x_name], space[surrogate.y_name]
@@ -94,7 +96,9 @@ def surrogate_figure(
             f"Acquisition ({ACQUISITION_LABELS.get(surrogate.acquisition, surrogate.acquisition)})"
         )
     if surrogate is None:
-        fig = empty_figure(title, "The Gaussian process appears after the first finished trial")
+        fig = empty_figure(
+            title, "The Gaussian process appears after the first finished trial", height
+        )
         fig.update_layout(xaxis={"visible": True, "title": px.name}, yaxis={"visible": True})
     else:
         fig = go.Figure(
@@ -128,6 +132,7 @@ def surrogate_figure(
                 y=[_at(py, t.params[py.name]) for t in done],
                 mode="markers",
                 name="trials",
+                cliponaxis=False,
                 marker={
                     "size": 11,
                     "color": values,
@@ -148,6 +153,7 @@ def surrogate_figure(
                 y=[_at(py, t.params[py.name]) for t in pending],
                 mode="markers",
                 name="running",
+                cliponaxis=False,
                 marker={
                     "symbol": "diamond-open",
                     "size": 14,
@@ -173,12 +179,13 @@ def surrogate_figure(
                     "line": {"color": "black", "width": 2},
                 },
                 hovertemplate=f"next: {px.name}=%{{x}}, {py.name}=%{{y}}<extra></extra>",
+                cliponaxis=False,  # a next point on the edge of the space is drawn whole
             )
         )
     fig.update_layout(
-        height=HEIGHT,
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        legend={"orientation": "h", "y": -0.2},
+        height=height,
+        margin={"l": 60, "r": 20, "t": 64, "b": 50 + LEGEND_ROOM},
+        legend=BELOW_AXIS_TITLE,
         xaxis=axis_layout(px),
         yaxis=axis_layout(py),
     )
@@ -253,8 +260,8 @@ def accuracy_figure(trials: Iterable[Trial]) -> go.Figure:
         height=HEIGHT,
         xaxis={"title": "trial", "dtick": 1 if len(done) <= 30 else None},
         yaxis={"title": "validation accuracy"},
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 20, "t": 50, "b": 50 + LEGEND_ROOM},
+        legend=BELOW_AXIS_TITLE,
     )
     return fig
 
@@ -291,8 +298,8 @@ def convergence_figure(trials: Iterable[Trial]) -> go.Figure:
         height=HEIGHT,
         xaxis={"title": "trial", "dtick": 1 if len(est) <= 30 else None},
         yaxis={"title": "validation accuracy", "rangemode": "tozero"},
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 20, "t": 50, "b": 50 + LEGEND_ROOM},
+        legend=BELOW_AXIS_TITLE,
     )
     return fig
 
@@ -318,9 +325,10 @@ def compute_figure(trials: Iterable[Trial]) -> go.Figure:
         wall = seconds
     best = best_so_far([t.value if t.status == TrialStatus.COMPLETE else None for t in done])
     fig = make_subplots(rows=1, cols=3, shared_yaxes=True)
-    panels = ((1, epochs, "epochs trained"), (2, seconds, "training seconds"),
-              (3, wall, "wall-clock seconds"))  # fmt: skip
-    for col, spent, unit in panels:
+    # short axis titles: three panels share one chart's width; the subtitle says the rest
+    panels = ((1, epochs, "epochs trained", "epochs"), (2, seconds, "training seconds", "train s"),
+              (3, wall, "wall-clock seconds", "wall s"))  # fmt: skip
+    for col, spent, unit, short in panels:
         fig.add_trace(
             go.Scatter(
                 x=[float(v) for v in spent],
@@ -334,10 +342,14 @@ def compute_figure(trials: Iterable[Trial]) -> go.Figure:
             row=1,
             col=col,
         )
-        label = unit if col == 3 else f"cumulative {unit}"
-        fig.update_xaxes(title_text=label, row=1, col=col)
+        fig.update_xaxes(title_text=short, row=1, col=col)
     fig.update_yaxes(title_text="best validation accuracy", row=1, col=1)
-    fig.update_layout(title=title, height=HEIGHT, margin={"l": 60, "r": 20, "t": 50, "b": 50})
+    fig.update_layout(
+        title={"text": title, "subtitle": {"text": "cumulative epochs, training seconds, "
+                                                   "and wall-clock seconds since the first trial"}},
+        height=HEIGHT,
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+    )  # fmt: skip
     return fig
 
 
@@ -372,8 +384,8 @@ def learning_curves(trial: Trial | None, epochs: int | None = None) -> go.Figure
     fig.update_layout(
         title=title,
         height=HEIGHT,
-        margin={"l": 60, "r": 20, "t": 70, "b": 50},
-        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 60, "r": 20, "t": 70, "b": 50 + LEGEND_ROOM},
+        legend=BELOW_AXIS_TITLE,
     )
     return fig
 
@@ -400,8 +412,8 @@ def running_curves(trials: Sequence[Trial], epochs: int | None = None) -> go.Fig
     fig.update_layout(
         title=title,
         height=HEIGHT,
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 60, "r": 20, "t": 50, "b": 50 + LEGEND_ROOM},
+        legend=BELOW_AXIS_TITLE,
     )
     return fig
 

@@ -12,6 +12,10 @@ from core.runner import Snapshot
 from core.space import SearchSpace
 from pages.common.registry import replay_importance, replay_surrogate
 
+#: The GP mean map is the page's main chart; the std and acquisition maps stack beside it,
+#: half its height each.
+MAP_HEIGHT = 620
+
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def figures(version: tuple, _snap: Snapshot, _space: SearchSpace) -> dict[str, go.Figure]:
@@ -23,7 +27,13 @@ def figures(version: tuple, _snap: Snapshot, _space: SearchSpace) -> dict[str, g
     """
     trials = (*_snap.trials, *_snap.running)
     out = {
-        surface: charts.surrogate_figure(_snap.surrogate, trials, _space, surface)
+        surface: charts.surrogate_figure(
+            _snap.surrogate,
+            trials,
+            _space,
+            surface,
+            height=MAP_HEIGHT if surface == "mean" else MAP_HEIGHT // 2,
+        )
         for surface in ("mean", "std", "acq")
     }
     out["accuracy"] = charts.accuracy_figure(_snap.trials)
@@ -60,13 +70,15 @@ def _pick_axes(snap: Snapshot, space: SearchSpace, key: str) -> tuple[Snapshot, 
 def surrogate_charts(
     snap: Snapshot, space: SearchSpace, key: str
 ) -> tuple[dict[str, go.Figure], Snapshot, tuple]:
-    """The three GP charts side by side, over the picked axes. Returns every figure of the
+    """The three GP charts over the picked axes: the mean large, the std and acquisition
+    beside it. Returns every figure of the
     snapshot, and the snapshot with the picked surrogate and its version, for the rest."""
     snap, version = _pick_axes(snap, space, key)
     figs = figures(version, snap, space)
-    for col, surface in zip(st.columns(3), ("mean", "std", "acq"), strict=True):
-        with col:
-            st.plotly_chart(figs[surface], key=f"{key}-{surface}", width="stretch")
+    main, side = st.columns([2, 1])
+    main.plotly_chart(figs["mean"], key=f"{key}-mean", width="stretch")
+    for surface in ("std", "acq"):
+        side.plotly_chart(figs[surface], key=f"{key}-{surface}", width="stretch")
     return figs, snap, version
 
 
