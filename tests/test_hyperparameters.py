@@ -151,7 +151,7 @@ USER_MODEL = textwrap.dedent(
         return params["missing"]
 
 
-    def buggy(params, input_shape, n_classes):  # fine at the middle, where it is checked
+    def raises_when_trained(params, input_shape, n_classes):  # fine at the middle, where it is checked
         if params["units"] != 36:
             raise RuntimeError("a bug in my model")
         return build({**params, "activation": "relu"}, input_shape, n_classes)
@@ -299,7 +299,7 @@ def test_a_study_whose_trials_keep_raising_stops_after_three_with_the_error(tmp_
     db = tmp_path / "s.db"
     code, out, err = run(
         "tune", "--dataset", "digits", "--db", db, "--name", "buggy", "--pruner", "none",
-        "--model", f"{model_file}:buggy", "--param", "units=int:8:64",
+        "--model", f"{model_file}:raises_when_trained", "--param", "units=int:8:64",
         "--init-points", "8", "--n-iter", "2", "--epochs", "1",
     )  # fmt: skip
     assert code != 0

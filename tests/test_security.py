@@ -19,9 +19,6 @@ def test_server_binds_to_localhost_with_xsrf_protection_and_an_upload_limit():
     assert config["browser"]["gatherUsageStats"] is False
 
 
-@pytest.mark.parametrize(
-    "name", ["../../etc/passwd.npz", "..\\..\\boot.ini.npz", "/abs/path/x.npz", "a b;rm -rf.npz"]
-)
 def listening_addresses(port: int) -> set[str]:
     """The local addresses of this machine's TCP sockets listening on ``port`` (from
     /proc/net/tcp and tcp6: state 0A is LISTEN)."""
@@ -50,6 +47,9 @@ def test_the_running_server_listens_on_loopback_only(tmp_path):
     assert all(ipaddress.ip_address(a).is_loopback for a in addresses), addresses
 
 
+@pytest.mark.parametrize(
+    "name", ["../../etc/passwd.npz", "..\\..\\boot.ini.npz", "/abs/path/x.npz", "a b;rm -rf.npz"]
+)
 def test_uploaded_file_names_never_become_paths(tmp_path, monkeypatch, name):
     monkeypatch.setenv("TUNER_DB", str(tmp_path / "studies.db"))
     from pages.common.data import save_upload
