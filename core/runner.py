@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -375,10 +375,10 @@ class Runner:
         )
 
     def _surrogate(
-        self, strategy: Strategy, pending: list[dict[str, Any]] | None = None
+        self, strategy: Strategy, pending: Sequence[dict[str, Any]] = ()
     ) -> Surrogate | None:
         """The map, whose next point is the next trial's, with ``pending`` still running."""
-        return strategy.surrogate(self._resolution, pending=pending or ())
+        return strategy.surrogate(self._resolution, pending=pending)
 
     def _train(self, trainer: Trainer, current: Trial) -> tuple[TrialOutcome, Trial]:
         """Train one started trial on ``trainer`` (from a thread of the runner's pool)."""
