@@ -100,7 +100,8 @@ def plot_text(page, index=0):
 
 def test_tune_watch_stop_reload_and_download(browser, server):
     page = new_page(browser)
-    configure_tiny(page, server, init_points=2, n_iter=6, epochs=2, batch=16, name="e2e")
+    # 40 trials: far more than train before the Stop below, however slow the machine
+    configure_tiny(page, server, init_points=2, n_iter=38, epochs=2, batch=16, name="e2e")
     shot(page, "tune")
     start(page)
 
@@ -108,19 +109,19 @@ def test_tune_watch_stop_reload_and_download(browser, server):
     wait_until(lambda: page.locator(".js-plotly-plot").count() >= 5, what="five Plotly charts")
     wait_until(lambda: "after 1 trials" in plot_text(page), what="the first surrogate")
     wait_until(lambda: "after 3 trials" in plot_text(page), what="the surrogate to update")
-    assert page.get_by_text("trials 3/8").count() + page.get_by_text("trials 4/8").count() >= 1
+    assert page.get_by_text("trials 3/40").count() + page.get_by_text("trials 4/40").count() >= 1
     shot(page, "live")
 
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("e2e — stopped").wait_for()
     kept = db_trials(server.db, FINISHED)
-    assert 3 <= kept < 8
+    assert 3 <= kept < 40
     statuses = [s for (s,) in db_trials(server.db)]
     assert "running" not in statuses
 
     page.reload()
     page.get_by_text("e2e — stopped").wait_for()
-    page.get_by_text(f"trials {kept}/8").wait_for()
+    page.get_by_text(f"trials {kept}/40").wait_for()
     page.get_by_role("button", name="Resume").wait_for()  # drawn just after the status line
     assert page.get_by_role("button", name="Resume").count() == 1
 
@@ -200,7 +201,8 @@ def test_server_killed_mid_trial_then_restarted_and_resumed(browser, server):
 
 def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
     first = new_page(browser)
-    configure_tiny(first, server, init_points=3, n_iter=5, epochs=3, batch=16, name="shared")
+    # 40 trials, so the study is still running when the second tab stops it
+    configure_tiny(first, server, init_points=3, n_iter=37, epochs=3, batch=16, name="shared")
     start(first)
     second = new_page(browser)
     second.goto(f"{server.url}/live")
@@ -208,8 +210,8 @@ def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
     wait_until(lambda: db_trials(server.db, FINISHED) >= 1, what="a finished trial")
     done = db_trials(server.db, FINISHED)
     for page in (first, second):
-        page.get_by_text(f"trials {done}/8").or_(
-            page.get_by_text(f"trials {done + 1}/8")
+        page.get_by_text(f"trials {done}/40").or_(
+            page.get_by_text(f"trials {done + 1}/40")
         ).wait_for()
 
     # A Start from another tab is refused: one worker at a time.
@@ -218,6 +220,7 @@ def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
     third.get_by_role("button", name="Start").click()
     third.get_by_text("study 'shared' is running").wait_for()
 
+    assert db_trials(server.db, FINISHED) < 40
     second.get_by_role("button", name="Stop").click()
     first.get_by_text("shared — stopped").wait_for()
     try:
