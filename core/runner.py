@@ -326,8 +326,9 @@ class Runner:
                         retries.append(trial.params)
                     limit = cfg.max_consecutive_errors
                     if limit and errors >= limit and finished + len(running) < cfg.total:
+                        raised = "a trial" if errors == 1 else f"{errors} trials in a row"
                         raise StudyAborted(
-                            f"{errors} trials in a row raised an error, so the study stopped there "
+                            f"{raised} raised an error, so the study stopped there "
                             f"(max_consecutive_errors = {limit}); the last: {trial.error}"
                         )
                     if cfg.stop_when_converged and convergence is not None:
@@ -336,6 +337,8 @@ class Runner:
                             self._cancel_running.set()
         except BaseException:
             self._cancel_running.set()  # no trial trains on after the study failed
+            threads.shutdown(wait=True)
+            self._store_ended(running)
             raise
         finally:
             threads.shutdown(wait=True)
@@ -345,6 +348,17 @@ class Runner:
         if cfg.final_test and not study.final:
             return self._final(trials, pool.trainers[0])
         return StudyStatus.COMPLETE
+
+    def _store_ended(self, running: dict[Future, Any]) -> None:
+        """Store the trials that were training when the driver failed: they ended (cancelled,
+        or finished just before), and none may read "running" in the store afterwards."""
+        for future in running:
+            try:
+                _, trial = future.result()
+            except BaseException:  # the study's own error is the one raised
+                continue
+            self._finish(trial)
+            self._record(trial)
 
     def _start_trial(self, number: int, params: dict[str, float], guided: bool) -> Trial:
         self.store.start_trial(self.name, number, params, guided)

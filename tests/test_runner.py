@@ -333,3 +333,42 @@ def test_stop_when_converged_ends_a_study_whose_trials_differ_only_by_noise(
     assert last.regret_bound is not None and last.regret_bound <= last.noise_std
     assert all(t.regret_bound is None for t in study.finished_trials[:2])  # the random start
     assert "unlikely to beat the best" in runner.snapshot().message
+
+
+def test_trials_training_when_the_study_aborts_are_stored_as_ended(
+    store, tiny_config, digits, tmp_path, monkeypatch
+):
+    """Two trials at once; the second's build raises and the error limit (1) ends the
+    study while the first trains: that first trial is stored cancelled, never 'running'."""
+    import functools
+
+    from core import model
+    from core.executor import Pool, make_trainer
+    from core.runner import Runner
+
+    real_build = model.build_model
+    calls = {"n": 0}
+    lock = threading.Lock()
+
+    def flaky_build(*args, **kwargs):  # fault injection: the second build raises
+        with lock:
+            calls["n"] += 1
+            n = calls["n"]
+        if n == 2:
+            raise RuntimeError("injected: a bug in the model")
+        return real_build(*args, **kwargs)
+
+    def two_local(dataset, parallel, *, isolate, model):
+        return Pool([make_trainer(dataset, isolate=False, model=model) for _ in range(2)],
+                    kind="local")  # fmt: skip
+
+    monkeypatch.setattr(model, "build_model", flaky_build)
+    config = tiny_config(budget=Budget(epochs=40, batch_size=16), max_consecutive_errors=1)
+    runner = Registry(store, runs_dir=tmp_path).create(
+        config, dataset=digits, runner_factory=functools.partial(Runner, pool_factory=two_local)
+    )
+    assert runner.join(120)
+    study = store.load("tiny")
+    assert study.status == "failed"
+    assert study.error.startswith("a trial raised an error, so the study stopped there")
+    assert sorted(t.status for t in study.trials) == ["cancelled", "failed"]
