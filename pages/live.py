@@ -43,12 +43,16 @@ def controls(name: str) -> None:
     except StudyNotFound:
         return
     st.session_state["live-active"] = (name, snap.active)
-    if snap.active:
+    runner = registry().get(name)
+    if snap.active and runner is not None:
         if st.button("Stop", type="primary", key="live-stop"):
-            runner = registry().get(name)
-            if runner is not None:
-                runner.cancel()
-                st.toast("Stopping: running trials end at their next batch.")
+            runner.cancel()
+            st.toast("Stopping: running trials end at their next batch.")
+    elif snap.active and study.owner_pid:
+        st.caption(
+            f"Process {study.owner_pid} runs this study (the command line, or another "
+            "dashboard): stop it there, with Ctrl+C on the command line."
+        )
     elif study.resumable and resume_note(study):
         st.caption(resume_note(study))
     elif study.resumable:

@@ -313,3 +313,37 @@ def test_four_ticked_hyperparameters_run_and_any_two_are_seen_with_which_ones_ma
     blank.run()
     assert "tick at least one hyperparameter to tune" in texts(blank.error)
     assert start_button(blank).disabled
+
+
+def test_live_offers_stop_only_for_a_study_this_dashboard_runs(db):
+    """A study another process runs (the CLI) cannot be stopped from here, so Live says
+    where to stop it instead of drawing a Stop that does nothing; a study stored but never
+    started offers Resume."""
+    import subprocess
+
+    from core.status import StudyStatus
+    from core.study import StudyConfig
+    from core.trainer import Budget
+
+    other = subprocess.Popen(["sleep", "120"])  # a live process that is not this dashboard
+    try:
+        with Store(db) as store:
+            for name in ("never", "elsewhere"):
+                store.create_study(
+                    StudyConfig(name=name, dataset="digits", init_points=2, n_iter=1,
+                                budget=Budget(epochs=1, batch_size=64))
+                )  # fmt: skip
+            store.set_status("elsewhere", StudyStatus.RUNNING, owner_pid=other.pid)
+        at = open_app("pages/live.py")
+        assert not at.exception
+        at.selectbox[0].set_value("elsewhere").run()
+        assert not at.exception
+        assert not [b for b in at.button if b.label == "Stop"]
+        assert any(f"Process {other.pid} runs this study" in c.value for c in at.caption)
+        at.selectbox[0].set_value("never").run()
+        assert not at.exception
+        assert not [b for b in at.button if b.label == "Stop"]
+        assert [b.label for b in at.button if b.label == "Resume"] == ["Resume"]
+    finally:
+        other.kill()
+        other.wait()
