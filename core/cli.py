@@ -225,9 +225,13 @@ def _parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="list stored studies")
     lst.add_argument("--db", default=str(DEFAULT_DB))
 
-    exp = sub.add_parser("export", help="print a study's best params (json) or trials (csv)")
+    exp = sub.add_parser(
+        "export",
+        help="print a study's best params (json), trials (csv), optimizer state (state) or "
+        "replay (replay: one HTML file that plays offline)",
+    )
     exp.add_argument("study")
-    exp.add_argument("--format", choices=("json", "csv", "state"), default="json")
+    exp.add_argument("--format", choices=("json", "csv", "state", "replay"), default="json")
     exp.add_argument("--db", default=str(DEFAULT_DB))
     exp.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
 
@@ -438,6 +442,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
                 text = export.best_params_json(study)
             elif args.format == "csv":
                 text = export.trials_csv(study)
+            elif args.format == "replay":
+                text = export.replay_html(study)
             else:
                 text = export.optimizer_state_json(study)
             if args.output:

@@ -1,4 +1,5 @@
-"""Exports: best params as JSON, all trials as CSV, the optimizer state to resume elsewhere."""
+"""Exports: best params as JSON, all trials as CSV, the optimizer state to resume elsewhere,
+and the replay as one HTML file."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import io
 import json
 from typing import Any
 
-from core.replay import recommendation, told_strategy
+from core.optimizer import Surrogate
+from core.replay import recommendation, replay_steps, told_strategy
 from core.status import TrialStatus
 from core.study import Study
 
@@ -129,3 +131,15 @@ def optimizer_state(study: Study) -> dict[str, Any]:
 
 def optimizer_state_json(study: Study) -> str:
     return json.dumps(optimizer_state(study), indent=2)
+
+
+def replay_html(study: Study, steps: list[Surrogate | None] | None = None) -> str:
+    """The replay (:func:`core.charts.replay.replay_figure`) as one self-contained HTML page:
+    Plotly's JavaScript inline, so it plays offline in any browser. ``steps``: the surrogate
+    after each finished trial, computed here when not given."""
+    from core.charts.replay import TITLE, replay_figure
+
+    steps = replay_steps(study) if steps is None else steps
+    title = f"{study.name}: {TITLE}"
+    fig = replay_figure(steps, study.finished_trials, study.config.space, title=title)
+    return fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False)

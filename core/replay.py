@@ -73,6 +73,16 @@ def surrogate_after(
     return told_strategy(study, k).surrogate(resolution, axes)
 
 
+def replay_steps(
+    study: Study, resolution: int = 40, axes: tuple[str, str] | None = None
+) -> list[Surrogate | None]:
+    """The surrogate after each of the study's finished trials, first to last."""
+    return [
+        surrogate_after(study, k, resolution, axes)
+        for k in range(1, len(study.finished_trials) + 1)
+    ]
+
+
 def importance_after(study: Study, k: int | None = None) -> Importance | None:
     """Each parameter's share of the GP mean's main effects after the first ``k`` finished
     trials. A study without a GP of its own (random, grid) gets one fitted with the

@@ -88,9 +88,25 @@ if finished >= 1:
     if note:
         st.caption(note)
     space_charts(picked, study.config.space, version, key="studies")
+    axes = None  # the replay is over the map's axes: the first two, or the picked pair
+    if study.config.space.dim > 2 and picked.surrogate is not None:
+        axes = (picked.surrogate.x_name, picked.surrogate.y_name)
+    if finished > 1 and st.toggle(
+        "Play the replay",
+        key="replay-play",
+        help="The GP mean map after each trial, stepping through the study on its own. "
+        "'Replay (HTML)' below downloads it as one file that plays offline.",
+    ):
+        with st.spinner(f"Fitting the GP after each of {finished} trials..."):
+            steps = [replay_surrogate(name, j, axes) for j in range(1, finished + 1)]
+        st.plotly_chart(
+            charts.replay_figure(steps, study.finished_trials, study.config.space),
+            key="studies-replay",
+            width="stretch",
+        )
 
 st.subheader("Downloads")
-d1, d2, d3, d4 = st.columns(4)
+d1, d2, d3, d4, d5 = st.columns(5)
 d1.download_button(
     "Best params (JSON)",
     export.best_params_json(study),
@@ -121,6 +137,17 @@ if model is not None:
     )
 else:
     d4.caption("No retrained model: run with 'final test' to get one.")
+if finished >= 1 and study.config.space.dim >= 2:
+    d5.download_button(
+        "Replay (HTML)",
+        lambda: export.replay_html(
+            study, [replay_surrogate(name, j, axes) for j in range(1, finished + 1)]
+        ),
+        file_name=f"{name}-replay.html",
+        mime="text/html",
+        help="The GP mean map after each trial, with Play and a slider: one file, "
+        "Plotly included, that plays offline in any browser.",
+    )
 
 st.subheader("Compare studies")
 picked = st.multiselect(

@@ -98,7 +98,7 @@ def plot_text(page, index=0):
     return page.locator(".js-plotly-plot").nth(index).inner_text()
 
 
-def test_tune_watch_stop_reload_and_download(browser, server):
+def test_tune_watch_stop_reload_and_download(browser, server, tmp_path):
     page = new_page(browser)
     # 40 trials: far more than train before the Stop below, however slow the machine
     configure_tiny(page, server, init_points=2, n_iter=38, epochs=2, batch=16, name="e2e")
@@ -107,7 +107,7 @@ def test_tune_watch_stop_reload_and_download(browser, server):
 
     # The surrogate charts render, then update as trials end.
     wait_until(lambda: page.locator(".js-plotly-plot").count() >= 5, what="five Plotly charts")
-    wait_until(lambda: "after 1 trials" in plot_text(page), what="the first surrogate")
+    wait_until(lambda: "after 1 trial" in plot_text(page), what="the first surrogate")
     wait_until(lambda: "after 3 trials" in plot_text(page), what="the surrogate to update")
     assert page.get_by_text("trials 3/40").count() + page.get_by_text("trials 4/40").count() >= 1
     shot(page, "live")
@@ -145,6 +145,25 @@ def test_tune_watch_stop_reload_and_download(browser, server):
     assert data["best_observed"]["val_accuracy"] == pytest.approx(best)
     assert data["val_accuracy"] <= best and data["estimated_std"] > 0
     assert data["trials"] == kept
+
+    # the replay plays on its own, on Studies and in the file it downloads, offline
+    page.get_by_text("Play the replay").click()
+    replay = page.locator(".js-plotly-plot").filter(has_text="replayed trial by trial")
+    replay.get_by_text("after trial 1", exact=True).wait_for()
+    replay.get_by_text("Play", exact=True).click()
+    replay.get_by_text(f"after trial {kept}", exact=True).wait_for()  # the last, unaided
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Replay (HTML)").click()
+    assert info.value.suggested_filename == "e2e-replay.html"
+    info.value.save_as(tmp_path / "e2e-replay.html")
+    offline = new_page(browser)
+    offline.route("**/*", lambda route: route.abort() if route.request.url.startswith("http")
+                  else route.continue_())  # fmt: skip
+    offline.goto((tmp_path / "e2e-replay.html").as_uri())
+    offline.get_by_text("after trial 1", exact=True).wait_for()
+    offline.get_by_text("Play", exact=True).click()
+    offline.get_by_text(f"after trial {kept}", exact=True).wait_for()
+    shot(offline, "replay")
 
 
 def test_a_trial_the_default_pruner_stops_is_marked_on_live(browser, server):

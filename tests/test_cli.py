@@ -71,6 +71,13 @@ def test_tune_on_digits_end_to_end_writes_best_params(tmp_path):
     code, out, _ = run("export", "cli", "--format", "json", "--db", db)
     assert json.loads(out) == data
 
+    replay = tmp_path / "replay.html"
+    code, _, err = run("export", "cli", "--format", "replay", "--db", db, "-o", replay)
+    assert code == 0, err
+    page = replay.read_text()
+    assert '"name":"6"' in page and '"name":"7"' not in page  # a frame per trial
+    assert "cli: GP mean (predicted accuracy), replayed trial by trial" in page
+
     code, out, _ = run("resume", "cli", "--db", db)
     assert code == 0 and "already complete" in out
 

@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import re
 
 import pytest
 
@@ -54,3 +55,42 @@ def test_optimizer_state_is_refused_for_random_studies(store, tiny_config):
     store.create_study(tiny_config(optimizer="random"))
     with pytest.raises(ValueError, match="only for bayes studies"):
         export.optimizer_state(store.load("tiny"))
+
+
+def test_the_replay_is_one_offline_html_page_with_a_frame_per_trial(finished, tmp_path):
+    from core.charts import replay_figure
+    from core.replay import replay_steps, surrogate_after
+
+    steps = replay_steps(finished)
+    assert [s.n_observations for s in steps] == [1, 2, 3, 4]
+    assert steps[2].mean == surrogate_after(finished, 3).mean
+    fig = replay_figure(steps, finished.finished_trials, finished.config.space)
+    assert [f.name for f in fig.frames] == ["1", "2", "3", "4"]
+    for k, frame in enumerate(fig.frames, start=1):
+        mean, dots, newest, _ = frame.data
+        assert len(dots.x) == k  # the trials told so far, and no others
+        trial = finished.finished_trials[k - 1]
+        assert (newest.x[0], newest.y[0]) == (trial.params["dropout2_rate"], trial.params["lr"])
+        assert frame.layout.title.subtitle.text.startswith(f"after {k} trial")
+        # one colour scale throughout: a colour is the same accuracy in every step
+        assert (mean.zmin, mean.zmax) == (fig.frames[0].data[0].zmin, fig.frames[0].data[0].zmax)
+    assert fig.data[1].x == fig.frames[0].data[1].x  # it opens at the first trial
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["Play", "Pause"]
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["1", "2", "3", "4"]
+
+    html = export.replay_html(finished, steps)
+    assert html.startswith("<!doctype html>") and "Plotly.addFrames" in html
+    assert '"name":"4"' in html
+    assert not re.search(r"<script[^>]*\bsrc=", html)  # Plotly's JavaScript inline: offline
+    assert len(html) > 3_000_000
+    assert "tiny: GP mean (predicted accuracy), replayed trial by trial" in html
+
+
+def test_a_replay_needs_two_parameters_and_a_finished_trial():
+    from core.charts import replay_figure
+    from core.space import Param, SearchSpace
+
+    one = replay_figure([None], [], SearchSpace([Param("lr", 1e-4, 1e-2, log=True)]))
+    assert "needs two parameters" in one.layout.annotations[0].text and not one.frames
+    none = replay_figure([], [], SearchSpace([Param("a", 0, 1), Param("b", 0, 1)]))
+    assert "before the first finished trial" in none.layout.annotations[0].text

@@ -7,6 +7,7 @@ An empty study still draws a titled figure with a note, never an exception.
 
 from core.charts.data import class_counts_figure, sample_grid
 from core.charts.learn import acquisition_1d_figure, playground_figure, regret_figure
+from core.charts.replay import replay_figure
 from core.charts.space import (
     IMPORTANCE_METHOD,
     importance_figure,
@@ -41,6 +42,7 @@ __all__ = [
     "learning_curves",
     "playground_figure",
     "regret_figure",
+    "replay_figure",
     "running_curves",
     "sample_grid",
     "surrogate_figure",

@@ -226,7 +226,8 @@ def surface3d_figure(
                 hovertemplate="%{text}: %{z:.4f}<extra></extra>",
             )
         )
-    note = f"after {surrogate.n_observations} trials"
+    n = surrogate.n_observations
+    note = f"after {n} trial" + ("" if n == 1 else "s")
     if surrogate.slice_note:
         note += f"; {surrogate.slice_note}, trials at their own values"
     xa, ya = _numeric_axis(px), _numeric_axis(py)

@@ -113,7 +113,8 @@ def surrogate_figure(
                 name=attr,
             )
         )
-        note = f"after {surrogate.n_observations} trials"
+        n = surrogate.n_observations
+        note = f"after {n} trial" + ("" if n == 1 else "s")
         if surrogate.slice_note:
             note += f"; {surrogate.slice_note}"
         statuses = {TrialStatus(t.status) for t in trials if t.finished}
