@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import Sum
 
 from core.optimizer import BayesStrategy, make_strategy
 from core.options import DEFAULT_NOISE, DEFAULT_XI, KINDS
@@ -109,16 +111,40 @@ class Playground:
     def reset(self) -> None:
         self.observed.clear()
 
+    def prior(
+        self, units: np.ndarray, n_samples: int = 3
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The GP's prior at ``units``: mean 0 and the kernel's amplitude (1) as its std, in
+        the standardised units it is fitted in, and ``n_samples`` functions drawn from it
+        (with the strategy's kernel, so as smooth as its length scale makes them)."""
+        kernel = self.strategy().kernel()
+        if isinstance(kernel, Sum):  # amplitude x Matern + noise: a function, not its noise
+            kernel = kernel.k1
+        prior = GaussianProcessRegressor(kernel=kernel, optimizer=None)
+        grid = np.asarray(units, dtype=float).reshape(-1, 1)
+        mean, std = prior.predict(grid, return_std=True)
+        samples = prior.sample_y(grid, n_samples, random_state=self.seed).T
+        return mean, std, samples
+
     def view(self, resolution: int = 200, n_samples: int = 3) -> PlaygroundView:
         s = self.strategy()
         units = np.linspace(0.0, 1.0, resolution)
         xs = [s.space.params[0].from_unit(u) for u in units]
         truth = tuple(ONE_D[self.function][1](x) for x in xs)
-        if not self.observed:
-            next_x = s.ask()["x"]
-            empty = tuple(math.nan for _ in xs)
+        if not self.observed:  # the prior: what the GP believes before any observation
+            mean, std, samples = self.prior(units, n_samples)
             return PlaygroundView(
-                tuple(xs), truth, empty, empty, empty, (), (), (), next_x, False, self.acquisition
+                x=tuple(xs),
+                truth=truth,
+                mean=tuple(map(float, mean)),
+                std=tuple(map(float, std)),
+                acq=tuple(math.nan for _ in xs),
+                samples=tuple(tuple(map(float, row)) for row in samples),
+                observed_x=(),
+                observed_y=(),
+                next_x=s.ask()["x"],
+                guided=False,
+                acquisition=self.acquisition,
             )
         guided = s.guided
         mean, std, acq, samples, next_unit = s.posterior(units[:, None], n_samples)

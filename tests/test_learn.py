@@ -81,6 +81,23 @@ def test_playground_steps_add_observations_and_move_the_next_point():
     assert pg.view().observed_x == ()
 
 
+def test_before_the_first_point_the_playground_shows_the_prior():
+    from core.charts import playground_figure
+
+    view = Playground(function="smooth", seed=3).view(resolution=60, n_samples=3)
+    assert view.observed_x == () and len(view.samples) == 3
+    assert np.allclose(view.mean, 0.0) and np.allclose(view.std, 1.0)  # mean 0, amplitude 1
+    assert all(np.isnan(view.acq))  # no acquisition before data: the first point is random
+    fig = playground_figure(view)
+    assert [t.name for t in fig.data][:2] == ["95% band", "prior samples"]
+    assert "prior mean" in [t.name for t in fig.data]
+    assert fig.layout.title.text == "The Gaussian process before any observation: its prior"
+    # the prior's samples are as smooth as the length scale makes them
+    rough = Playground(length_scale=0.05).view(resolution=60).samples[0]
+    smooth = Playground(length_scale=0.5).view(resolution=60).samples[0]
+    assert np.abs(np.diff(rough)).mean() > 3 * np.abs(np.diff(smooth)).mean()
+
+
 def test_noisy_function_gives_noisy_observations():
     a = Playground(function="noisy", seed=1)
     b = Playground(function="multi-modal", seed=1)

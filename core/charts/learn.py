@@ -14,7 +14,8 @@ def playground_figure(view: PlaygroundView, show_truth: bool = False) -> go.Figu
     """The 1-D GP: mean, 95% band, sample paths, observations, and the next point."""
     fig = go.Figure()
     x = list(view.x)
-    if view.observed_x:
+    prior = not view.observed_x
+    if np.isfinite(view.mean).all():
         mean = np.asarray(view.mean)
         std = np.asarray(view.std)
         fig.add_trace(
@@ -35,7 +36,7 @@ def playground_figure(view: PlaygroundView, show_truth: bool = False) -> go.Figu
                     y=list(path),
                     mode="lines",
                     line={"width": 1, "color": "#9ecae1"},
-                    name="posterior samples",
+                    name="prior samples" if prior else "posterior samples",
                     showlegend=i == 0,
                     hoverinfo="skip",
                 )
@@ -46,7 +47,7 @@ def playground_figure(view: PlaygroundView, show_truth: bool = False) -> go.Figu
                 y=list(mean),
                 mode="lines",
                 line={"color": "#1f77b4", "width": 3},
-                name="GP mean",
+                name="prior mean" if prior else "GP mean",
             )
         )
     if show_truth:
@@ -70,12 +71,21 @@ def playground_figure(view: PlaygroundView, show_truth: bool = False) -> go.Figu
     )
     fig.add_vline(x=view.next_x, line={"color": "#2ca02c", "dash": "dot"})
     n = len(view.observed_x)
+    title = f"Gaussian process after {n} observation{'s' if n != 1 else ''}"
+    if prior:
+        title = {
+            "text": "The Gaussian process before any observation: its prior",
+            "subtitle": {
+                "text": "mean 0 and 95% band ±1.96 in the standardised units it is fitted "
+                "in; each sample is a function it believes possible"
+            },
+        }
     fig.update_layout(
-        title=f"Gaussian process after {n} observation{'s' if n != 1 else ''}",
+        title=title,
         height=HEIGHT,
         xaxis={"title": "x", "range": [x[0], x[-1]]},
         yaxis={"title": "f(x)"},
-        margin={"l": 60, "r": 20, "t": 50, "b": 50 + LEGEND_ROOM},
+        margin={"l": 60, "r": 20, "t": 70 if prior else 50, "b": 50 + LEGEND_ROOM},
         legend=BELOW_AXIS_TITLE,
     )
     return fig
