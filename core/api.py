@@ -56,9 +56,11 @@ def start(
     from core.executor import prepare
     from core.model import builder_for, check_builder
     from core.runner import Registry, Runner
+    from core.steer import inherited
 
     if config.model and model is None:
         builder_for(config.model)  # a missing file or function is told before the data loads
+    trials, note = inherited(store, config)  # a warm start's: a missing source is told first
     prepare(config.parallel)
     dataset = load_dataset(config.dataset, val_fraction=config.val_fraction, seed=config.seed)
     config.check_data(len(dataset.y_train))
@@ -66,8 +68,10 @@ def start(
         check_builder(model or config.model, config.space, dataset.input_shape, dataset.num_classes)
     if log is not None:
         log.write(f"study {config.name}: {dataset.summary()}\n{dataset.source}\n")
+        if note:
+            log.write(f"study {config.name} {note}\n")
     registry = Registry(store, runs_dir=runs_dir)
-    store.create_study(config)
+    store.create_study(config, trials)
     return registry.resume(
         config.name, dataset=dataset, runner_factory=functools.partial(Runner, model=model)
     )

@@ -26,7 +26,7 @@ from core.pruners import EXPLAINED, Pruning
 from core.pruners import KINDS as PRUNERS
 from core.runner import Registry, Runner, Snapshot
 from core.space import show
-from core.status import StudyStatus
+from core.status import StudyStatus, TrialOrigin
 from core.store import DEFAULT_DB, Store, StudyNotFound
 from core.study import Study, convergence_note, repeats
 
@@ -137,6 +137,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE.py:FUNCTION",
         help="your own model: FUNCTION(params, input_shape, n_classes) returns a Keras model",
     )
+    tune.add_argument(
+        "--warm-start",
+        default="",
+        metavar="STUDY",
+        help="start from the finished trials of STUDY (same parameters; those outside these "
+        "bounds are left out): told to the GP first, not counted in this study's total",
+    )
     tune.add_argument("--seed", type=int, default=1)
     tune.add_argument("--db", default=str(DEFAULT_DB), help=f"SQLite file ({DEFAULT_DB})")
     tune.add_argument("--name", default=None, help="study name (default: dataset-optimizer-time)")
@@ -234,6 +241,26 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=("json", "csv", "state", "replay"), default="json")
     exp.add_argument("--db", default=str(DEFAULT_DB))
     exp.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
+
+    enq = sub.add_parser(
+        "enqueue",
+        help="train this point next (try here next): the study takes it before its next trial",
+    )
+    enq.add_argument("study")
+    enq.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     required=True, help="a value for each parameter (repeat the option)")  # fmt: skip
+    enq.add_argument("--db", default=str(DEFAULT_DB))
+
+    tel = sub.add_parser(
+        "tell",
+        help="add a result trained elsewhere: told to the GP, not counted in the total",
+    )
+    tel.add_argument("study")
+    tel.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     required=True, help="a value for each parameter (repeat the option)")  # fmt: skip
+    tel.add_argument("--value", type=float, required=True, metavar="ACC",
+                     help="its validation accuracy, between 0 and 1")  # fmt: skip
+    tel.add_argument("--db", default=str(DEFAULT_DB))
 
     res = sub.add_parser("resume", help="continue an interrupted study to its configured total")
     res.add_argument("study")
@@ -336,8 +363,11 @@ class _Log:
             if trial.number in self._trials:
                 continue
             self._trials.add(trial.number)
-            self._done += trial.finished
             result = f"{trial.value:.4f}" if trial.value is not None else trial.error or ""
+            if not TrialOrigin(trial.origin).counted:  # told, or a warm start's: no budget
+                self._write(f"trial #{trial.number} {trial.kind}: {result}")
+                continue
+            self._done += trial.finished
             epochs = len(trial.history)
             self._write(
                 f"trial {self._done}/{snap.total} (#{trial.number}) {trial.status}: {result} "
@@ -358,14 +388,15 @@ class _Log:
 def _table(study: Study, out: TextIO, picked: dict | None) -> None:
     """Every trial, a line each; ``picked`` is the recommendation (:func:`handed_over`)."""
     names = study.config.space.names
-    header = f"{'#':>3}  {'kind':<6}" + "".join(f"{n:>15}" for n in names)
+    width = max([6, *(len(t.kind) for t in study.trials)])
+    header = f"{'#':>3}  {'kind':<{width}}" + "".join(f"{n:>15}" for n in names)
     header += f"  {'status':<10}{'val_acc':>9}{'secs':>8}"
     out.write(header + "\n" + "-" * len(header) + "\n")
     best = study.best_trial
     chosen = picked["trial"] if picked else None
     again = repeats(study.trials)
     for t in study.trials:
-        row = f"{t.number:>3}  {'guided' if t.guided else 'random':<6}"
+        row = f"{t.number:>3}  {t.kind:<{width}}"
         row += "".join(f"{show(t.params.get(n), 6):>15}" for n in names)
         value = "" if t.value is None else f"{t.value:.4f}"
         row += f"  {t.status:<10}{value:>9}{(t.seconds or 0):>8.1f}"
@@ -430,7 +461,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
                 value = f"{best.value:.4f}" if best else "-"
                 out.write(
                     f"{s.name:<40} {s.display_status:<12} "
-                    f"{len(s.finished_trials):>3}/{s.config.total:<3} best {value}  "
+                    f"{len(s.counted_trials):>3}/{s.config.total:<3} best {value}  "
                     f"{s.config.dataset}\n"
                 )
             return 0
@@ -450,6 +481,16 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
                 Path(args.output).write_text(text, encoding="utf-8")
             else:
                 out.write(text + ("" if text.endswith("\n") else "\n"))
+            return 0
+        if args.command in ("enqueue", "tell"):
+            from core import steer
+
+            point = store.load(args.study).config.space.parse_point(args.param)
+            if args.command == "enqueue":
+                said = steer.try_next(store, args.study, point)
+            else:
+                said = steer.tell_result(store, args.study, point, args.value)
+            out.write(f"{args.study}: {said}\n")
             return 0
         if args.command == "resume":
             study = store.load(args.study)
@@ -480,6 +521,7 @@ def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> i
         dataset=args.dataset,
         space=_space(args),
         model=args.model,
+        warm_start=args.warm_start,
         optimizer=args.optimizer,
         init_points=args.init_points,
         n_iter=args.n_iter,

@@ -68,7 +68,7 @@ def best_params(study: Study) -> dict[str, Any]:
         "test_accuracy": final.get("test_accuracy"),
         "study": study.name,
         "dataset": cfg.dataset,
-        "trials": len(study.finished_trials),
+        "trials": len(study.counted_trials),
         "completed_trials": sum(1 for t in study.trials if t.status == TrialStatus.COMPLETE),
         "failed_trials": sum(1 for t in study.trials if t.status == TrialStatus.FAILED),
         "pruned_trials": sum(1 for t in study.trials if t.status == TrialStatus.PRUNED),

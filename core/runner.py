@@ -22,7 +22,8 @@ from core.executor import Pool, make_pool, prepare
 from core.model import Builder
 from core.optimizer import Strategy, Surrogate
 from core.replay import recommendation, tell, told_strategy
-from core.status import StudyStatus, TrialStatus
+from core.status import StudyStatus, TrialOrigin, TrialStatus
+from core.steer import inherited, told_trial
 from core.store import Store
 from core.study import Study, StudyConfig, Trial, best_of, convergence_note
 from core.trainer import (
@@ -59,7 +60,8 @@ class Snapshot:
 
     @property
     def finished(self) -> int:
-        return sum(1 for t in self.trials if t.finished)
+        """The trials counted towards the total (a typed-in or inherited one is not)."""
+        return sum(1 for t in self.trials if t.counted)
 
     @property
     def best(self) -> Trial | None:
@@ -266,15 +268,33 @@ class Runner:
             message=info.summary,
         )
         number = max((t.number for t in study.trials), default=0)
-        finished = len(study.finished_trials)
+        finished = len(study.counted_trials)
         free = list(range(pool.slots))
         running: dict[Future, tuple[int, dict[str, float], bool]] = {}  # slot, params, retry
         retries: list[dict[str, float]] = []  # points whose worker was lost, to train again
+        chosen: list[dict[str, Any]] = []  # points a person asked for, trained first
+
+        def take_queue() -> None:
+            """A person's points join ``chosen``; their typed-in results are stored and told
+            at once (numbered as they arrive, so a rebuilt optimizer tells them in order)."""
+            nonlocal number
+            for item in self.store.take_queued(self.name):
+                if item.value is None:
+                    chosen.append(item.params)
+                    continue
+                number += 1
+                trial = told_trial(number, item.params, item.value)
+                self.store.add_results(self.name, [trial])
+                tell(strategy, trial)
+                pending = [params for _, params, _ in running.values()]
+                self._record(trial, surrogate=self._surrogate(strategy, pending))
+
         stopped = False
         errors = 0  # trials in a row whose own code raised
         threads = ThreadPoolExecutor(pool.slots, thread_name_prefix=f"trial-{self.name}")
         try:
             while True:
+                take_queue()
                 while (
                     free
                     and not (stopped or self._stop.is_set() or self._ended_early)
@@ -283,10 +303,14 @@ class Runner:
                     number += 1
                     pending = [params for _, params, _ in running.values()]
                     retry = bool(retries)
-                    guided = strategy.is_guided(len(pending)) and not retry
-                    params = retries.pop(0) if retry else strategy.ask(pending)
+                    origin = TrialOrigin.CHOSEN if chosen and not retry else TrialOrigin.SEARCH
+                    guided = strategy.is_guided(len(pending)) and not retry and not chosen
+                    if retry:
+                        params = retries.pop(0)
+                    else:
+                        params = chosen.pop(0) if chosen else strategy.ask(pending)
                     slot = free.pop(0)
-                    trial = self._start_trial(number, params, guided)
+                    trial = self._start_trial(number, params, guided, origin)
                     future = threads.submit(self._train, pool.trainers[slot], trial)
                     running[future] = (slot, params, retry)
                 if not running:
@@ -297,7 +321,7 @@ class Runner:
                             "the Ray cluster has no room left for a trial: every worker was lost"
                         )
                     break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: running[f][0]):
                     slot, params, retry = running.pop(future)
                     outcome, trial = future.result()
@@ -342,6 +366,8 @@ class Runner:
             raise
         finally:
             threads.shutdown(wait=True)
+            for params in chosen:  # taken from the queue, never trained: back for a resume
+                self.store.enqueue(self.name, params)
         if stopped or self._stop.is_set():
             return StudyStatus.STOPPED
         trials = self.snapshot().trials
@@ -360,9 +386,16 @@ class Runner:
             self._finish(trial)
             self._record(trial)
 
-    def _start_trial(self, number: int, params: dict[str, float], guided: bool) -> Trial:
-        self.store.start_trial(self.name, number, params, guided)
-        trial = Trial(number, params, TrialStatus.RUNNING, guided=guided, started_at=time.time())
+    def _start_trial(
+        self,
+        number: int,
+        params: dict[str, float],
+        guided: bool,
+        origin: TrialOrigin = TrialOrigin.SEARCH,
+    ) -> Trial:
+        self.store.start_trial(self.name, number, params, guided, origin)
+        trial = Trial(number, params, TrialStatus.RUNNING, guided=guided,
+                      started_at=time.time(), origin=origin)  # fmt: skip
         with self._lock:
             running = tuple(sorted((*self._snapshot.running, trial), key=lambda t: t.number))
         self._publish(running=running, message=_training(running))
@@ -569,7 +602,8 @@ class Registry:
         with self._lock:
             self._refuse_while_busy(config.name)
             prepare(config.parallel)  # an unreachable cluster stores nothing
-            self.store.create_study(config)
+            trials, _ = inherited(self.store, config)  # a warm start's, checked first
+            self.store.create_study(config, trials)
             return self._start(config.name, dataset, runner_factory)
 
     def resume(

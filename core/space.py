@@ -407,6 +407,38 @@ class SearchSpace:
             raise ValueError(f"unknown parameter {unknown[0]!r}: the space has {self.names}")
         return {p.name: p.check_value(values[p.name]) for p in self.params if p.name in values}
 
+    def point(self, values: Mapping[str, Any]) -> dict[str, Value]:
+        """``values`` as a point of this space: every parameter, typed, inside its range;
+        ValueError names the first that is missing, unknown or out of range."""
+        missing = [n for n in self.names if n not in values]
+        if missing:
+            raise ValueError(
+                f"missing parameter {missing[0]!r}: a point needs a value for each of {self.names}"
+            )
+        point = self.check(values)
+        for p in self.params:
+            if p.kind == "float" and not p.low <= point[p.name] <= p.high:
+                raise ValueError(
+                    f"{p.name}: {point[p.name]:g} lies outside its range ({p.describe()})"
+                )
+        return point
+
+    def parse_point(self, pairs: Iterable[str]) -> dict[str, Value]:
+        """A point from ``NAME=VALUE`` strings (the CLI's ``--param``), as :meth:`point`."""
+        values: dict[str, Any] = {}
+        for pair in pairs:
+            name, sep, text = pair.partition("=")
+            name, text = name.strip(), text.strip()
+            if not sep or not name or not text:
+                raise ValueError(f"expected NAME=VALUE, got {pair!r}")
+            if name in values:
+                raise ValueError(f"{name}: given twice")
+            kind = self[name].kind if name in self.names else "float"
+            values[name] = (
+                _choice(text) if kind == "categorical" else _number(text, name, "its value")
+            )
+        return self.point(values)
+
     def to_dict(self) -> list[dict]:
         return [p.to_dict() for p in self.params]
 

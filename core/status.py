@@ -14,13 +14,33 @@ class TrialStatus(StrEnum):
 
     @property
     def finished(self) -> bool:
-        """Counted towards the study's total."""
+        """It has an outcome, told to the optimizer (counted towards the study's total when
+        the study trained it: :attr:`TrialOrigin.counted`)."""
         return self in (TrialStatus.COMPLETE, TrialStatus.FAILED, TrialStatus.PRUNED)
 
     @property
     def told(self) -> bool:
         """Its value is told to the optimizer (a failed trial is told as a penalty)."""
         return self in (TrialStatus.COMPLETE, TrialStatus.PRUNED)
+
+
+class TrialOrigin(StrEnum):
+    """Where a trial's point came from."""
+
+    SEARCH = "search"  # asked of the optimizer: random start or GP-guided (``Trial.guided``)
+    CHOSEN = "chosen"  # a point a person asked for ("try here next"): trained here
+    TOLD = "told"  # a result a person typed in, trained elsewhere: told, never trained here
+    INHERITED = "inherited"  # a warm start's: a trial of an earlier study, told first
+
+    @property
+    def counted(self) -> bool:
+        """Trained by this study, so counted towards its total."""
+        return self in (TrialOrigin.SEARCH, TrialOrigin.CHOSEN)
+
+    @property
+    def label(self) -> str:
+        return {"search": "", "chosen": "chosen by you", "told": "added by you",
+                "inherited": "inherited"}[self.value]  # fmt: skip
 
 
 class StudyStatus(StrEnum):

@@ -12,12 +12,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.status import STORED_STUDY_STATUSES, StudyStatus, TrialStatus
+from core.status import STORED_STUDY_STATUSES, StudyStatus, TrialOrigin, TrialStatus
 from core.study import Study, StudyConfig, Trial
 
 DEFAULT_DB = Path("runs") / "studies.db"
@@ -49,11 +50,23 @@ CREATE TABLE IF NOT EXISTS trials (
     seconds REAL,
     regret_bound REAL,
     noise_std REAL,
+    origin TEXT NOT NULL DEFAULT 'search',
     PRIMARY KEY (study_id, number)
+);
+CREATE TABLE IF NOT EXISTS queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    params TEXT NOT NULL,
+    value REAL,
+    created_at REAL NOT NULL
 );
 """
 #: Columns added to ``trials`` since its first version, added to older databases on opening.
-ADDED_TRIAL_COLUMNS = {"regret_bound": "REAL", "noise_std": "REAL"}
+ADDED_TRIAL_COLUMNS = {
+    "regret_bound": "REAL",
+    "noise_std": "REAL",
+    "origin": "TEXT NOT NULL DEFAULT 'search'",
+}
 #: Columns added to ``studies`` since its first version.
 ADDED_STUDY_COLUMNS = {"val_samples": "INTEGER"}
 
@@ -101,7 +114,9 @@ class Store:
             yield self._conn
 
     # -- studies ------------------------------------------------------------
-    def create_study(self, config: StudyConfig) -> int:
+    def create_study(self, config: StudyConfig, inherited: Sequence[Trial] = ()) -> int:
+        """Store a new study, with the trials it inherits (a warm start's), in one
+        transaction."""
         now = time.time()
         try:
             with self._tx() as conn:
@@ -110,6 +125,7 @@ class Store:
                     "VALUES (?, ?, ?, ?, ?)",
                     (config.name, json.dumps(config.to_dict()), StudyStatus.CREATED, now, now),
                 )
+                self._insert_results(conn, config.name, inherited, now)
                 return int(cur.lastrowid)
         except sqlite3.IntegrityError:
             raise ValueError(
@@ -173,16 +189,83 @@ class Store:
 
     # -- trials -------------------------------------------------------------
     def start_trial(
-        self, name: str, number: int, params: Mapping[str, float], guided: bool
+        self,
+        name: str,
+        number: int,
+        params: Mapping[str, float],
+        guided: bool,
+        origin: str = TrialOrigin.SEARCH,
     ) -> None:
         now = time.time()
         with self._tx() as conn:
             conn.execute(
-                "INSERT INTO trials (study_id, number, params, status, guided, started_at) "
-                "SELECT id, ?, ?, ?, ?, ? FROM studies WHERE name = ?",
-                (number, json.dumps(dict(params)), TrialStatus.RUNNING, int(guided), now, name),
-            )
+                "INSERT INTO trials (study_id, number, params, status, guided, started_at, "
+                "origin) SELECT id, ?, ?, ?, ?, ?, ? FROM studies WHERE name = ?",
+                (number, json.dumps(dict(params)), TrialStatus.RUNNING, int(guided), now,
+                 str(origin), name),
+            )  # fmt: skip
             conn.execute("UPDATE studies SET updated_at = ? WHERE name = ?", (now, name))
+
+    def add_results(self, name: str, trials: Sequence[Trial]) -> None:
+        """Store finished trials this study did not train (typed-in results, a warm start's
+        trials) as they are, numbers included, in one transaction."""
+        now = time.time()
+        with self._tx() as conn:
+            self._insert_results(conn, name, trials, now)
+            conn.execute("UPDATE studies SET updated_at = ? WHERE name = ?", (now, name))
+
+    @staticmethod
+    def _insert_results(
+        conn: sqlite3.Connection, name: str, trials: Sequence[Trial], now: float
+    ) -> None:
+        for t in trials:
+            conn.execute(
+                "INSERT INTO trials (study_id, number, params, status, value, history, "
+                "error, guided, started_at, finished_at, seconds, origin) "
+                "SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM studies WHERE name = ?",
+                (t.number, json.dumps(dict(t.params)), str(t.status), t.value,
+                 json.dumps([dict(h) for h in t.history]), t.error, int(t.guided),
+                 t.started_at, t.finished_at or now, t.seconds, str(t.origin), name),
+            )  # fmt: skip
+
+    # -- a person's hand on the search: points to try next, results to tell ----
+    def enqueue(self, name: str, params: Mapping[str, Any], value: float | None = None) -> int:
+        """Queue a point to train next (``value`` None) or a result trained elsewhere, for
+        the process that runs the study to take; returns how many wait now."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT id FROM studies WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise StudyNotFound(name)
+            conn.execute(
+                "INSERT INTO queue (study_id, params, value, created_at) VALUES (?, ?, ?, ?)",
+                (row["id"], json.dumps(dict(params)), value, time.time()),
+            )
+            (count,) = conn.execute(
+                "SELECT COUNT(*) FROM queue WHERE study_id = ?", (row["id"],)
+            ).fetchone()
+            return int(count)
+
+    def queued(self, name: str) -> list[Queued]:
+        """What waits in the study's queue, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT q.* FROM queue q JOIN studies s ON s.id = q.study_id "
+                "WHERE s.name = ? ORDER BY q.id",
+                (name,),
+            ).fetchall()
+        return [Queued(json.loads(r["params"]), r["value"]) for r in rows]
+
+    def take_queued(self, name: str) -> list[Queued]:
+        """Take (and remove) everything in the study's queue, oldest first, in one
+        transaction: two processes never take the same entry."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT q.* FROM queue q JOIN studies s ON s.id = q.study_id "
+                "WHERE s.name = ? ORDER BY q.id",
+                (name,),
+            ).fetchall()
+            conn.executemany("DELETE FROM queue WHERE id = ?", [(r["id"],) for r in rows])
+        return [Queued(json.loads(r["params"]), r["value"]) for r in rows]
 
     def add_epoch(self, name: str, number: int, history: list[Mapping[str, float]]) -> None:
         with self._tx() as conn:
@@ -240,6 +323,14 @@ class Store:
             return cur.rowcount
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A point a person asked to try next (``value`` None), or a result they typed in."""
+
+    params: dict[str, Any]
+    value: float | None = None
+
+
 def _trial(row: sqlite3.Row) -> Trial:
     return Trial(
         number=row["number"],
@@ -254,4 +345,5 @@ def _trial(row: sqlite3.Row) -> Trial:
         seconds=row["seconds"],
         regret_bound=row["regret_bound"],
         noise_std=row["noise_std"],
+        origin=TrialOrigin(row["origin"]),
     )

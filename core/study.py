@@ -13,7 +13,7 @@ from core import options as opt
 from core.executor import Parallel
 from core.pruners import Pruning
 from core.space import SearchSpace, default_space
-from core.status import StudyStatus, TrialStatus
+from core.status import StudyStatus, TrialOrigin, TrialStatus
 from core.trainer import Budget
 
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -60,6 +60,9 @@ class StudyConfig:
     #: "" for the seed's CNN, else the user's builder: "path/to/file.py:build" (made
     #: absolute) or "package.module:build" (:mod:`core.model`)
     model: str = ""
+    #: "" or the study whose trials this one starts from, told first and not counted
+    #: (:func:`core.steer.warm_start_trials`)
+    warm_start: str = ""
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -87,6 +90,10 @@ class StudyConfig:
                 raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
         if not (0 < self.val_fraction < 1):
             raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction!r}")
+        if not isinstance(self.warm_start, str):
+            raise ValueError(f"warm_start must be a study's name, got {self.warm_start!r}")
+        if self.warm_start == self.name:
+            raise ValueError(f"study {self.name!r} cannot start from its own trials")
         if not isinstance(self.model, str):
             raise ValueError(f"model must be a spec such as file.py:build, got {self.model!r}")
         if self.model:
@@ -142,6 +149,7 @@ class StudyConfig:
             "max_consecutive_errors": self.max_consecutive_errors,
             "parallel": self.parallel.to_dict(),
             "model": self.model,
+            "warm_start": self.warm_start,
         }
 
     @classmethod
@@ -170,11 +178,26 @@ class Trial:
     #: trial's noise, as the GP estimates them (GP-guided studies, after the random start).
     regret_bound: float | None = None
     noise_std: float | None = None
+    #: where its point came from: the search, a person's choice, a typed-in result, a warm
+    #: start (:class:`core.status.TrialOrigin`)
+    origin: TrialOrigin = TrialOrigin.SEARCH
 
     @property
     def finished(self) -> bool:
-        """Counted towards the study's total: complete or failed (not cancelled)."""
+        """It has an outcome (complete, pruned or failed; not cancelled), told to the GP."""
         return TrialStatus(self.status).finished
+
+    @property
+    def counted(self) -> bool:
+        """Finished and trained by this study: counted towards its total (a typed-in result
+        or a warm start's trial is told, not counted)."""
+        return self.finished and TrialOrigin(self.origin).counted
+
+    @property
+    def kind(self) -> str:
+        """How the table and the charts name its origin: random, guided, chosen by you..."""
+        label = TrialOrigin(self.origin).label
+        return label or ("guided" if self.guided else "random")
 
 
 def convergence_note(trials: tuple[Trial, ...]) -> str | None:
@@ -241,8 +264,13 @@ class Study:
         return tuple(t for t in self.trials if t.finished)
 
     @property
+    def counted_trials(self) -> tuple[Trial, ...]:
+        """The finished trials this study trained: what its total counts."""
+        return tuple(t for t in self.trials if t.counted)
+
+    @property
     def remaining(self) -> int:
-        return max(0, self.config.total - len(self.finished_trials))
+        return max(0, self.config.total - len(self.counted_trials))
 
     @property
     def best_trial(self) -> Trial | None:

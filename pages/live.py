@@ -10,6 +10,7 @@ from core.store import StudyNotFound
 from core.study import convergence_note
 from pages.common.figures import space_charts, surrogate_charts
 from pages.common.registry import live_snapshot, registry, store
+from pages.common.steer import hand_on_search
 from pages.common.widgets import (
     best_card,
     resume_note,
@@ -114,5 +115,16 @@ def live_view() -> None:
     st.caption(f"Refreshed {time.strftime('%H:%M:%S')}")
 
 
+def steering(name: str) -> None:
+    """The forms that put a person's hand on the search, outside the redrawn fragment."""
+    try:
+        study = store().load(name)
+    except StudyNotFound:
+        return
+    surrogate = live_snapshot(name).surrogate
+    hand_on_search(study, surrogate.next_point if surrogate else None)
+
+
 controls(st.session_state["study"])
 live_view()
+steering(st.session_state["study"])

@@ -31,7 +31,7 @@ st.dataframe(
             {
                 "study": s.name,
                 "status": s.display_status,
-                "trials": f"{len(s.finished_trials)}/{s.config.total}",
+                "trials": f"{len(s.counted_trials)}/{s.config.total}",
                 "best val accuracy": s.best_trial.value if s.best_trial else None,
                 "test accuracy": (s.final or {}).get("test_accuracy"),
                 "dataset": Path(s.config.dataset).name,

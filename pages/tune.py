@@ -10,6 +10,7 @@ from core.model import HYPERPARAMETERS
 from core.options import ACQUISITION_LABELS, DEFAULT_KAPPA, DEFAULT_XI
 from core.pruners import DEFAULT as DEFAULT_PRUNER
 from core.pruners import EXPLAINED as PRUNER_HELP
+from core.steer import inherited
 from pages.common.data import (
     cached_dataset,
     dataset_label,
@@ -18,7 +19,7 @@ from pages.common.data import (
     throughput,
 )
 from pages.common.forms import BLOG_TUNED, FITTED, KEYS, NOISE_CHOICES, config_from_inputs
-from pages.common.registry import registry
+from pages.common.registry import registry, store
 from pages.common.widgets import use_app_navigation
 
 use_app_navigation()
@@ -50,6 +51,7 @@ DEFAULTS = {
     "cpus_per_trial": 1,
     "gpus_per_trial": 0.0,
     "name": "",
+    "warm_start": "",
 }
 for _name, _h in HYPERPARAMETERS.items():  # each hyperparameter: ticked?, and its range
     DEFAULTS[f"use_{_name}"] = _name in BLOG_TUNED
@@ -294,6 +296,17 @@ w3.number_input("CPUs per trial", min_value=1, step=1, key="tune_cpus_per_trial"
 w4.number_input("GPUs per trial", min_value=0.0, step=0.5, key="tune_gpus_per_trial")
 st.caption(offered_resources(st.session_state["tune_ray_address"]))
 st.text_input("Study name (optional)", key="tune_name", placeholder="dataset-optimizer-time")
+earlier = ["", *reversed(store().names())]
+if st.session_state["tune_warm_start"] not in earlier:
+    st.session_state["tune_warm_start"] = ""
+st.selectbox(
+    "Start from the trials of (warm start)",
+    earlier,
+    key="tune_warm_start",
+    format_func=lambda n: n or "none: a fresh study",
+    help="An earlier study with the same parameters: its finished trials inside these bounds "
+    "are told to the GP first, shown as inherited, and not counted in this study's total.",
+)
 
 # -- validate, estimate, start ---------------------------------------------------------
 inputs = {key: st.session_state[f"tune_{key}"] for key in DEFAULTS}
@@ -304,6 +317,13 @@ if config is not None and ds is not None:
         config.check_data(len(ds.y_train))
     except ValueError as exc:
         errors.append(str(exc))
+if config is not None and config.warm_start:
+    try:
+        _, inherits = inherited(store(), config)
+    except ValueError as exc:
+        errors.append(str(exc))
+    else:
+        st.caption(f"This study {inherits}.")
 for message in errors:
     st.error(message)
 

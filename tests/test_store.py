@@ -170,13 +170,15 @@ def test_every_state_change_is_one_transaction(store, tiny_config):
     assert after.updated_at == before.updated_at
 
 
-READERS = {"close", "names", "load", "list"}
+READERS = {"close", "names", "load", "list", "queued"}
 
 
 def test_every_writer_of_the_store_is_one_transaction(store, tiny_config):
     """Each public method that writes runs its statements between one BEGIN and one COMMIT
     (sqlite's trace of the connection): a change is all there or not there."""
     import inspect
+
+    from core.steer import told_trial
 
     writers = {
         "create_study": lambda: store.create_study(tiny_config()),
@@ -199,6 +201,11 @@ def test_every_writer_of_the_store_is_one_transaction(store, tiny_config):
         "set_val_samples": lambda: store.set_val_samples("tiny", 400),
         "set_final": lambda: store.set_final("tiny", {"test_accuracy": 0.9}),
         "release_running_trials": lambda: store.release_running_trials("tiny"),
+        "add_results": lambda: store.add_results(
+            "tiny", [told_trial(2, {"dropout2_rate": 0.3, "lr": 1e-3}, 0.8)]
+        ),  # fmt: skip
+        "enqueue": lambda: store.enqueue("tiny", {"dropout2_rate": 0.4, "lr": 1e-3}),
+        "take_queued": lambda: store.take_queued("tiny"),
     }
     public = {n for n, _ in inspect.getmembers(Store, inspect.isfunction) if not n.startswith("_")}
     assert public - READERS == set(writers), "a writer this test does not cover"

@@ -38,7 +38,7 @@ def best_so_far(values: Sequence[float | None]) -> list[float | None]:
 
 
 def _hover(trial: Trial, names: Sequence[str], repeat_of: int | None = None) -> str:
-    kind = "guided" if trial.guided else "random"
+    kind = trial.kind
     if repeat_of is not None:
         kind += f", a deliberate repeat of trial {repeat_of}"
     parts = [f"trial {trial.number} ({kind})"]
@@ -138,7 +138,11 @@ def surrogate_figure(
                     "size": 11,
                     "color": values,
                     "colorscale": "RdYlGn",
-                    "line": {"color": "black", "width": 1},
+                    # a person's trials (chosen, added) and a warm start's ringed in colour
+                    "line": {
+                        "color": [_ring(t) for t in done],
+                        "width": [1 if _ring(t) == "black" else 3 for t in done],
+                    },
                     "showscale": False,
                     "symbol": [SYMBOLS.get(TrialStatus(t.status), "x") for t in done],
                 },
@@ -193,9 +197,19 @@ def surrogate_figure(
     return fig
 
 
+def _ring(trial: Trial) -> str:
+    """The outline of a trial's marker on the maps: black for the search's own."""
+    return "black" if trial.kind in ("random", "guided") else KIND_COLOURS[trial.kind]
+
+
 def _at(p: Param, value: Any) -> Any:
     """A value where a 2-D chart's axis for ``p`` puts it (a category by its name)."""
     return show(value) if p.kind == "categorical" else value
+
+
+#: The accuracy chart's colour for each kind of trial (:attr:`Trial.kind`).
+KIND_COLOURS = {"random": "#7f7f7f", "guided": "#1f77b4", "chosen by you": "#ff7f0e",
+                "added by you": "#2ca02c", "inherited": "#c7c7c7"}  # fmt: skip
 
 
 def accuracy_figure(trials: Iterable[Trial]) -> go.Figure:
@@ -208,8 +222,8 @@ def accuracy_figure(trials: Iterable[Trial]) -> go.Figure:
     values = [t.value for t in done]
     complete = [t.value if t.status == TrialStatus.COMPLETE else None for t in done]
     fig = go.Figure()
-    for guided, label, colour in ((False, "random", "#7f7f7f"), (True, "guided", "#1f77b4")):
-        pts = [t for t in done if t.guided == guided and t.status == TrialStatus.COMPLETE]
+    for label, colour in KIND_COLOURS.items():
+        pts = [t for t in done if t.kind == label and t.status == TrialStatus.COMPLETE]
         if pts:
             fig.add_trace(
                 go.Scatter(

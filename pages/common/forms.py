@@ -93,6 +93,7 @@ def config_from_inputs(inputs: dict[str, Any]) -> tuple[StudyConfig | None, list
             pruning=Pruning(str(inputs.get("pruner", "none"))),
             stop_when_converged=bool(inputs.get("stop_when_converged", False)),
             parallel=parallel,
+            warm_start=str(inputs.get("warm_start", "") or ""),
         )
     )
     return config, errors

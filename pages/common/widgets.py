@@ -46,7 +46,7 @@ def trials_frame(trials: Iterable[Trial]) -> pd.DataFrame:
     again = repeats(trials)
     rows = []
     for t in trials:
-        kind = "guided" if t.guided else "random"
+        kind = t.kind
         rows.append(
             {
                 "trial": t.number,

@@ -1,0 +1,74 @@
+"""A person's hand on the search, on Live: a point to train next, a result to tell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from core import steer
+from core.space import Param, SearchSpace
+from core.study import Study
+from pages.common.registry import store
+
+
+def _field(form: Any, p: Param, default: Any, key: str) -> Any:
+    """One input for parameter ``p``, starting at ``default``."""
+    if p.kind == "categorical":
+        return form.selectbox(p.name, list(p.choices), index=list(p.choices).index(default),
+                              key=key)  # fmt: skip
+    if p.kind == "int":
+        return form.number_input(p.name, min_value=int(p.low), max_value=int(p.high),
+                                 value=int(default), step=1, key=key, help=p.describe())  # fmt: skip
+    # no min/max here: a value outside the range gets the core's message naming it
+    return form.number_input(p.name, value=float(default), format="%.6g", key=key,
+                             help=p.describe())  # fmt: skip
+
+
+def _point(form: Any, space: SearchSpace, start: dict[str, Any], key: str) -> dict[str, Any]:
+    columns = form.columns(min(len(space.params), 4))
+    return {
+        p.name: _field(columns[i % len(columns)], p, start[p.name], f"{key}-{p.name}")
+        for i, p in enumerate(space.params)
+    }
+
+
+def hand_on_search(study: Study, next_point: dict[str, Any] | None) -> None:
+    """Two forms: "try here next" (starting at the GP's next point) and "add a known
+    result". What they send goes through :mod:`core.steer`, which checks it."""
+    if study.config.optimizer != "bayes":
+        return
+    space = study.config.space
+    start = next_point or {p.name: p.from_unit(0.5) for p in space.params}
+    with st.expander("Your hand on the search: try a point next, or add a result"):
+        left, right = st.columns(2)
+        with left.form(f"try-{study.name}"):
+            st.markdown("**Try here next.** The next trial trains at this point, marked "
+                        "'chosen by you'; it starts at the GP's next point.")  # fmt: skip
+            point = _point(st, space, start, f"try-{study.name}")
+            if st.form_submit_button("Train this point next"):
+                _say(lambda: steer.try_next(store(), study.name, point))
+        with right.form(f"tell-{study.name}"):
+            st.markdown("**Add a known result** trained elsewhere: told to the GP, marked "
+                        "'added by you', not counted in the study's total.")  # fmt: skip
+            point = _point(st, space, start, f"tell-{study.name}")
+            value = st.number_input("validation accuracy", min_value=0.0, max_value=1.0,
+                                    value=None, format="%.4f", key=f"tell-{study.name}-value")  # fmt: skip
+            if st.form_submit_button("Tell the GP"):
+                if value is None:
+                    st.error("Type the result's validation accuracy, between 0 and 1.")
+                else:
+                    _say(lambda: steer.tell_result(store(), study.name, point, value))
+        waiting = store().queued(study.name)
+        if waiting:
+            st.caption(f"Waiting in the queue: {len(waiting)} "
+                       "(taken before the study's next trial).")  # fmt: skip
+
+
+def _say(action: Any) -> None:
+    try:
+        said = action()
+    except ValueError as exc:
+        st.error(str(exc))
+    else:
+        st.success(said[0].upper() + said[1:] + ".")
