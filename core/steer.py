@@ -89,9 +89,9 @@ def warm_start_trials(source: Study, space: SearchSpace) -> tuple[list[Trial], s
             replace(t, number=len(kept) + 1, params=params, origin=TrialOrigin.INHERITED,
                     regret_bound=None, noise_std=None)
         )  # fmt: skip
-    note = f"starts from {len(kept)} trials of {source.name!r}"
+    note = f"starts from {_trials(len(kept))} of {source.name!r}"
     if outside:
-        note += f"; {outside} of its trials lie outside these bounds and were left out"
+        note += f"; it leaves out {_trials(outside)} outside these bounds"
     return kept, note
 
 
@@ -103,3 +103,7 @@ def inherited(store: Store, config: StudyConfig) -> tuple[list[Trial], str | Non
     if config.warm_start not in store.names():
         raise ValueError(f"warm start: no study named {config.warm_start!r} to start from")
     return warm_start_trials(store.load(config.warm_start), config.space)
+
+
+def _trials(n: int) -> str:
+    return f"{n} trial" + ("" if n == 1 else "s")

@@ -347,3 +347,45 @@ def test_live_offers_stop_only_for_a_study_this_dashboard_runs(db):
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_person_tries_a_point_and_adds_a_result_on_live_and_warm_starts_on_tune(db):
+    """The forms of Live's "hand on the search" and Tune's warm start, as a person uses
+    them; what they send is checked, and a bad value is named, not stored."""
+    from core.status import StudyStatus
+    from core.study import StudyConfig
+    from core.trainer import Budget
+
+    with Store(db) as store:
+        store.create_study(
+            StudyConfig(name="mine", dataset="digits", init_points=2, n_iter=2,
+                        budget=Budget(epochs=1, batch_size=64))
+        )  # fmt: skip
+        store.set_status("mine", StudyStatus.STOPPED)
+    at = open_app("pages/live.py")
+    assert not at.exception
+    at.number_input(key="try-mine-lr").set_value(0.5)
+    next(b for b in at.button if b.label == "Train this point next").click().run()
+    assert any("lr: 0.5 lies outside its range" in e.value for e in at.error)
+    at.number_input(key="try-mine-lr").set_value(0.004)
+    at.number_input(key="try-mine-dropout2_rate").set_value(0.35)
+    next(b for b in at.button if b.label == "Train this point next").click().run()
+    assert any("Queued (1 waiting): it trains when the study is resumed" in s.value
+               for s in at.success)  # fmt: skip
+    at.number_input(key="tell-mine-value").set_value(0.87)
+    next(b for b in at.button if b.label == "Tell the GP").click().run()
+    assert not at.exception
+    assert any("Stored as trial 1, added by you" in s.value for s in at.success)
+    at.run()  # the view above the forms redraws (every 2 s in a browser)
+    (table,) = [d.value for d in at.dataframe if "kind" in d.value.columns]
+    assert table["kind"].tolist() == ["added by you"]
+    with Store(db) as store:
+        study = store.load("mine")
+        assert [q.params for q in store.queued("mine")] == [{"dropout2_rate": 0.35, "lr": 0.004}]
+    assert [(t.origin, t.value) for t in study.trials] == [("told", 0.87)]
+
+    at = open_app()
+    at.selectbox(key="tune_dataset").set_value("digits").run()
+    at.selectbox(key="tune_warm_start").set_value("mine").run()
+    assert not at.exception and not at.error
+    assert any("This study starts from 1 trial of 'mine'." in c.value for c in at.caption)

@@ -72,7 +72,7 @@ def test_tune_on_digits_end_to_end_writes_best_params(tmp_path):
     assert json.loads(out) == data
 
     replay = tmp_path / "replay.html"
-    code, _, err = run("export", "cli", "--format", "replay", "--db", db, "-o", replay)
+    code, _, err = run("export", "cli", "--format", "replay", "--db", db, "-o", str(replay))
     assert code == 0, err
     page = replay.read_text()
     assert '"name":"6"' in page and '"name":"7"' not in page  # a frame per trial
@@ -202,3 +202,36 @@ def test_a_trials_error_is_stored_without_terminal_escape_codes():
 
     assert plain("ValueError: \x1b[1mboom\x1b[0m") == "ValueError: boom"
     assert plain("no escapes here") == "no escapes here"
+
+
+def test_tell_enqueue_and_warm_start_from_the_command_line(tmp_path):
+    db = str(tmp_path / "s.db")
+    tiny = ("--dataset", "digits", "--epochs", "1", "--pruner", "none", "--db", db)
+    code, _, err = run("tune", *tiny, "--name", "first", "--init-points", "2", "--n-iter", "0")
+    assert code == 0, err
+    point = ("--param", "dropout2_rate=0.3", "--param", "lr=0.003")
+    code, out, err = run("tell", "first", *point, "--value", "0.9", "--db", db)
+    assert code == 0, err
+    assert (
+        out == "first: stored as trial 3, added by you: the GP is told it (it counts no budget)\n"
+    )
+    code, out, err = run("tell", "first", "--param", "lr=0.003", "--value", "0.9", "--db", db)
+    assert code == 2 and "error: missing parameter 'dropout2_rate'" in err
+    code, out, err = run("enqueue", "first", *point, "--db", db)
+    assert code == 2 and "has no trial left to train this point" in err
+    code, out, err = run("enqueue", "first", "--param", "lr=fast", "--db", db)
+    assert code == 2 and "error: lr: its value must be a number, got 'fast'" in err
+
+    code, out, err = run(
+        "tune", *tiny, "--name", "second", "--init-points", "1", "--n-iter", "1",
+        "--warm-start", "first",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "study second starts from 3 trials of 'first'" in err
+    assert [line.split()[1] for line in out.splitlines() if re.match(r"\s+\d+  ", line)] == [
+        "inherited", "inherited", "inherited", "guided", "guided"
+    ]  # fmt: skip
+    code, out, _ = run("list", "--db", db)
+    assert re.search(r"second\s+complete\s+2/2 ", out)  # inherited trials count no budget
+    code, _, err = run("tune", *tiny, "--name", "third", "--warm-start", "nowhere")
+    assert code == 2 and "warm start: no study named 'nowhere'" in err

@@ -96,9 +96,7 @@ def test_a_warm_start_inherits_the_trials_inside_its_bounds(store, tiny_config):
     narrower = SearchSpace([Param("dropout2_rate", 0.1, 0.5), Param("lr", 1e-4, 6e-3, log=True)])
     config = tiny_config("new", space=narrower, warm_start="old")
     trials, note = steer.inherited(store, config)
-    assert note == (
-        "starts from 2 trials of 'old'; 1 of its trials lie outside these bounds and were left out"
-    )
+    assert note == ("starts from 2 trials of 'old'; it leaves out 1 trial outside these bounds")
     assert [(t.number, t.params["lr"], t.origin) for t in trials] == [
         (1, 1e-3, TrialOrigin.INHERITED), (2, 5e-3, TrialOrigin.INHERITED)
     ]  # fmt: skip
