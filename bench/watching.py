@@ -140,7 +140,7 @@ def run_browser(
         page = context.new_page()
         page.set_default_timeout(120_000)
         page.goto(server.url)
-        page.get_by_role("button", name="Start").wait_for()
+        page.get_by_role("button", name="Start", exact=True).wait_for()
         choose(page, "Preset", "Quick look")
         page.get_by_text("12 trials x 2 epochs").wait_for()
         choose(page, "Pruner", "none")
@@ -154,7 +154,7 @@ def run_browser(
         field.press("Enter")
         page.get_by_text(f"{s.trials} trials x {s.epochs} epochs").wait_for()
         server_cpu, browser_cpu = cpu_seconds(server.proc.pid), chromium_cpu()
-        page.get_by_role("button", name="Start").click()
+        page.get_by_role("button", name="Start", exact=True).click()
         page.wait_for_url("**/live")
         page.get_by_text(f"{name} — complete").wait_for(timeout=1_800_000)
         server_cpu = cpu_seconds(server.proc.pid) - server_cpu

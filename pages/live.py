@@ -98,7 +98,7 @@ def live_view() -> None:
     if not snap.running and snap.status == StudyStatus.RETRAINING:
         st.progress(1.0, text="retraining the best params on train+validation")
 
-    figs, picked, version = surrogate_charts(snap, space, key="live")
+    figs, picked, version = surrogate_charts(snap, space, key="live", pickable=True)
     left, right = st.columns(2)
     left.plotly_chart(figs["accuracy"], key="live-acc", width="stretch")
     right.plotly_chart(figs["curves"], key="live-curves", width="stretch")

@@ -6,6 +6,7 @@ Screenshots of each page are kept in test-artifacts/.
 """
 
 import json
+import math
 import os
 import re
 import sqlite3
@@ -72,7 +73,7 @@ def shot(page, name):
 
 def configure_tiny(page, server, *, init_points=2, n_iter=3, epochs=2, batch=16, name=None):
     page.goto(server.url)
-    page.get_by_role("button", name="Start").wait_for()
+    page.get_by_role("button", name="Start", exact=True).wait_for()
     page.get_by_label("Dataset").click()
     page.get_by_role("option", name="scikit-learn digits").click()
     page.get_by_text("digits: 1295 train").wait_for()
@@ -89,7 +90,7 @@ def configure_tiny(page, server, *, init_points=2, n_iter=3, epochs=2, batch=16,
 
 
 def start(page):
-    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Start", exact=True).click()
     page.wait_for_url("**/live")
     page.get_by_role("heading", name="Live").wait_for()
 
@@ -124,6 +125,25 @@ def test_tune_watch_stop_reload_and_download(browser, server, tmp_path):
     page.get_by_text(f"trials {kept}/40").wait_for()
     page.get_by_role("button", name="Resume").wait_for()  # drawn just after the status line
     assert page.get_by_role("button", name="Resume").count() == 1
+
+    # try here next: a click on the GP mean map fills the form with that spot
+    page.get_by_text("Your hand on the search").click()
+    lr = page.get_by_role("spinbutton", name="lr", exact=True).first
+    dropout = page.get_by_role("spinbutton", name="dropout2_rate", exact=True).first
+    plot = page.locator(".js-plotly-plot").first
+    plot.scroll_into_view_if_needed()
+    box = plot.locator(".nsewdrag").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.75)
+    wait_until(lambda: abs(float(dropout.input_value()) - 0.2) < 0.02,
+               what="the spot clicked in the form: dropout2_rate 0.2")  # fmt: skip
+    assert abs(math.log10(float(lr.input_value())) - math.log10(10**-3.5)) < 0.1  # log axis
+    page.get_by_role("button", name="Train this point next").click()
+    page.get_by_text("Queued (1 waiting): it trains when the study is resumed").wait_for()
+    with sqlite3.connect(server.db) as conn:
+        (queued,) = conn.execute("SELECT params FROM queue").fetchone()
+    queued = json.loads(queued)  # the clicked spot, as the form shows it to six digits
+    assert queued["dropout2_rate"] == pytest.approx(float(dropout.input_value()), rel=1e-5)
+    assert queued["lr"] == pytest.approx(float(lr.input_value()), rel=1e-5)
 
     page.get_by_role("link", name="Studies").click()
     page.get_by_role("heading", name="Studies").wait_for()
@@ -236,7 +256,7 @@ def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
     # A Start from another tab is refused: one worker at a time.
     third = new_page(browser)
     configure_tiny(third, server, name="another")
-    third.get_by_role("button", name="Start").click()
+    third.get_by_role("button", name="Start", exact=True).click()
     third.get_by_text("study 'shared' is running").wait_for()
 
     assert db_trials(server.db, FINISHED) < 40
@@ -335,14 +355,14 @@ def bad_uploads(tmp_path):
 def test_bad_uploads_are_explained_and_start_nothing(browser, server, tmp_path):
     page = new_page(browser)
     page.goto(server.url)
-    page.get_by_role("button", name="Start").wait_for()
+    page.get_by_role("button", name="Start", exact=True).wait_for()
     page.get_by_label("Dataset").click()
     page.get_by_role("option", name="Upload your own .npz").click()
     chooser = page.locator("input[type=file]")
     for path, message in bad_uploads(tmp_path).items():
         chooser.set_input_files(str(path))
         page.get_by_text(message, exact=False).first.wait_for()
-        assert page.get_by_role("button", name="Start").is_disabled()
+        assert page.get_by_role("button", name="Start", exact=True).is_disabled()
     shot(page, "bad-upload")
     assert not server.db.exists() or db_trials(server.db) == []
 
@@ -355,7 +375,7 @@ def test_bad_uploads_are_explained_and_start_nothing(browser, server, tmp_path):
     )
     chooser.set_input_files(str(good))
     page.get_by_text("good-").first.wait_for()
-    expect(page.get_by_role("button", name="Start")).to_be_enabled()
+    expect(page.get_by_role("button", name="Start", exact=True)).to_be_enabled()
 
 
 def test_an_upload_over_the_size_limit_is_refused_by_the_server(browser, tmp_path):
@@ -364,7 +384,7 @@ def test_an_upload_over_the_size_limit_is_refused_by_the_server(browser, tmp_pat
     try:
         page = new_page(browser)
         page.goto(small.url)
-        page.get_by_role("button", name="Start").wait_for()
+        page.get_by_role("button", name="Start", exact=True).wait_for()
         page.get_by_label("Dataset").click()
         page.get_by_role("option", name="Upload your own .npz").click()
         big = tmp_path / "big.npz"
@@ -376,7 +396,7 @@ def test_an_upload_over_the_size_limit_is_refused_by_the_server(browser, tmp_pat
         assert big.stat().st_size > 2 * 1024 * 1024
         page.locator("input[type=file]").set_input_files(str(big))
         page.get_by_text("Upload an .npz file of at most 1 MB").wait_for()
-        expect(page.get_by_role("button", name="Start")).to_be_disabled()
+        expect(page.get_by_role("button", name="Start", exact=True)).to_be_disabled()
         shot(page, "upload-too-large")
     finally:
         small.stop()

@@ -67,10 +67,13 @@ def surrogate_figure(
     space: SearchSpace,
     surface: str = "mean",
     height: int = HEIGHT,
+    pickable: bool = False,
 ) -> go.Figure:
     """A heatmap of the GP's mean, std or acquisition over two parameters: the surrogate's
     (the first two before there is one). With more parameters, the subtitle says at which
-    values of the others the slice is taken.
+    values of the others the slice is taken. ``pickable``: every cell also carries an
+    invisible point named "pick", so a click on the map selects a spot (a heatmap alone
+    sends no click in Plotly's select mode).
 
     Observed trials are dots coloured by accuracy, running trials open diamonds, and the
     next point a star. A log-scale parameter gets a log axis, a categorical one a category
@@ -114,6 +117,23 @@ def surrogate_figure(
             )
         )
         n = surrogate.n_observations
+        if pickable:
+            xs = [show(v) if px.kind == "categorical" else v for v in surrogate.x]
+            ys = [show(v) if py.kind == "categorical" else v for v in surrogate.y]
+            z = np.asarray(getattr(surrogate, attr))
+            fig.add_trace(
+                go.Scatter(
+                    x=[x for _ in ys for x in xs],
+                    y=[y for y in ys for _ in xs],
+                    customdata=z.ravel(),
+                    mode="markers",
+                    name="pick",
+                    showlegend=False,
+                    marker={"size": 10, "opacity": 0},
+                    hovertemplate=f"{px.name}=%{{x}}<br>{py.name}=%{{y}}<br>{attr}="
+                    "%{customdata:.4f}<br>click: try here next<extra></extra>",
+                )
+            )
         note = f"after {n} trial" + ("" if n == 1 else "s")
         if surrogate.slice_note:
             note += f"; {surrogate.slice_note}"

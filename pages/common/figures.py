@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from core import charts
 from core.runner import Snapshot
-from core.space import SearchSpace
+from core.space import Param, SearchSpace, show
 from pages.common.registry import replay_importance, replay_surrogate
+from pages.common.steer import try_key
 
 #: The GP mean map is the page's main chart; the std and acquisition maps stack beside it,
 #: half its height each.
@@ -18,7 +20,9 @@ MAP_HEIGHT = 620
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def figures(version: tuple, _snap: Snapshot, _space: SearchSpace) -> dict[str, go.Figure]:
+def figures(
+    version: tuple, _snap: Snapshot, _space: SearchSpace, pickable: bool = False
+) -> dict[str, go.Figure]:
     """Every chart of a snapshot, built once per snapshot version.
 
     Building Plotly figures costs ~0.2 s of CPU; the Live page redraws every 2 s
@@ -33,6 +37,7 @@ def figures(version: tuple, _snap: Snapshot, _space: SearchSpace) -> dict[str, g
             _space,
             surface,
             height=MAP_HEIGHT if surface == "mean" else MAP_HEIGHT // 2,
+            pickable=pickable and surface == "mean",
         )
         for surface in ("mean", "std", "acq")
     }
@@ -67,19 +72,51 @@ def _pick_axes(snap: Snapshot, space: SearchSpace, key: str) -> tuple[Snapshot, 
     return replace(snap, surrogate=surrogate), (*snap.version, x, y)
 
 
+def _picked(event: Any, snap: Snapshot, space: SearchSpace) -> None:
+    """A click on the GP mean map: its spot fills the "try here next" form
+    (:func:`pages.common.steer.hand_on_search`), and the page reruns to show it."""
+    points = [p for p in (event.selection.points if event else []) if "x" in p and "y" in p]
+    if not points:
+        return
+    spot = (snap.study, points[0]["x"], points[0]["y"])
+    if st.session_state.get("map-picked") == spot:
+        return  # this click was handled
+    st.session_state["map-picked"] = spot
+    surrogate = snap.surrogate
+    for name, shown in ((surrogate.x_name, spot[1]), (surrogate.y_name, spot[2])):
+        st.session_state[try_key(snap.study, name)] = from_axis(space[name], shown)
+    st.toast("Picked on the map: the point is in 'Try here next' below.")
+    st.rerun(scope="app")
+
+
 def surrogate_charts(
-    snap: Snapshot, space: SearchSpace, key: str
+    snap: Snapshot,
+    space: SearchSpace,
+    key: str,
+    pickable: bool = False,
 ) -> tuple[dict[str, go.Figure], Snapshot, tuple]:
     """The three GP charts over the picked axes: the mean large, the std and acquisition
     beside it. Returns every figure of the
     snapshot, and the snapshot with the picked surrogate and its version, for the rest."""
     snap, version = _pick_axes(snap, space, key)
-    figs = figures(version, snap, space)
+    figs = figures(version, snap, space, pickable)
     main, side = st.columns([2, 1])
-    main.plotly_chart(figs["mean"], key=f"{key}-mean", width="stretch")
+    if pickable and snap.surrogate is not None:
+        event = main.plotly_chart(figs["mean"], key=f"{key}-mean", width="stretch",
+                                  on_select="rerun", selection_mode="points")  # fmt: skip
+        _picked(event, snap, space)
+    else:
+        main.plotly_chart(figs["mean"], key=f"{key}-mean", width="stretch")
     for surface in ("std", "acq"):
         side.plotly_chart(figs[surface], key=f"{key}-{surface}", width="stretch")
     return figs, snap, version
+
+
+def from_axis(p: Param, shown: Any) -> Any:
+    """A value read off a map's axis as parameter ``p`` takes it (a category by its name)."""
+    if p.kind == "categorical":
+        return next(c for c in p.choices if show(c) == str(shown))
+    return int(round(float(shown))) if p.kind == "int" else float(shown)
 
 
 #: The views of a space beyond the GP charts, built only when chosen: the Live page

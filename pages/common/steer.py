@@ -12,23 +12,38 @@ from core.study import Study
 from pages.common.registry import store
 
 
+def try_key(study: str, name: str) -> str:
+    """The session key of the "try here next" input of parameter ``name`` (a click on the
+    GP mean map sets it)."""
+    return f"try-{study}-{name}"
+
+
 def _field(form: Any, p: Param, default: Any, key: str) -> Any:
-    """One input for parameter ``p``, starting at ``default``."""
+    """One input for parameter ``p``, starting at ``default`` unless the session holds a
+    value for it (a spot picked on the map)."""
+    if key not in st.session_state:
+        st.session_state[key] = default if p.kind == "categorical" else (
+            int(default) if p.kind == "int" else float(default)
+        )  # fmt: skip
     if p.kind == "categorical":
-        return form.selectbox(p.name, list(p.choices), index=list(p.choices).index(default),
-                              key=key)  # fmt: skip
+        return form.selectbox(p.name, list(p.choices), key=key)
     if p.kind == "int":
-        return form.number_input(p.name, min_value=int(p.low), max_value=int(p.high),
-                                 value=int(default), step=1, key=key, help=p.describe())  # fmt: skip
+        return form.number_input(p.name, min_value=int(p.low), max_value=int(p.high), step=1,
+                                 key=key, help=p.describe())  # fmt: skip
     # no min/max here: a value outside the range gets the core's message naming it
-    return form.number_input(p.name, value=float(default), format="%.6g", key=key,
-                             help=p.describe())  # fmt: skip
+    return form.number_input(p.name, format="%.6g", key=key, help=p.describe())
 
 
-def _point(form: Any, space: SearchSpace, start: dict[str, Any], key: str) -> dict[str, Any]:
+def tell_key(study: str, name: str) -> str:
+    return f"tell-{study}-{name}"
+
+
+def _point(
+    form: Any, space: SearchSpace, start: dict[str, Any], study: str, key: Any
+) -> dict[str, Any]:
     columns = form.columns(min(len(space.params), 4))
     return {
-        p.name: _field(columns[i % len(columns)], p, start[p.name], f"{key}-{p.name}")
+        p.name: _field(columns[i % len(columns)], p, start[p.name], key(study, p.name))
         for i, p in enumerate(space.params)
     }
 
@@ -45,13 +60,13 @@ def hand_on_search(study: Study, next_point: dict[str, Any] | None) -> None:
         with left.form(f"try-{study.name}"):
             st.markdown("**Try here next.** The next trial trains at this point, marked "
                         "'chosen by you'; it starts at the GP's next point.")  # fmt: skip
-            point = _point(st, space, start, f"try-{study.name}")
+            point = _point(st, space, start, study.name, try_key)
             if st.form_submit_button("Train this point next"):
                 _say(lambda: steer.try_next(store(), study.name, point))
         with right.form(f"tell-{study.name}"):
             st.markdown("**Add a known result** trained elsewhere: told to the GP, marked "
                         "'added by you', not counted in the study's total.")  # fmt: skip
-            point = _point(st, space, start, f"tell-{study.name}")
+            point = _point(st, space, start, study.name, tell_key)
             value = st.number_input("validation accuracy", min_value=0.0, max_value=1.0,
                                     value=None, format="%.4f", key=f"tell-{study.name}-value")  # fmt: skip
             if st.form_submit_button("Tell the GP"):
