@@ -24,7 +24,7 @@ from core.optimizer import Strategy, Surrogate
 from core.replay import recommendation, tell, told_strategy
 from core.status import StudyStatus, TrialOrigin, TrialStatus
 from core.steer import inherited, told_trial
-from core.store import Store
+from core.store import Queued, Store
 from core.study import Study, StudyConfig, Trial, best_of, convergence_note
 from core.trainer import (
     EpochMetrics,
@@ -272,19 +272,18 @@ class Runner:
         free = list(range(pool.slots))
         running: dict[Future, tuple[int, dict[str, float], bool]] = {}  # slot, params, retry
         retries: list[dict[str, float]] = []  # points whose worker was lost, to train again
-        chosen: list[dict[str, Any]] = []  # points a person asked for, trained first
 
-        def take_queue() -> None:
-            """A person's points join ``chosen``; their typed-in results are stored and told
-            at once (numbered as they arrive, so a rebuilt optimizer tells them in order)."""
+        def take_results() -> None:
+            """A person's typed-in results are stored (taken from the queue in the same
+            write) and told at once, numbered as they arrive, so a rebuilt optimizer tells
+            them in the same order."""
             nonlocal number
-            for item in self.store.take_queued(self.name):
+            for item in self.store.queued(self.name):
                 if item.value is None:
-                    chosen.append(item.params)
                     continue
                 number += 1
                 trial = told_trial(number, item.params, item.value)
-                self.store.add_results(self.name, [trial])
+                self.store.add_results(self.name, [trial], queued=[item.id])
                 tell(strategy, trial)
                 pending = [params for _, params, _ in running.values()]
                 self._record(trial, surrogate=self._surrogate(strategy, pending))
@@ -294,7 +293,7 @@ class Runner:
         threads = ThreadPoolExecutor(pool.slots, thread_name_prefix=f"trial-{self.name}")
         try:
             while True:
-                take_queue()
+                take_results()
                 while (
                     free
                     and not (stopped or self._stop.is_set() or self._ended_early)
@@ -303,14 +302,19 @@ class Runner:
                     number += 1
                     pending = [params for _, params, _ in running.values()]
                     retry = bool(retries)
-                    origin = TrialOrigin.CHOSEN if chosen and not retry else TrialOrigin.SEARCH
-                    guided = strategy.is_guided(len(pending)) and not retry and not chosen
+                    # a point a person chose trains before the optimizer's next; its queue
+                    # entry is taken as the trial starts, in one write
+                    chosen = None if retry else self._next_chosen()
+                    origin = TrialOrigin.SEARCH if chosen is None else TrialOrigin.CHOSEN
+                    guided = strategy.is_guided(len(pending)) and not retry and chosen is None
                     if retry:
                         params = retries.pop(0)
                     else:
-                        params = chosen.pop(0) if chosen else strategy.ask(pending)
+                        params = strategy.ask(pending) if chosen is None else chosen.params
                     slot = free.pop(0)
-                    trial = self._start_trial(number, params, guided, origin)
+                    trial = self._start_trial(
+                        number, params, guided, origin, None if chosen is None else chosen.id
+                    )
                     future = threads.submit(self._train, pool.trainers[slot], trial)
                     running[future] = (slot, params, retry)
                 if not running:
@@ -366,8 +370,6 @@ class Runner:
             raise
         finally:
             threads.shutdown(wait=True)
-            for params in chosen:  # taken from the queue, never trained: back for a resume
-                self.store.enqueue(self.name, params)
         if stopped or self._stop.is_set():
             return StudyStatus.STOPPED
         trials = self.snapshot().trials
@@ -386,14 +388,19 @@ class Runner:
             self._finish(trial)
             self._record(trial)
 
+    def _next_chosen(self) -> Queued | None:
+        """The oldest point a person queued to try next, if any."""
+        return next((q for q in self.store.queued(self.name) if q.value is None), None)
+
     def _start_trial(
         self,
         number: int,
         params: dict[str, float],
         guided: bool,
         origin: TrialOrigin = TrialOrigin.SEARCH,
+        queued: int | None = None,
     ) -> Trial:
-        self.store.start_trial(self.name, number, params, guided, origin)
+        self.store.start_trial(self.name, number, params, guided, origin, queued)
         trial = Trial(number, params, TrialStatus.RUNNING, guided=guided,
                       started_at=time.time(), origin=origin)  # fmt: skip
         with self._lock:

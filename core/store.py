@@ -195,7 +195,10 @@ class Store:
         params: Mapping[str, float],
         guided: bool,
         origin: str = TrialOrigin.SEARCH,
+        queued: int | None = None,
     ) -> None:
+        """A trial starts; ``queued``: the queue entry it trains, taken in the same
+        transaction (a process killed at any moment leaves the point queued or started)."""
         now = time.time()
         with self._tx() as conn:
             conn.execute(
@@ -204,14 +207,18 @@ class Store:
                 (number, json.dumps(dict(params)), TrialStatus.RUNNING, int(guided), now,
                  str(origin), name),
             )  # fmt: skip
+            if queued is not None:
+                conn.execute("DELETE FROM queue WHERE id = ?", (queued,))
             conn.execute("UPDATE studies SET updated_at = ? WHERE name = ?", (now, name))
 
-    def add_results(self, name: str, trials: Sequence[Trial]) -> None:
+    def add_results(self, name: str, trials: Sequence[Trial], queued: Sequence[int] = ()) -> None:
         """Store finished trials this study did not train (typed-in results, a warm start's
-        trials) as they are, numbers included, in one transaction."""
+        trials) as they are, numbers included, and take the ``queued`` entries they came
+        from, in one transaction."""
         now = time.time()
         with self._tx() as conn:
             self._insert_results(conn, name, trials, now)
+            conn.executemany("DELETE FROM queue WHERE id = ?", [(i,) for i in queued])
             conn.execute("UPDATE studies SET updated_at = ? WHERE name = ?", (now, name))
 
     @staticmethod
@@ -231,7 +238,8 @@ class Store:
     # -- a person's hand on the search: points to try next, results to tell ----
     def enqueue(self, name: str, params: Mapping[str, Any], value: float | None = None) -> int:
         """Queue a point to train next (``value`` None) or a result trained elsewhere, for
-        the process that runs the study to take; returns how many wait now."""
+        the process that runs the study to take (:meth:`start_trial`, :meth:`add_results`);
+        returns how many wait now."""
         with self._tx() as conn:
             row = conn.execute("SELECT id FROM studies WHERE name = ?", (name,)).fetchone()
             if row is None:
@@ -253,19 +261,7 @@ class Store:
                 "WHERE s.name = ? ORDER BY q.id",
                 (name,),
             ).fetchall()
-        return [Queued(json.loads(r["params"]), r["value"]) for r in rows]
-
-    def take_queued(self, name: str) -> list[Queued]:
-        """Take (and remove) everything in the study's queue, oldest first, in one
-        transaction: two processes never take the same entry."""
-        with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT q.* FROM queue q JOIN studies s ON s.id = q.study_id "
-                "WHERE s.name = ? ORDER BY q.id",
-                (name,),
-            ).fetchall()
-            conn.executemany("DELETE FROM queue WHERE id = ?", [(r["id"],) for r in rows])
-        return [Queued(json.loads(r["params"]), r["value"]) for r in rows]
+        return [Queued(r["id"], json.loads(r["params"]), r["value"]) for r in rows]
 
     def add_epoch(self, name: str, number: int, history: list[Mapping[str, float]]) -> None:
         with self._tx() as conn:
@@ -327,6 +323,7 @@ class Store:
 class Queued:
     """A point a person asked to try next (``value`` None), or a result they typed in."""
 
+    id: int
     params: dict[str, Any]
     value: float | None = None
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from core import steer
 from core.cli import main
 from core.store import Store, StudyNotFound
 
@@ -113,6 +114,8 @@ def test_a_process_killed_mid_trial_loses_only_that_trial_and_resume_finishes(tm
             time.sleep(0.05)
         else:
             pytest.fail("the tuner never reached its third trial")
+        with Store(db) as other:  # a point to try next, queued as the command line does
+            steer.try_next(other, "crash", {"dropout2_rate": 0.45, "lr": 2e-4})
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
@@ -125,6 +128,7 @@ def test_a_process_killed_mid_trial_loses_only_that_trial_and_resume_finishes(tm
     assert [t.status for t in study.trials][:2] == ["complete", "complete"]
     assert study.trials[-1].status == "running"
     kept = {t.number: t.value for t in study.trials if t.status == "complete"}
+    assert [q.params for q in store.queued("crash")] == [{"dropout2_rate": 0.45, "lr": 2e-4}]
     store.close()
 
     out_path = tmp_path / "best.json"
@@ -135,6 +139,10 @@ def test_a_process_killed_mid_trial_loses_only_that_trial_and_resume_finishes(tm
     assert len(study.finished_trials) == 4
     assert {t.number: t.value for t in study.trials if t.number in kept} == kept
     assert study.trials[2].status == "cancelled" and "interrupted" in study.trials[2].error
+    # the queued point outlived the kill and trained first on resume
+    assert study.trials[3].kind == "chosen by you" and study.trials[3].status == "complete"
+    assert study.trials[3].params == {"dropout2_rate": 0.45, "lr": 2e-4}
+    assert store.queued("crash") == []
     assert out_path.exists()
     store.close()
 
@@ -205,7 +213,6 @@ def test_every_writer_of_the_store_is_one_transaction(store, tiny_config):
             "tiny", [told_trial(2, {"dropout2_rate": 0.3, "lr": 1e-3}, 0.8)]
         ),  # fmt: skip
         "enqueue": lambda: store.enqueue("tiny", {"dropout2_rate": 0.4, "lr": 1e-3}),
-        "take_queued": lambda: store.take_queued("tiny"),
     }
     public = {n for n, _ in inspect.getmembers(Store, inspect.isfunction) if not n.startswith("_")}
     assert public - READERS == set(writers), "a writer this test does not cover"
