@@ -144,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
         help="start from the finished trials of STUDY (same parameters; those outside these "
         "bounds are left out): told to the GP first, not counted in this study's total",
     )
+    tune.add_argument("--note", default="", metavar="TEXT", help="a note stored with the study")
     tune.add_argument("--seed", type=int, default=1)
     tune.add_argument("--db", default=str(DEFAULT_DB), help=f"SQLite file ({DEFAULT_DB})")
     tune.add_argument("--name", default=None, help="study name (default: dataset-optimizer-time)")
@@ -261,6 +262,11 @@ def _parser() -> argparse.ArgumentParser:
     tel.add_argument("--value", type=float, required=True, metavar="ACC",
                      help="its validation accuracy, between 0 and 1")  # fmt: skip
     tel.add_argument("--db", default=str(DEFAULT_DB))
+
+    note = sub.add_parser("note", help="set a study's note (shown on Studies, in the exports)")
+    note.add_argument("study")
+    note.add_argument("text", help="the note; '' clears it")
+    note.add_argument("--db", default=str(DEFAULT_DB))
 
     res = sub.add_parser("resume", help="continue an interrupted study to its configured total")
     res.add_argument("study")
@@ -482,6 +488,10 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
             else:
                 out.write(text + ("" if text.endswith("\n") else "\n"))
             return 0
+        if args.command == "note":
+            store.set_note(args.study, args.text)
+            out.write(f"{args.study}: note {'set' if args.text.strip() else 'cleared'}\n")
+            return 0
         if args.command in ("enqueue", "tell"):
             from core import steer
 
@@ -553,6 +563,8 @@ def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> i
     from core.api import start
 
     runner = start(config, store, runs_dir=Path(args.db).parent, log=err)
+    if args.note:
+        store.set_note(config.name, args.note)
     _watch(runner, err)
     return _finish(store, runner, config.name, args.export, out, err)
 

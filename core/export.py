@@ -4,6 +4,7 @@ and the replay as one HTML file."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from typing import Any
@@ -67,6 +68,7 @@ def best_params(study: Study) -> dict[str, Any]:
         "best_observed": picked["best_observed"] if picked else None,
         "test_accuracy": final.get("test_accuracy"),
         "study": study.name,
+        "note": study.note,
         "dataset": cfg.dataset,
         "trials": len(study.counted_trials),
         "completed_trials": sum(1 for t in study.trials if t.status == TrialStatus.COMPLETE),
@@ -140,6 +142,8 @@ def replay_html(study: Study, steps: list[Surrogate | None] | None = None) -> st
     from core.charts.replay import TITLE, replay_figure
 
     steps = replay_steps(study) if steps is None else steps
-    title = f"{study.name}: {TITLE}"
+    title = f"{study.name}: {TITLE}" + (
+        f"<br><sup>{html.escape(study.note)}</sup>" if study.note else ""
+    )
     fig = replay_figure(steps, study.finished_trials, study.config.space, title=title)
     return fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False)

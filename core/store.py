@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS studies (
     final TEXT,
     owner_pid INTEGER,
     val_samples INTEGER,
+    note TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
@@ -68,7 +69,7 @@ ADDED_TRIAL_COLUMNS = {
     "origin": "TEXT NOT NULL DEFAULT 'search'",
 }
 #: Columns added to ``studies`` since its first version.
-ADDED_STUDY_COLUMNS = {"val_samples": "INTEGER"}
+ADDED_STUDY_COLUMNS = {"val_samples": "INTEGER", "note": "TEXT NOT NULL DEFAULT ''"}
 
 
 class StudyNotFound(KeyError):
@@ -153,6 +154,16 @@ class Store:
                 (json.dumps(dict(final)), time.time(), name),
             )
 
+    def set_note(self, name: str, note: str) -> None:
+        """A person's free-text note on the study (what it was for, what they saw)."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE studies SET note = ?, updated_at = ? WHERE name = ?",
+                (str(note).strip(), time.time(), name),
+            )
+            if cur.rowcount == 0:
+                raise StudyNotFound(name)
+
     def set_val_samples(self, name: str, n: int) -> None:
         """Record how many validation samples score each trial (what floors the GP's noise)."""
         with self._tx() as conn:
@@ -182,6 +193,7 @@ class Store:
             final=json.loads(row["final"]) if row["final"] else None,
             owner_pid=row["owner_pid"],
             val_samples=row["val_samples"],
+            note=row["note"],
         )
 
     def list(self) -> list[Study]:

@@ -254,6 +254,8 @@ class Study:
     owner_pid: int | None = None
     #: how many validation samples score each trial (None before its first run)
     val_samples: int | None = None
+    #: a person's free-text note on the study
+    note: str = ""
 
     @property
     def name(self) -> str:

@@ -14,6 +14,7 @@ from pages.common.registry import registry, replay_surrogate, store
 from pages.common.widgets import (
     best_card,
     model_file,
+    plain,
     resume_note,
     stop_if_no_studies,
     use_app_navigation,
@@ -52,6 +53,13 @@ name = st.selectbox("Open a study", names, index=names.index(chosen), key="studi
 study = by_name[name]
 
 st.subheader(f"{name} — {study.display_status}")
+if study.note:
+    st.markdown(f"*{plain(study.note)}*")
+with st.popover("Note", help="A free-text note on this study: stored with it, in its exports."):
+    text = st.text_area("Note on this study", value=study.note, key=f"note-{name}")
+    if st.button("Save note", key=f"note-save-{name}"):
+        store().set_note(name, text)
+        st.rerun()
 best_card(study)
 if study.error:
     st.error(f"This study failed: {study.error}")

@@ -389,3 +389,21 @@ def test_a_person_tries_a_point_and_adds_a_result_on_live_and_warm_starts_on_tun
     at.selectbox(key="tune_warm_start").set_value("mine").run()
     assert not at.exception and not at.error
     assert any("This study starts from 1 trial of 'mine'." in c.value for c in at.caption)
+
+
+def test_a_note_written_on_studies_is_stored_shown_and_exported(db):
+    from core import export
+    from core.study import StudyConfig
+
+    with Store(db) as store:
+        store.create_study(StudyConfig(name="noted", dataset="digits", init_points=2, n_iter=1))
+    at = open_app("pages/studies.py")
+    assert not at.exception
+    at.text_area(key="note-noted").set_value("lr *below* 1e-3 diverges [checked]")
+    next(b for b in at.button if b.label == "Save note").click().run()
+    assert not at.exception
+    assert any("lr \\*below\\* 1e\\-3" in m.value for m in at.markdown)  # shown as typed
+    with Store(db) as store:
+        study = store.load("noted")
+    assert study.note == "lr *below* 1e-3 diverges [checked]"
+    assert json.loads(export.best_params_json(study))["note"] == study.note

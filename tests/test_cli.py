@@ -235,3 +235,10 @@ def test_tell_enqueue_and_warm_start_from_the_command_line(tmp_path):
     assert re.search(r"second\s+complete\s+2/2 ", out)  # inherited trials count no budget
     code, _, err = run("tune", *tiny, "--name", "third", "--warm-start", "nowhere")
     assert code == 2 and "warm start: no study named 'nowhere'" in err
+
+    code, out, _ = run("note", "second", "started from first", "--db", db)
+    assert (code, out) == (0, "second: note set\n")
+    code, out, _ = run("export", "second", "--db", db)
+    assert json.loads(out)["note"] == "started from first"
+    code, _, err = run("note", "ghost", "x", "--db", db)
+    assert code == 2 and "no study named 'ghost'" in err

@@ -213,6 +213,7 @@ def test_every_writer_of_the_store_is_one_transaction(store, tiny_config):
             "tiny", [told_trial(2, {"dropout2_rate": 0.3, "lr": 1e-3}, 0.8)]
         ),  # fmt: skip
         "enqueue": lambda: store.enqueue("tiny", {"dropout2_rate": 0.4, "lr": 1e-3}),
+        "set_note": lambda: store.set_note("tiny", "a note"),
     }
     public = {n for n, _ in inspect.getmembers(Store, inspect.isfunction) if not n.startswith("_")}
     assert public - READERS == set(writers), "a writer this test does not cover"
