@@ -29,6 +29,7 @@ from core.space import show
 from core.status import StudyStatus, TrialOrigin
 from core.store import DEFAULT_DB, Store, StudyNotFound
 from core.study import Study, convergence_note, repeats
+from core.trainer import quiet_tensorflow
 
 if TYPE_CHECKING:
     from core.space import SearchSpace
@@ -319,9 +320,13 @@ def _watch(runner: Runner, out: TextIO) -> None:
     report.close()
 
 
-def _state(snap: Snapshot) -> str:
+def _state(snap: Snapshot, running: bool = True) -> str:
+    """The ETA and the best so far, after the running trials' epochs when ``running`` (a
+    finished trial's line leaves out the next trial's epoch 0)."""
     epochs = snap.epochs_per_trial
-    if len(snap.running) > 1:
+    if not running:
+        text = ""
+    elif len(snap.running) > 1:
         text = "running " + ", ".join(
             f"#{t.number} epoch {len(t.history)}/{epochs}" for t in snap.running
         )
@@ -377,7 +382,7 @@ class _Log:
             epochs = len(trial.history)
             self._write(
                 f"trial {self._done}/{snap.total} (#{trial.number}) {trial.status}: {result} "
-                f"after {epochs} epoch{'' if epochs == 1 else 's'} ({_state(snap)})"
+                f"after {epochs} epoch{'' if epochs == 1 else 's'} ({_state(snap, False)})"
             )
         if snap.status != self._status:
             self._status = snap.status
@@ -502,6 +507,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
                 said = steer.tell_result(store, args.study, point, args.value)
             out.write(f"{args.study}: {said}\n")
             return 0
+        if args.command in ("tune", "resume"):
+            quiet_tensorflow()  # its start-up lines, silenced once for the whole study
         if args.command == "resume":
             study = store.load(args.study)
             if study.remaining == 0 and (study.final or not study.config.final_test):

@@ -38,6 +38,7 @@ from core.trainer import (
     TrialCancelled,
     TrialDiverged,
     TrialOutcome,
+    quiet_tensorflow,
 )
 from core.worker import RECYCLE_AFTER, DataInfo, LocalTrainer, Trainer, make_trainer
 
@@ -203,10 +204,7 @@ class TrialActor:
     """
 
     def __init__(self, dataset: Dataset, threads: int, model: Any = None) -> None:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        quiet_tensorflow(threads)
         self._trainer = LocalTrainer(dataset, model)
         self._epochs: list[EpochMetrics] = []
         self._cancel = threading.Event()

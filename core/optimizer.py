@@ -845,6 +845,8 @@ class BayesStrategy(Strategy):
         seen = sum(1 for o in self.observations if not o.failed)
         if not self.guided or seen < default_init_points(self.space.dim):
             return None
+        if not any(o.complete for o in self.observations):
+            return None  # only failures and partial values: no verdict on what can be reached
         fitted = self.fit()
         tried = fitted.space.params
         rng = np.random.default_rng([self.seed, len(self.observations), 3])

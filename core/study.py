@@ -201,7 +201,11 @@ class Trial:
 
 
 def convergence_note(trials: tuple[Trial, ...]) -> str | None:
-    """A plain sentence on whether more trials are likely to pay, from the last estimate."""
+    """A plain sentence on whether more trials are likely to pay, from the last estimate;
+    None before one, and while no trial has completed (a bound over failures says nothing
+    about what training can reach)."""
+    if not any(t.status == TrialStatus.COMPLETE for t in trials):
+        return None
     last = next((t for t in reversed(trials) if t.regret_bound is not None), None)
     if last is None:
         return None

@@ -8,7 +8,9 @@ validation split after the last epoch (the seed scored 10 batches of its test se
 from __future__ import annotations
 
 import math
+import os
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -317,3 +319,26 @@ def train_final(
         raise TrialCancelled("stopped by the user")
     loss, accuracy = net.evaluate(dataset.x_test, dataset.y_test, verbose=0)
     return FinalModel(net, float(accuracy), float(loss), history, time.perf_counter() - started)
+
+
+def quiet_tensorflow(threads: int | None = None) -> None:
+    """Import TensorFlow and start its devices once per process with file descriptor 2
+    pointed at /dev/null: its C++ start-up lines (absl's "before InitializeLog", the CUDA
+    stub, the CPU feature guard) are printed before any log level applies, and would
+    otherwise greet every trial process. ``threads``: its op parallelism, set before the
+    runtime starts. A failed import still raises, once stderr is back."""
+    if "tensorflow" in sys.modules and threads is None:
+        return
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        if threads:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

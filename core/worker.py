@@ -33,6 +33,7 @@ from core.trainer import (
     TrialCancelled,
     TrialDiverged,
     TrialOutcome,
+    quiet_tensorflow,
     train_final,
     train_trial,
 )
@@ -180,6 +181,7 @@ def _watch_parent(parent: int) -> None:
 
 def _serve(conn: Any, cancel: Any, dataset: Dataset, parent: int, model: Any = None) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    quiet_tensorflow()  # one start-up, silent: a study of many trials replaces this process
     # Ctrl-C in a terminal reaches the whole process group: the parent decides what it
     # means (stop at the next batch), and this process is told through ``cancel``
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,5 +1,6 @@
 import io
 import json
+import os
 import re
 
 import pytest
@@ -56,7 +57,7 @@ def test_tune_on_digits_end_to_end_writes_best_params(tmp_path):
         f"trial {k}/6 (#{k}) complete" for k in range(1, 7)
     ]
     assert "\r" not in err and "best 0." in lines[-1]
-    assert all(" after 1 epoch (" in line for line in lines)  # the trial's, not the next one's
+    assert all(" after 1 epoch (eta " in line for line in lines)  # not the next trial's epoch
     assert "<- recommended" in out and "recommended: trial" in out and " ± " in out
     data = json.loads(best.read_text())
     assert set(data["params"]) == {"dropout2_rate", "lr"}
@@ -242,3 +243,24 @@ def test_tell_enqueue_and_warm_start_from_the_command_line(tmp_path):
     assert json.loads(out)["note"] == "started from first"
     code, _, err = run("note", "ghost", "x", "--db", db)
     assert code == 2 and "no study named 'ghost'" in err
+
+
+def test_tensorflows_start_up_lines_never_reach_the_terminal(tmp_path):
+    """11 trials: the study trains in a child process, replaced after 10; neither that
+    process nor the command prints TensorFlow's C++ start-up lines."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "tune", "--dataset", "digits", "--db",
+         str(tmp_path / "s.db"), "--init-points", "11", "--n-iter", "0", "--epochs", "1",
+         "--max-train-samples", "64", "--pruner", "none", "--name", "quiet"],
+        cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "trial 11/11 (#11) " in proc.stderr
+    for line in ("absl::InitializeLog", "cudart_stub", "cpu_feature_guard", "cuInit"):
+        assert line not in proc.stderr + proc.stdout

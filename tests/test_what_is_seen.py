@@ -89,6 +89,19 @@ def test_no_verdict_before_the_gp_has_seen_enough():
     assert only_failures.convergence() is None
 
 
+def test_a_study_whose_every_trial_failed_gets_no_verdict():
+    from core.study import convergence_note
+
+    failed = tuple(
+        Trial(n, {"x": 0.1 * n, "y": 0.5}, TrialStatus.FAILED, error="diverged",
+              regret_bound=0.003, noise_std=0.001)
+        for n in range(1, 7)
+    )  # fmt: skip
+    assert convergence_note(failed) is None
+    one = (*failed, Trial(7, {"x": 0.9, "y": 0.5}, TrialStatus.COMPLETE, value=0.9))
+    assert convergence_note(one).startswith("After trial 6, more trials could still beat")
+
+
 def test_a_proposal_next_to_a_tried_point_is_made_a_deliberate_repeat():
     s = make_strategy("bayes", UNIT2, seed=1, init_points=0)
     s.tell({"x": 0.5, "y": 0.5}, 0.9)
