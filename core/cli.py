@@ -244,25 +244,19 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--db", default=str(DEFAULT_DB))
     exp.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
 
-    enq = sub.add_parser(
-        "enqueue",
-        help="train this point next (try here next): the study takes it before its next trial",
-    )
-    enq.add_argument("study")
-    enq.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                     required=True, help="a value for each parameter (repeat the option)")  # fmt: skip
-    enq.add_argument("--db", default=str(DEFAULT_DB))
-
-    tel = sub.add_parser(
-        "tell",
-        help="add a result trained elsewhere: told to the GP, not counted in the total",
-    )
-    tel.add_argument("study")
-    tel.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                     required=True, help="a value for each parameter (repeat the option)")  # fmt: skip
-    tel.add_argument("--value", type=float, required=True, metavar="ACC",
-                     help="its validation accuracy, between 0 and 1")  # fmt: skip
-    tel.add_argument("--db", default=str(DEFAULT_DB))
+    for command, said in (
+        ("enqueue", "train this point next (try here next): the study takes it before its "
+         "next trial"),
+        ("tell", "add a result trained elsewhere: told to the GP, not counted in the total"),
+    ):  # fmt: skip
+        point = sub.add_parser(command, help=said)
+        point.add_argument("study")
+        point.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                           required=True, help="a value for each parameter (repeat it)")  # fmt: skip
+        if command == "tell":
+            point.add_argument("--value", type=float, required=True, metavar="ACC",
+                               help="its validation accuracy, between 0 and 1")  # fmt: skip
+        point.add_argument("--db", default=str(DEFAULT_DB))
 
     note = sub.add_parser("note", help="set a study's note (shown on Studies, in the exports)")
     note.add_argument("study")

@@ -10,7 +10,6 @@ import math
 import os
 import re
 import sqlite3
-import time
 from pathlib import Path
 
 import numpy as np
@@ -96,15 +95,6 @@ def start(page):
     page.get_by_role("heading", name="Live").wait_for()
 
 
-def try_wait(predicate, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def chosen_status(db):
     with sqlite3.connect(db) as conn:
         row = conn.execute("SELECT status FROM trials WHERE origin = 'chosen'").fetchone()
@@ -124,7 +114,7 @@ def plot_text(page, index=0):
     return page.locator(".js-plotly-plot").nth(index).inner_text()
 
 
-def test_tune_watch_stop_reload_and_download(browser, server, tmp_path):
+def test_tune_watch_stop_reload_and_download(browser, server, tmp_path, wait_for):
     page = new_page(browser)
     # 40 trials: far more than train before the Stop below, however slow the machine
     configure_tiny(page, server, init_points=2, n_iter=38, epochs=2, batch=16, name="e2e")
@@ -161,7 +151,7 @@ def test_tune_watch_stop_reload_and_download(browser, server, tmp_path):
 
     def clicked():  # a click landing while Live's 2-s redraw replaces the chart is lost
         page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.75)
-        return try_wait(lambda: abs(float(dropout.input_value()) - 0.2) < 0.02, 8)
+        return wait_for(lambda: abs(float(dropout.input_value()) - 0.2) < 0.02, 8)
 
     assert any(clicked() for _ in range(4)), "the spot clicked never reached the form"
     assert abs(math.log10(float(lr.input_value())) - math.log10(10**-3.5)) < 0.1  # log axis
