@@ -32,11 +32,14 @@ def try_next(store: Store, name: str, values: Mapping[str, Any]) -> str:
     Returns a sentence for the person."""
     study, point = _study_for(store, name, values)
     waiting = sum(1 for q in store.queued(name) if q.value is None)
+    training = sum(1 for t in study.trials if t.status == TrialStatus.RUNNING)
+    if study.display_status.active:
+        waiting += training  # trials started already take their places in the total
     if study.remaining - waiting <= 0:
         raise ValueError(
             f"study {name!r} has no trial left to train this point (its {study.config.total} "
-            "are done or already chosen): start a new study from its trials (warm start) "
-            "to try more"
+            "are done, training or already chosen): start a new study from its trials (warm "
+            "start) to try more"
         )
     count = store.enqueue(name, point)
     when = "next" if study.display_status.active else "when the study is resumed"
