@@ -205,9 +205,9 @@ def test_two_starts_at_the_same_moment_run_one_study_and_store_nothing_else(
     registry = Registry(store, runs_dir=tmp_path)
     real_create = store.create_study
 
-    def slow_create(config):  # widens the window between the busy check and the insert
+    def slow_create(config, *inherited):  # widens the window between the check and the insert
         time.sleep(0.3)
-        return real_create(config)
+        return real_create(config, *inherited)
 
     monkeypatch.setattr(store, "create_study", slow_create)
     barrier = threading.Barrier(2)
