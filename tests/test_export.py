@@ -9,10 +9,19 @@ from core import export
 from core.runner import Registry
 
 
-@pytest.fixture
-def finished(store, tiny_config, digits, tmp_path):
-    Registry(store, runs_dir=tmp_path).create(tiny_config(), dataset=digits).join(120)
-    return store.load("tiny")
+@pytest.fixture(scope="module")
+def finished(digits, tmp_path_factory):
+    """One tiny finished study, shared by the tests that only read it."""
+    from core.store import Store
+    from core.study import StudyConfig
+    from core.trainer import Budget
+
+    tmp = tmp_path_factory.mktemp("finished")
+    config = StudyConfig(name="tiny", dataset="digits", init_points=2, n_iter=2,
+                         budget=Budget(epochs=1, batch_size=64), seed=1)  # fmt: skip
+    with Store(tmp / "studies.db") as store:
+        Registry(store, runs_dir=tmp).create(config, dataset=digits).join(120)
+        return store.load("tiny")
 
 
 def test_best_params_json_has_the_documented_shape(finished):
