@@ -214,9 +214,16 @@ def test_tune_watch_stop_reload_and_download(browser, server, tmp_path, wait_for
 
     # a warm start from Tune: the stopped study's trials, told first and marked inherited
     configure_tiny(page, server, init_points=1, n_iter=39, epochs=2, batch=16, name="warm")
-    page.get_by_role("combobox", name="Start from the trials of (warm start)").click()
-    page.get_by_role("option", name="e2e").click()
-    page.get_by_text("This study starts from").wait_for()
+
+    def warm_started():  # the list closes if a rerun of the form redraws it meanwhile
+        page.get_by_role("combobox", name="Start from the trials of (warm start)").click()
+        option = page.get_by_role("option", name="e2e")
+        if not wait_for(lambda: option.count() > 0, 10):
+            return False
+        option.click()
+        return wait_for(lambda: page.get_by_text("This study starts from").count() > 0, 20)
+
+    assert any(warm_started() for _ in range(3)), "the warm start was never chosen"
     start(page)
     page.get_by_text("inherited", exact=True).first.wait_for(state="attached")
     page.get_by_role("button", name="Stop").click()
