@@ -365,11 +365,10 @@ class Runner:
                             self._cancel_running.set()
         except BaseException:
             self._cancel_running.set()  # no trial trains on after the study failed
-            threads.shutdown(wait=True)
-            self._store_ended(running)
             raise
         finally:
             threads.shutdown(wait=True)
+            self._store_ended(running)  # none when the loop ended normally
         if stopped or self._stop.is_set():
             return StudyStatus.STOPPED
         trials = self.snapshot().trials

@@ -23,10 +23,10 @@ BELOW = -0.2
 
 def _step_traces(
     surrogate: Surrogate, trials: Sequence[Trial], space: SearchSpace, height: int
-) -> tuple[list[go.BaseTraceType], str]:
+) -> tuple[list[go.BaseTraceType], go.Layout]:
     """The traces of one step, always four and in one order (a frame replaces the traces
     at the same places): the mean, the trials so far, the newest trial ringed, the next
-    point; and the step's subtitle."""
+    point; and the step's map layout (its subtitle says after how many trials)."""
     fig = surrogate_figure(surrogate, trials, space, "mean", height)
     by_name = {t.name: t for t in fig.data}
     px, py = space[surrogate.x_name], space[surrogate.y_name]
@@ -42,7 +42,7 @@ def _step_traces(
     )
     empty = go.Scatter(x=[], y=[], mode="markers", name="next point")
     traces = [fig.data[0], by_name["trials"], ring, by_name.get("next point", empty)]
-    return traces, fig.layout.title.subtitle.text
+    return traces, fig.layout
 
 
 def replay_figure(
@@ -67,9 +67,11 @@ def replay_figure(
     # one colour scale for every step, so a colour means the same accuracy throughout
     means = np.concatenate([np.ravel(s.mean) for _, s in shown])
     values = [t.value for t in trials if t.value is not None and np.isfinite(t.value)]
-    frames = []
+    frames, layouts = [], []
     for k, surrogate in shown:
-        traces, note = _step_traces(surrogate, trials[:k], space, height)
+        traces, layout = _step_traces(surrogate, trials[:k], space, height)
+        layouts.append(layout)
+        note = layout.title.subtitle.text
         traces[0].update(zmin=float(means.min()), zmax=float(means.max()), zauto=False)
         if values:
             traces[1].marker.update(cmin=min(values), cmax=max(values))
@@ -80,9 +82,7 @@ def replay_figure(
                 layout={"title": {"text": title, "subtitle": {"text": note}}},
             )
         )
-    first = shown[0][1]
-    base = surrogate_figure(first, trials[: shown[0][0]], space, "mean", height)
-    fig = go.Figure(data=frames[0].data, frames=frames, layout=base.layout)
+    fig = go.Figure(data=frames[0].data, frames=frames, layout=layouts[0])  # the first step
     play = {"frame": {"duration": STEP_MS, "redraw": True}, "fromcurrent": True,
             "transition": {"duration": 0}}  # fmt: skip
     pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}
