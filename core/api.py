@@ -53,28 +53,22 @@ def start(
     it and, for a user's model, builds it once to check it (ValueError naming the problem).
     """
     from core.data import load_dataset
-    from core.executor import prepare
-    from core.model import builder_for, check_builder
+    from core.model import builder_for
     from core.runner import Registry, Runner
     from core.steer import inherited
 
     if config.model and model is None:
         builder_for(config.model)  # a missing file or function is told before the data loads
-    trials, note = inherited(store, config)  # a warm start's: a missing source is told first
-    prepare(config.parallel)
+    inherited(store, config)  # so is a missing warm-start source
     dataset = load_dataset(config.dataset, val_fraction=config.val_fraction, seed=config.seed)
-    config.check_data(len(dataset.y_train))
-    if model is not None or config.model:
-        check_builder(model or config.model, config.space, dataset.input_shape, dataset.num_classes)
+    runner = Registry(store, runs_dir=runs_dir).create(
+        config, dataset=dataset, model=model, runner_factory=functools.partial(Runner, model=model)
+    )
     if log is not None:
         log.write(f"study {config.name}: {dataset.summary()}\n{dataset.source}\n")
-        if note:
-            log.write(f"study {config.name} {note}\n")
-    registry = Registry(store, runs_dir=runs_dir)
-    store.create_study(config, trials)
-    return registry.resume(
-        config.name, dataset=dataset, runner_factory=functools.partial(Runner, model=model)
-    )
+        if runner.inherits:
+            log.write(f"study {config.name} {runner.inherits}\n")
+    return runner
 
 
 def as_space(space: SearchSpace | Mapping[str, Any] | Sequence[str] | str | Path) -> SearchSpace:

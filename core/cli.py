@@ -20,6 +20,7 @@ from core.options import (
     DEFAULT_XI,
     KINDS,
     MAX_CONSECUTIVE_ERRORS,
+    MAX_RETRIES,
 )
 from core.pruners import DEFAULT as DEFAULT_PRUNER
 from core.pruners import EXPLAINED, Pruning
@@ -168,6 +169,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="fail the study after N trials in a row raised an error, not a bad result "
         "(a crash in the model's code, say); 0: never (default: %(default)s)",
+    )
+    tune.add_argument(
+        "--max-retries",
+        type=int,
+        default=MAX_RETRIES,
+        metavar="N",
+        help="train a trial whose worker was lost (a killed process, a Ray node gone) again "
+        "up to N times, each a trial of the total (default: %(default)s)",
     )
     tune.add_argument(
         "--pruner",
@@ -543,6 +552,7 @@ def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> i
         budget=Budget(args.epochs, args.batch_size, args.max_train_samples),
         stop_when_converged=args.stop_when_converged,
         max_consecutive_errors=args.max_consecutive_errors,
+        max_retries=args.max_retries,
         pruning=Pruning(
             args.pruner,
             warmup_trials=args.prune_warmup_trials,

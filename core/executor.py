@@ -12,8 +12,8 @@ per slot at a time, each from a thread of its own, so a pool of N slots runs N t
   existing cluster.
 
 A trial whose Ray worker dies (the process is killed, its node leaves the cluster) comes back
-as a failed :class:`~core.trainer.TrialOutcome` with ``lost=True``: the runner retries it once
-at the same point. The actor is replaced before the slot's next trial.
+as a failed :class:`~core.trainer.TrialOutcome` with ``lost=True``: the lifecycle retries it at
+the same point (``max_retries``, :mod:`core.lifecycle`). The actor is replaced before the slot's next trial.
 """
 
 from __future__ import annotations

@@ -23,3 +23,6 @@ DEFAULT_NOISE: float | None = None
 #: A study fails after this many trials in a row raised an error (a crash in the model's
 #: code, not a bad result): KerasTuner's ``max_consecutive_failed_trials`` default.
 MAX_CONSECUTIVE_ERRORS = 3
+#: A trial whose worker was lost trains again this many times at most (KerasTuner's
+#: ``max_retries_per_trial`` defaults to 0; a lost Ray node is not the trial's fault).
+MAX_RETRIES = 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,21 +18,15 @@ from typing import Any
 
 from core.data import Dataset, load_dataset
 from core.eta import measured_rate, seconds_left
-from core.executor import Pool, make_pool, prepare
+from core.executor import Pool, make_pool
+from core.lifecycle import Lifecycle, StopReason, StudyAborted, create_study
 from core.model import Builder
-from core.optimizer import Strategy, Surrogate
-from core.replay import recommendation, tell, told_strategy
-from core.status import StudyStatus, TrialOrigin, TrialStatus
-from core.steer import inherited, told_trial
-from core.store import Queued, Store
-from core.study import Study, StudyConfig, Trial, best_of, convergence_note
-from core.trainer import (
-    EpochMetrics,
-    TrialCancelled,
-    TrialDiverged,
-    TrialOutcome,
-    learned_nothing,
-)
+from core.optimizer import Surrogate
+from core.replay import recommendation
+from core.status import StudyStatus, TrialStatus
+from core.store import Store
+from core.study import Study, StudyConfig, Trial, best_of
+from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged, TrialOutcome
 from core.worker import RECYCLE_AFTER, DataInfo, Trainer
 
 SURROGATE_RESOLUTION = 40
@@ -138,12 +132,13 @@ class Runner:
         self._dataset = dataset
         self._resolution = surrogate_resolution
         self._stop = threading.Event()
-        self._cancel_running = threading.Event()  # the study converged: stop what still trains
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._data: DataInfo | None = None
-        self._ended_early: str | None = None  # why the study ended before its total
+        self._ended_early: str | None = None  # why the study converged before its total
         self._slots = 1
+        #: what a warm start inherited, in words (set by :meth:`Registry.create`)
+        self.inherits: str | None = None
         study = store.load(name)
         self._config: StudyConfig = study.config
         self._snapshot = Snapshot(
@@ -257,155 +252,64 @@ class Runner:
         self._data = info
         self._slots = pool.slots
         self.store.set_val_samples(self.name, info.n_val)
-        self.store.release_running_trials(self.name)
-        study = self.store.load(self.name)
-        strategy = told_strategy(study)
+        life = Lifecycle(
+            self.store,
+            self.name,
+            info=info,
+            slots=pool.slots,
+            revive=lambda slot, in_use: pool.revive(slot, in_use, cfg.parallel),
+        )
         self._publish(
             status=StudyStatus.RUNNING,
-            trials=study.trials,
+            trials=tuple(life.trials),
             warnings=info.warnings,
-            surrogate=self._surrogate(strategy),
+            surrogate=self._surrogate(life),
             message=info.summary,
         )
-        number = max((t.number for t in study.trials), default=0)
-        finished = len(study.counted_trials)
-        free = list(range(pool.slots))
-        running: dict[Future, tuple[int, dict[str, float], bool]] = {}  # slot, params, retry
-        retries: list[dict[str, float]] = []  # points whose worker was lost, to train again
-
-        def take_results() -> None:
-            """A person's typed-in results are stored (taken from the queue in the same
-            write) and told at once, numbered as they arrive, so a rebuilt optimizer tells
-            them in the same order."""
-            nonlocal number
-            for item in self.store.queued(self.name):
-                if item.value is None:
-                    continue
-                number += 1
-                trial = told_trial(number, item.params, item.value)
-                self.store.add_results(self.name, [trial], queued=[item.id])
-                tell(strategy, trial)
-                pending = [params for _, params, _ in running.values()]
-                self._record(trial, surrogate=self._surrogate(strategy, pending))
-
-        stopped = False
-        errors = 0  # trials in a row whose own code raised
+        running: dict[Future, int] = {}  # the trials training, by their future
         threads = ThreadPoolExecutor(pool.slots, thread_name_prefix=f"trial-{self.name}")
         try:
             while True:
-                take_results()
-                while (
-                    free
-                    and not (stopped or self._stop.is_set() or self._ended_early)
-                    and finished + len(running) < cfg.total
-                ):
-                    number += 1
-                    pending = [params for _, params, _ in running.values()]
-                    retry = bool(retries)
-                    # a point a person chose trains before the optimizer's next; its queue
-                    # entry is taken as the trial starts, in one write
-                    chosen = None if retry else self._next_chosen()
-                    origin = TrialOrigin.SEARCH if chosen is None else TrialOrigin.CHOSEN
-                    guided = strategy.is_guided(len(pending)) and not retry and chosen is None
-                    if retry:
-                        params = retries.pop(0)
-                    else:
-                        params = strategy.ask(pending) if chosen is None else chosen.params
-                    slot = free.pop(0)
-                    trial = self._start_trial(
-                        number, params, guided, origin, None if chosen is None else chosen.id
-                    )
-                    future = threads.submit(self._train, pool.trainers[slot], trial)
-                    running[future] = (slot, params, retry)
-                if not running:
-                    if free or stopped or self._stop.is_set() or self._ended_early:
-                        break
-                    if finished < cfg.total:
-                        raise RuntimeError(
-                            "the Ray cluster has no room left for a trial: every worker was lost"
-                        )
+                if self._stop.is_set():
+                    life.stop(StopReason.USER)
+                for trial in life.take_results():
+                    self._record(trial, surrogate=self._surrogate(life))
+                while life.can_start():
+                    trial, slot = life.start()
+                    self._add_running(trial)
+                    future = threads.submit(self._train, life, pool.trainers[slot], trial)
+                    running[future] = trial.number
+                if life.done():
                     break
                 done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=lambda f: running[f][0]):
-                    slot, params, retry = running.pop(future)
-                    outcome, trial = future.result()
-                    in_use = len(free) + len(running)
-                    if not outcome.lost or pool.revive(slot, in_use, cfg.parallel):
-                        free.append(slot)  # else its node left: fewer trials at once
-                    if outcome.status == TrialStatus.CANCELLED:
-                        stopped = stopped or not self._ended_early  # not: converged meanwhile
-                        self._finish(trial)
-                        self._record(trial)
-                        continue
-                    finished += 1
-                    errors = errors + 1 if outcome.errored else 0
-                    tell(strategy, trial)
-                    convergence = strategy.convergence()
-                    if convergence is not None:
-                        trial = replace(
-                            trial,
-                            regret_bound=convergence.regret_bound,
-                            noise_std=convergence.noise,
-                        )
-                    self._finish(trial)
-                    pending = [params for _, params, _ in running.values()]
-                    self._record(trial, surrogate=self._surrogate(strategy, pending))
-                    if outcome.lost and not retry and finished + len(running) < cfg.total:
-                        retries.append(trial.params)
-                    limit = cfg.max_consecutive_errors
-                    if limit and errors >= limit and finished + len(running) < cfg.total:
-                        raised = "a trial" if errors == 1 else f"{errors} trials in a row"
-                        raise StudyAborted(
-                            f"{raised} raised an error, so the study stopped there "
-                            f"(max_consecutive_errors = {limit}); the last: {trial.error}"
-                        )
-                    if cfg.stop_when_converged and convergence is not None:
-                        if convergence.converged and not self._ended_early:
-                            self._ended_early = convergence_note(self.snapshot().trials)
-                            self._cancel_running.set()
+                for future in sorted(done, key=lambda f: running[f]):
+                    number = running.pop(future)
+                    trial = life.end(number, future.result())
+                    surrogate = {} if trial.status == TrialStatus.CANCELLED else {
+                        "surrogate": self._surrogate(life)
+                    }  # fmt: skip
+                    self._record(trial, **surrogate)
         except BaseException:
-            self._cancel_running.set()  # no trial trains on after the study failed
+            life.stop(StopReason.USER)  # no trial trains on after the driver failed
             raise
         finally:
             threads.shutdown(wait=True)
-            self._store_ended(running)  # none when the loop ended normally
-        if stopped or self._stop.is_set():
+            for future, number in running.items():  # none when the loop ended normally
+                if future.exception() is None:
+                    life.abandon(number, future.result())
+        self._ended_early = life.message if life.reason == StopReason.CONVERGED else None
+        if life.reason in (StopReason.ERRORS, StopReason.NO_WORKERS):
+            raise StudyAborted(life.message)
+        if life.reason == StopReason.USER:
             return StudyStatus.STOPPED
-        trials = self.snapshot().trials
-        if cfg.final_test and not study.final:
-            return self._final(trials, pool.trainers[0])
+        if cfg.final_test and not self.store.load(self.name).final:
+            return self._final(pool.trainers[0])
         return StudyStatus.COMPLETE
 
-    def _store_ended(self, running: dict[Future, Any]) -> None:
-        """Store the trials that were training when the driver failed: they ended (cancelled,
-        or finished just before), and none may read "running" in the store afterwards."""
-        for future in running:
-            try:
-                _, trial = future.result()
-            except BaseException:  # the study's own error is the one raised
-                continue
-            self._finish(trial)
-            self._record(trial)
-
-    def _next_chosen(self) -> Queued | None:
-        """The oldest point a person queued to try next, if any."""
-        return next((q for q in self.store.queued(self.name) if q.value is None), None)
-
-    def _start_trial(
-        self,
-        number: int,
-        params: dict[str, float],
-        guided: bool,
-        origin: TrialOrigin = TrialOrigin.SEARCH,
-        queued: int | None = None,
-    ) -> Trial:
-        self.store.start_trial(self.name, number, params, guided, origin, queued)
-        trial = Trial(number, params, TrialStatus.RUNNING, guided=guided,
-                      started_at=time.time(), origin=origin)  # fmt: skip
+    def _add_running(self, trial: Trial) -> None:
         with self._lock:
             running = tuple(sorted((*self._snapshot.running, trial), key=lambda t: t.number))
         self._publish(running=running, message=_training(running))
-        return trial
 
     def _update_running(self, trial: Trial) -> None:
         with self._lock:
@@ -427,97 +331,29 @@ class Runner:
             **changes,
         )
 
-    def _surrogate(
-        self, strategy: Strategy, pending: Sequence[dict[str, Any]] = ()
-    ) -> Surrogate | None:
-        """The map, whose next point is the next trial's, with ``pending`` still running."""
-        return strategy.surrogate(self._resolution, pending=pending)
+    def _surrogate(self, life: Lifecycle) -> Surrogate | None:
+        """The map, whose next point is the next trial's, with the pending trials running."""
+        return life.strategy.surrogate(self._resolution, pending=life.pending)
 
-    def _train(self, trainer: Trainer, current: Trial) -> tuple[TrialOutcome, Trial]:
-        """Train one started trial on ``trainer`` (from a thread of the runner's pool)."""
+    def _train(self, life: Lifecycle, trainer: Trainer, current: Trial) -> TrialOutcome:
+        """Train one started trial on ``trainer`` (from a thread of the runner's pool): each
+        epoch is reported to the lifecycle, whose PRUNE stops it at the next batch."""
         cfg = self._config
         number = current.number
-        pruned = threading.Event()
-        history: list[dict[str, float]] = []
-
-        def others() -> list[list[float]]:
-            snap = self.snapshot()
-            return [
-                [h["val_accuracy"] for h in t.history]
-                for t in (*snap.trials, *snap.running)
-                if t.history and t.number != number
-            ]
 
         def on_epoch(metrics: EpochMetrics) -> None:
-            history.append(metrics.to_dict())
-            self.store.add_epoch(self.name, number, history)
-            self._update_running(replace(current, history=tuple(history)))
-            curve = [h["val_accuracy"] for h in history]
-            if len(curve) < cfg.budget.for_params(
-                current.params
-            ).epochs and cfg.pruning.should_prune(curve, others()):
-                pruned.set()  # the trainer stops at its next batch
+            life.report(number, metrics.to_dict())
+            self._update_running(replace(current, history=life.history(number)))
 
-        outcome = trainer.trial(
+        return trainer.trial(
             current.params,
             cfg.budget,
             seed=cfg.seed * 1000 + number,
             on_epoch=on_epoch,
-            should_stop=lambda: (
-                self._stop.is_set() or self._cancel_running.is_set() or pruned.is_set()
-            ),
-        )
-        if pruned.is_set() and not self._stop.is_set() and history:
-            if outcome.status == TrialStatus.CANCELLED:  # stopped by the pruner, not the user
-                outcome = self._pruned(outcome, history)
-        trial = replace(
-            current,
-            status=outcome.status,
-            value=outcome.value,
-            history=tuple(history),
-            error=outcome.error,
-            finished_at=time.time(),
-            seconds=outcome.seconds,
-        )
-        return outcome, trial
-
-    def _finish(self, trial: Trial) -> None:
-        """Store a trial's outcome, with the convergence estimate made once it was told."""
-        self.store.finish_trial(
-            self.name,
-            trial.number,
-            status=trial.status,
-            value=trial.value,
-            history=list(trial.history),
-            error=trial.error,
-            seconds=trial.seconds or 0.0,
-            regret_bound=trial.regret_bound,
-            noise_std=trial.noise_std,
+            should_stop=lambda: self._stop.is_set() or life.should_stop(number),
         )
 
-    def _pruned(self, outcome: TrialOutcome, history: list[dict[str, float]]) -> TrialOutcome:
-        """A trial the pruner stopped: pruned at its last accuracy, or, if that accuracy is
-        no better than always answering the most common class, failed: a run that collapsed
-        is a failure whatever stopped it, never a value that paints the map."""
-        last, epoch = history[-1]["val_accuracy"], len(history)
-        info = self._data
-        if info is not None and learned_nothing(last, info.baseline, info.n_val):
-            return replace(
-                outcome,
-                status=TrialStatus.FAILED,
-                value=None,
-                error=f"learned nothing: validation accuracy {last:.3f} after epoch {epoch} "
-                f"is no better than always answering the most common class "
-                f"({info.baseline:.3f})",
-            )
-        return replace(
-            outcome,
-            status=TrialStatus.PRUNED,
-            value=last,
-            error=f"pruned after epoch {epoch} by the {self._config.pruning.kind} rule",
-        )
-
-    def _final(self, trials: tuple[Trial, ...], trainer: Trainer) -> StudyStatus:
+    def _final(self, trainer: Trainer) -> StudyStatus:
         """Retrain the recommended trial's params: the complete trial with the highest GP
         posterior mean (a pruned trial's accuracy is partial)."""
         picked = recommendation(self.store.load(self.name))
@@ -549,10 +385,6 @@ class Runner:
         self.store.set_final(self.name, final)
         self._publish(final=final)
         return StudyStatus.COMPLETE
-
-
-class StudyAborted(RuntimeError):
-    """The study cannot usefully go on; the message says why, for the person to read."""
 
 
 def user_model_refusal(name: str) -> str:
@@ -596,21 +428,24 @@ class Registry:
         config: StudyConfig,
         *,
         dataset: Dataset | None = None,
+        model: Builder | None = None,
         runner_factory: Callable[..., Runner] = Runner,
     ) -> Runner:
-        """Store a new study and start it; refused, storing nothing, while one runs.
+        """Check a new study, store it and start it (:func:`core.lifecycle.create_study`);
+        refused, storing nothing, while one runs or when a check fails. The runner's
+        ``inherits`` says what a warm start inherited (None without one).
 
-        The check and the insert happen under one lock, so of two Starts at the same moment
+        The checks and the insert happen under one lock, so of two Starts at the same moment
         one runs and the other is refused with nothing stored.
         """
         if config.model and not self.user_models:
             raise ValueError("this process does not run a user's own model: use the command line")
         with self._lock:
             self._refuse_while_busy(config.name)
-            prepare(config.parallel)  # an unreachable cluster stores nothing
-            trials, _ = inherited(self.store, config)  # a warm start's, checked first
-            self.store.create_study(config, trials)
-            return self._start(config.name, dataset, runner_factory)
+            note = create_study(self.store, config, dataset=dataset, model=model)
+            runner = self._start(config.name, dataset, runner_factory)
+            runner.inherits = note
+            return runner
 
     def resume(
         self,

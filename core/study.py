@@ -56,6 +56,9 @@ class StudyConfig:
     stop_when_converged: bool = False
     #: the study fails after this many trials in a row raised an error (0: never)
     max_consecutive_errors: int = opt.MAX_CONSECUTIVE_ERRORS
+    #: a trial whose worker was lost (a killed process, a node gone) trains again on a new
+    #: one up to this many times; each try is a trial of the total
+    max_retries: int = opt.MAX_RETRIES
     parallel: Parallel = field(default_factory=Parallel)
     #: "" for the seed's CNN, else the user's builder: "path/to/file.py:build" (made
     #: absolute) or "package.module:build" (:mod:`core.model`)
@@ -72,7 +75,7 @@ class StudyConfig:
             raise ValueError(
                 f"acquisition must be one of {opt.ACQUISITIONS}, got {self.acquisition!r}"
             )
-        for key in ("init_points", "n_iter", "seed", "max_consecutive_errors"):
+        for key in ("init_points", "n_iter", "seed", "max_consecutive_errors", "max_retries"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{key} must be an integer >= 0, got {value!r}")
@@ -147,6 +150,7 @@ class StudyConfig:
             "pruning": self.pruning.to_dict(),
             "stop_when_converged": self.stop_when_converged,
             "max_consecutive_errors": self.max_consecutive_errors,
+            "max_retries": self.max_retries,
             "parallel": self.parallel.to_dict(),
             "model": self.model,
             "warm_start": self.warm_start,

@@ -124,22 +124,6 @@ def test_a_proposal_next_to_a_tried_point_is_made_a_deliberate_repeat():
     assert repeats(pair) == {2: 1}
 
 
-def test_a_run_that_collapsed_when_pruned_is_a_failure(store, tiny_config, tmp_path):
-    from core.runner import Runner
-    from core.trainer import TrialOutcome
-    from core.worker import DataInfo
-
-    store.create_study(tiny_config())
-    runner = Runner(store, "tiny", runs_dir=tmp_path)
-    runner._data = DataInfo("digits", "test", (), 1437, 180, 180, baseline=0.1)
-    cut = TrialOutcome(TrialStatus.CANCELLED, None)
-    collapsed = runner._pruned(cut, [{"val_accuracy": 0.1}])
-    assert collapsed.status == TrialStatus.FAILED and collapsed.value is None
-    assert collapsed.error.startswith("learned nothing: validation accuracy 0.100 after epoch 1")
-    learning = runner._pruned(cut, [{"val_accuracy": 0.6}])
-    assert learning.status == TrialStatus.PRUNED and learning.value == 0.6
-
-
 def test_the_export_json_says_what_it_recommends_and_what_was_observed(store, tiny_config):
     from core.export import best_params_json
 
