@@ -28,7 +28,7 @@ run: $(APP)
 
 # The seed experiment, headless: 10 + 2 trials, 5 epochs, batch 64, then one test evaluation.
 tune: $(APP)
-	$(BIN)/python -m core tune --dataset mnist-5k --final-test --export runs/best.json
+	$(BIN)/python -m core tune --preset seed --dataset mnist-5k --export runs/best.json
 
 # The benchmark protocol behind docs/BENCHMARKS.md, section 3 (how long each part takes: that
 # section's opening lines). One BLAS thread per optimizer run: two processes with the default

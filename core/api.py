@@ -32,11 +32,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.data import DEFAULT_DATASET
 from core.model import Builder
+from core.settings import preset_values, study_config
 from core.space import Param, SearchSpace, load_space_file, parse_param
 from core.store import DEFAULT_DB, Store
 from core.study import Study, StudyConfig, default_name
-from core.trainer import Budget
 
 
 def start(
@@ -94,43 +95,40 @@ def tune(
     model: Builder | str | None,
     space: SearchSpace | Mapping[str, Any] | Sequence[str] | str | Path,
     *,
-    dataset: str = "mnist-5k",
-    init_points: int | None = None,
-    n_iter: int = 10,
-    epochs: int = 5,
-    batch_size: int = 64,
-    max_train_samples: int | None = None,
+    dataset: str | None = None,
     name: str | None = None,
     db: str | os.PathLike = DEFAULT_DB,
-    **options: Any,
+    preset: str | None = None,
+    **settings: Any,
 ) -> Study:
     """Tune ``model`` over ``space`` and return the finished study.
 
     ``model``: ``build(params, input_shape, n_classes)`` returning a Keras model (compiled,
     or compiled here with Adam at ``params["lr"]``), its spec ``"file.py:build"``, or None
-    for the seed's CNN. ``space``: a :class:`SearchSpace`, a dict of one-line specs
+    for the seed's CNN. ``dataset``: a built-in's name or a ``.npz`` path (the preset's,
+    else mnist-5k). ``space``: a :class:`SearchSpace`, a dict of one-line specs
     (``{"lr": "float:1e-4:1e-2:log", "units": "int:16:256:log2", "act": "cat:relu,tanh"}``)
-    or of settings, a list of ``"NAME=SPEC"`` strings, or a TOML/JSON file. ``init_points``
-    defaults to one more than the parameters (at least 5). Other ``options`` are
-    :class:`~core.study.StudyConfig` fields (``optimizer``, ``acquisition``, ``seed``, ...).
-    Raises ValueError for bad input, before anything is stored.
+    or of settings, a list of ``"NAME=SPEC"`` strings, or a TOML/JSON file. ``settings``:
+    any of :data:`core.settings.SETTINGS` (``init_points``, ``n_iter``, ``epochs``,
+    ``acquisition``, ``seed``, ...), over a ``preset``'s values ("quick", "seed"), over
+    each one's default (the command line's and the Tune page's: ``init_points`` one more
+    than the parameters, at least 5). Raises ValueError for bad input, before anything is
+    stored.
     """
-    from core.optimizer import default_init_points
-
     space = as_space(space)
     spec = model if isinstance(model, str) else ""
     if callable(model):
         label = model.__name__ if model.__name__.isidentifier() else "function"
         spec = f"{model.__module__}:{label}"
-    config = StudyConfig(
-        name=name or default_name(dataset, "bayes"),
-        dataset=dataset,
-        space=space,
+    values = {**(preset_values(preset) if preset else {}), **settings}
+    dataset = dataset or values.pop("dataset", DEFAULT_DATASET)
+    values.pop("dataset", None)
+    config = study_config(
+        name or default_name(dataset, values.get("optimizer", "bayes")),
+        dataset,
+        space,
         model=spec,
-        init_points=default_init_points(space.dim) if init_points is None else init_points,
-        n_iter=n_iter,
-        budget=Budget(epochs, batch_size, max_train_samples),
-        **options,
+        **values,
     )
     store = Store(db)
     try:

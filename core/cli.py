@@ -13,19 +13,9 @@ from tqdm import tqdm
 
 from core.eta import format_duration
 from core.export import estimate_text, handed_over
-from core.options import (
-    ACQUISITIONS,
-    DEFAULT_ACQUISITION,
-    DEFAULT_KAPPA,
-    DEFAULT_XI,
-    KINDS,
-    MAX_CONSECUTIVE_ERRORS,
-    MAX_RETRIES,
-)
-from core.pruners import DEFAULT as DEFAULT_PRUNER
-from core.pruners import EXPLAINED, Pruning
-from core.pruners import KINDS as PRUNERS
+from core.pruners import Pruning
 from core.runner import Registry, Runner, Snapshot
+from core.settings import PRESETS, SETTINGS, preset_values, study_config
 from core.space import show
 from core.status import StudyStatus, TrialOrigin
 from core.store import DEFAULT_DB, Store, StudyNotFound
@@ -47,9 +37,12 @@ filters1, filters2, optimizer (adam, sgd, rmsprop) and epochs; the others keep t
 blog's values. Tune your own model with --model path/to/file.py:build, where
 build(params, input_shape, n_classes) returns a Keras model.
 
-Rough durations on a 2-core laptop CPU: the defaults (mnist-5k, 10 + 2 trials, 5 epochs)
-take about 4-6 minutes; full MNIST (--dataset mnist) about an hour; --dataset digits with
---epochs 1 a few seconds a trial.
+The defaults are the Tune page's (the Quick look preset: mnist-5k, 5 random + 7 guided
+trials of 2 epochs, ASHA pruning); --preset seed runs the blog's experiment (10 + 2
+trials of 5 epochs on full MNIST, then one test evaluation), and any option given beside
+a preset overrides it. Rough durations on a 2-core laptop CPU: the defaults take about 2-3
+minutes; the seed experiment about an hour (5 minutes with --dataset mnist-5k); --dataset
+digits with --epochs 1 a few seconds a trial.
 """
 
 
@@ -64,43 +57,31 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     tune.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=None,
+        help="start from named values, shared with the Tune page: "
+        + "; ".join(f"{p.key}: {p.label}, {p.help}" for p in PRESETS.values()),
+    )
+    # given ones only (SUPPRESS): a preset fills in the rest, then each setting's default
+    tune.add_argument(
         "--dataset",
-        default="mnist-5k",
+        default=argparse.SUPPRESS,
         help="mnist-5k (default, offline), digits, mnist, fashion-mnist, or a .npz path",
     )
-    tune.add_argument("--init-points", type=int, default=10, help="random trials first (10)")
-    tune.add_argument("--n-iter", type=int, default=2, help="GP-guided trials after them (2)")
-    tune.add_argument("--epochs", type=int, default=5, help="epochs per trial (5)")
-    tune.add_argument("--batch-size", type=int, default=64, help="batch size (64)")
-    tune.add_argument(
-        "--max-train-samples",
-        type=int,
-        default=None,
-        help="cap on training samples per trial (none)",
-    )
-    tune.add_argument("--optimizer", choices=KINDS, default="bayes")
-    tune.add_argument(
-        "--acquisition",
-        choices=ACQUISITIONS,
-        default=DEFAULT_ACQUISITION,
-        help="acquisition function: ei (default), ucb or poi",
-    )
-    tune.add_argument(
-        "--kappa", type=float, default=DEFAULT_KAPPA, help=f"UCB exploration ({DEFAULT_KAPPA})"
-    )
-    tune.add_argument(
-        "--xi",
-        type=float,
-        default=DEFAULT_XI,
-        help="EI/PI margin over the best accuracy, in accuracy units (0: none)",
-    )
-    tune.add_argument(
-        "--noise",
-        type=_noise,
-        default=None,
-        metavar="fitted|ALPHA",
-        help="GP observation noise: fitted with the GP (default) or a fixed alpha >= 0",
-    )
+    for setting in SETTINGS.values():
+        if setting.parse is bool:
+            tune.add_argument(setting.flag, action="store_true", default=argparse.SUPPRESS,
+                              help=setting.shown())  # fmt: skip
+        else:
+            tune.add_argument(
+                setting.flag,
+                type=setting.parse,
+                choices=setting.choices or None,
+                default=argparse.SUPPRESS,
+                metavar=setting.metavar,
+                help=setting.shown(),
+            )
     tune.add_argument(
         "--dropout",
         type=float,
@@ -147,44 +128,9 @@ def _parser() -> argparse.ArgumentParser:
         "bounds are left out): told to the GP first, not counted in this study's total",
     )
     tune.add_argument("--note", default="", metavar="TEXT", help="a note stored with the study")
-    tune.add_argument("--seed", type=int, default=1)
     tune.add_argument("--db", default=str(DEFAULT_DB), help=f"SQLite file ({DEFAULT_DB})")
     tune.add_argument("--name", default=None, help="study name (default: dataset-optimizer-time)")
     tune.add_argument("--export", default=None, metavar="FILE", help="write best params JSON here")
-    tune.add_argument(
-        "--final-test",
-        action="store_true",
-        help="retrain the best params on train+validation, test once, save .keras",
-    )
-    tune.add_argument(
-        "--stop-when-converged",
-        action="store_true",
-        help="end the study once more trials are unlikely to beat the best by more than the "
-        "noise (GP estimate; never during the random start)",
-    )
-    tune.add_argument(
-        "--max-consecutive-errors",
-        type=int,
-        default=MAX_CONSECUTIVE_ERRORS,
-        metavar="N",
-        help="fail the study after N trials in a row raised an error, not a bad result "
-        "(a crash in the model's code, say); 0: never (default: %(default)s)",
-    )
-    tune.add_argument(
-        "--max-retries",
-        type=int,
-        default=MAX_RETRIES,
-        metavar="N",
-        help="train a trial whose worker was lost (a killed process, a Ray node gone) again "
-        "up to N times, each a trial of the total (default: %(default)s)",
-    )
-    tune.add_argument(
-        "--pruner",
-        choices=PRUNERS,
-        default=DEFAULT_PRUNER,
-        help=f"stop hopeless trials early ({DEFAULT_PRUNER}): "
-        + "; ".join(f"{k}: {v}" for k, v in EXPLAINED.items()),
-    )
     tune.add_argument(
         "--prune-warmup-trials",
         type=int,
@@ -288,18 +234,6 @@ def _workers(text: str) -> int | str:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1, got {text!r}")
-    return value
-
-
-def _noise(text: str) -> float | None:
-    if text.strip().lower() == "fitted":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (value >= 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"expected 'fitted' or a number >= 0, got {text!r}")
     return value
 
 
@@ -532,42 +466,35 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
 
 
 def _tune(args: argparse.Namespace, store: Store, out: TextIO, err: TextIO) -> int:
+    from core.data import DEFAULT_DATASET
     from core.executor import Parallel, auto_workers
-    from core.study import StudyConfig, default_name
-    from core.trainer import Budget
+    from core.study import default_name
 
-    config = StudyConfig(
-        name=args.name or default_name(args.dataset, args.optimizer),
-        dataset=args.dataset,
-        space=_space(args),
+    given = vars(args)
+    values = {**(preset_values(args.preset) if args.preset else {}),
+              **{k: v for k, v in given.items() if k in SETTINGS or k == "dataset"}}  # fmt: skip
+    dataset = values.pop("dataset", DEFAULT_DATASET)
+    pruning = Pruning(
+        values.pop("pruner", SETTINGS["pruner"].default),
+        warmup_trials=args.prune_warmup_trials,
+        warmup_epochs=args.prune_warmup_epochs,
+        min_epochs=args.asha_min_epochs,
+        reduction_factor=args.asha_reduction_factor,
+    )
+    config = study_config(
+        args.name or default_name(dataset, values.get("optimizer", SETTINGS["optimizer"].default)),
+        dataset,
+        _space(args),
         model=args.model,
         warm_start=args.warm_start,
-        optimizer=args.optimizer,
-        init_points=args.init_points,
-        n_iter=args.n_iter,
-        acquisition=args.acquisition,
-        kappa=args.kappa,
-        xi=args.xi,
-        noise=args.noise,
-        budget=Budget(args.epochs, args.batch_size, args.max_train_samples),
-        stop_when_converged=args.stop_when_converged,
-        max_consecutive_errors=args.max_consecutive_errors,
-        max_retries=args.max_retries,
-        pruning=Pruning(
-            args.pruner,
-            warmup_trials=args.prune_warmup_trials,
-            warmup_epochs=args.prune_warmup_epochs,
-            min_epochs=args.asha_min_epochs,
-            reduction_factor=args.asha_reduction_factor,
-        ),
-        seed=args.seed,
-        final_test=args.final_test,
+        pruning=pruning,
         parallel=Parallel(
             auto_workers(args.cpus_per_trial) if args.workers == "auto" else args.workers,
             args.ray_address,
             args.cpus_per_trial,
             args.gpus_per_trial,
         ),
+        **values,
     )
     if args.export:
         _check_export(Path(args.export))

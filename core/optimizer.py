@@ -44,6 +44,7 @@ from core.options import (
     DEFAULT_NOISE,
     DEFAULT_XI,
     KINDS,
+    default_init_points,
 )
 from core.space import SearchSpace, Value, show
 
@@ -372,14 +373,6 @@ class Importance:
 
     def ranked(self) -> list[tuple[str, float]]:
         return sorted(zip(self.names, self.shares, strict=True), key=lambda p: -p[1])
-
-
-def default_init_points(dim: int) -> int:
-    """How many random trials come first by default in a ``dim``-parameter space: at least
-    5, and one more than the parameters, since the GP fits a length scale per parameter
-    plus an amplitude and a noise (docs/BENCHMARKS.md, section 3: chosen on development
-    seeds)."""
-    return max(5, dim + 1)
 
 
 def failure_penalty(values: list[float]) -> float:

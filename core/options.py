@@ -26,3 +26,11 @@ MAX_CONSECUTIVE_ERRORS = 3
 #: A trial whose worker was lost trains again this many times at most (KerasTuner's
 #: ``max_retries_per_trial`` defaults to 0; a lost Ray node is not the trial's fault).
 MAX_RETRIES = 1
+
+
+def default_init_points(dim: int) -> int:
+    """How many random trials come first by default in a ``dim``-parameter space: at least
+    5, and one more than the parameters, since the GP fits a length scale per parameter
+    plus an amplitude and a noise (docs/BENCHMARKS.md, section 3: chosen on development
+    seeds)."""
+    return max(5, dim + 1)

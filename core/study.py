@@ -12,10 +12,12 @@ from typing import Any
 from core import options as opt
 from core.executor import Parallel
 from core.pruners import Pruning
+from core.settings import defaults
 from core.space import SearchSpace, default_space
 from core.status import StudyStatus, TrialOrigin, TrialStatus
 from core.trainer import Budget
 
+_DEFAULT = defaults()
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_TRIALS = 500
 
@@ -41,24 +43,31 @@ class StudyConfig:
     name: str
     dataset: str = "mnist-5k"
     space: SearchSpace = field(default_factory=default_space)
-    optimizer: str = "bayes"
-    init_points: int = 10
-    n_iter: int = 2
-    acquisition: str = opt.DEFAULT_ACQUISITION
-    kappa: float = opt.DEFAULT_KAPPA
-    xi: float = opt.DEFAULT_XI
-    noise: float | None = opt.DEFAULT_NOISE  # None: fitted with the GP
-    budget: Budget = field(default_factory=Budget)
-    seed: int = 1
+    # the defaults are the settings' (core.settings), but for the pruner: a stored study
+    # without one was run without one
+    optimizer: str = _DEFAULT["optimizer"]
+    #: None: one more than the parameters, at least 5 (:func:`core.options.default_init_points`)
+    init_points: int | None = _DEFAULT["init_points"]
+    n_iter: int = _DEFAULT["n_iter"]
+    acquisition: str = _DEFAULT["acquisition"]
+    kappa: float = _DEFAULT["kappa"]
+    xi: float = _DEFAULT["xi"]
+    noise: float | None = _DEFAULT["noise"]  # None: fitted with the GP
+    budget: Budget = field(
+        default_factory=lambda: Budget(
+            _DEFAULT["epochs"], _DEFAULT["batch_size"], _DEFAULT["max_train_samples"]
+        )
+    )
+    seed: int = _DEFAULT["seed"]
     val_fraction: float = 0.1
-    final_test: bool = False
+    final_test: bool = _DEFAULT["final_test"]
     pruning: Pruning = field(default_factory=Pruning)
-    stop_when_converged: bool = False
+    stop_when_converged: bool = _DEFAULT["stop_when_converged"]
     #: the study fails after this many trials in a row raised an error (0: never)
-    max_consecutive_errors: int = opt.MAX_CONSECUTIVE_ERRORS
+    max_consecutive_errors: int = _DEFAULT["max_consecutive_errors"]
     #: a trial whose worker was lost (a killed process, a node gone) trains again on a new
     #: one up to this many times; each try is a trial of the total
-    max_retries: int = opt.MAX_RETRIES
+    max_retries: int = _DEFAULT["max_retries"]
     parallel: Parallel = field(default_factory=Parallel)
     #: "" for the seed's CNN, else the user's builder: "path/to/file.py:build" (made
     #: absolute) or "package.module:build" (:mod:`core.model`)
@@ -69,6 +78,8 @@ class StudyConfig:
 
     def __post_init__(self) -> None:
         check_name(self.name)
+        if self.init_points is None:
+            object.__setattr__(self, "init_points", opt.default_init_points(self.space.dim))
         if self.optimizer not in opt.KINDS:
             raise ValueError(f"optimizer must be one of {opt.KINDS}, got {self.optimizer!r}")
         if self.acquisition not in opt.ACQUISITIONS:

@@ -7,9 +7,10 @@ from core.data import BUILTIN, DEFAULT_DATASET
 from core.eta import seconds_left
 from core.executor import MAX_WORKERS
 from core.model import HYPERPARAMETERS
-from core.options import ACQUISITION_LABELS, DEFAULT_KAPPA, DEFAULT_XI
-from core.pruners import DEFAULT as DEFAULT_PRUNER
+from core.options import ACQUISITION_LABELS, default_init_points
 from core.pruners import EXPLAINED as PRUNER_HELP
+from core.settings import PRESETS as SETTING_PRESETS
+from core.settings import defaults
 from core.steer import inherited
 from pages.common.data import (
     cached_dataset,
@@ -25,27 +26,30 @@ from pages.common.widgets import use_app_navigation
 use_app_navigation()
 
 UPLOAD = "upload"
-DEFAULTS = {
-    "dataset": DEFAULT_DATASET,
+
+
+def form_value(name: str, value: object) -> object:
+    """A setting's value as the form holds it (its noise box says "fitted", its cap 0)."""
+    if name == "noise":
+        return FITTED if value is None else value
+    if name == "max_train_samples":
+        return value or 0
+    return value
+
+
+SPACE = {  # the blog's search space, as the form holds it
     "dropout_low": 0.1,
     "dropout_high": 0.5,
     "lr_low": 1e-4,
     "lr_high": 1e-2,
     "lr_log": True,
-    "optimizer": "bayes",
-    "init_points": 5,
-    "n_iter": 7,
-    "acquisition": "ei",
-    "kappa": DEFAULT_KAPPA,
-    "xi": DEFAULT_XI,
-    "noise": FITTED,
-    "epochs": 2,
-    "batch_size": 64,
-    "max_train_samples": 0,
-    "seed": 1,
-    "final_test": False,
-    "pruner": DEFAULT_PRUNER,
-    "stop_when_converged": False,
+    **{f"use_{name}": name in BLOG_TUNED for name in HYPERPARAMETERS},
+}
+DEFAULTS = {
+    "dataset": DEFAULT_DATASET,
+    **SPACE,
+    **{name: form_value(name, value) for name, value in defaults().items()},
+    "init_points": default_init_points(len(BLOG_TUNED)),
     "workers": 1,
     "ray_address": "",
     "cpus_per_trial": 1,
@@ -53,8 +57,7 @@ DEFAULTS = {
     "name": "",
     "warm_start": "",
 }
-for _name, _h in HYPERPARAMETERS.items():  # each hyperparameter: ticked?, and its range
-    DEFAULTS[f"use_{_name}"] = _name in BLOG_TUNED
+for _name, _h in HYPERPARAMETERS.items():  # each hyperparameter's range
     if _name not in KEYS:
         if _h.search.kind == "categorical":
             DEFAULTS[f"{_name}_choices"] = list(_h.search.choices)
@@ -63,30 +66,9 @@ for _name, _h in HYPERPARAMETERS.items():  # each hyperparameter: ticked?, and i
                 {f"{_name}_low": _h.search.low, f"{_name}_high": _h.search.high,
                  f"{_name}_log": _h.search.log}
             )  # fmt: skip
-PRESETS = {
-    "Quick look": {
-        "dataset": "mnist-5k",
-        "init_points": 5,
-        "n_iter": 7,
-        "epochs": 2,
-        "batch_size": 64,
-        "max_train_samples": 0,
-        "dropout_low": 0.1,
-        "dropout_high": 0.5,
-        "lr_low": 1e-4,
-        "lr_high": 1e-2,
-        "lr_log": True,
-        "final_test": False,
-        **{f"use_{name}": name in BLOG_TUNED for name in HYPERPARAMETERS},
-    },
-}
-PRESETS["The seed experiment"] = {
-    **PRESETS["Quick look"],
-    "dataset": "mnist",
-    "init_points": 10,
-    "n_iter": 2,
-    "epochs": 5,
-    "final_test": True,
+PRESETS = {  # the command line's --preset, on the blog's search space
+    p.label: {**SPACE, **{name: form_value(name, v) for name, v in p.values.items()}}
+    for p in SETTING_PRESETS.values()
 }
 ACQ_HELP = {
     "ei": "Expected improvement: how much a point is expected to beat the best so far "
@@ -105,6 +87,15 @@ def apply_preset() -> None:
         st.session_state[f"tune_{key}"] = value
 
 
+def follow_ticks(name: str) -> None:
+    """The random start follows the ticked hyperparameters (one more than them, at least 5)
+    until a person sets it to something else."""
+    dim = sum(bool(st.session_state[f"tune_use_{n}"]) for n in HYPERPARAMETERS)
+    before = dim - 1 if st.session_state[f"tune_use_{name}"] else dim + 1
+    if st.session_state["tune_init_points"] == default_init_points(before):
+        st.session_state["tune_init_points"] = default_init_points(dim)
+
+
 st.title("Tune a CNN with Bayesian optimization")
 st.caption(
     "Each trial trains the blog's CNN and is scored on a validation split; the Gaussian "
@@ -116,8 +107,7 @@ st.selectbox(
     ["Custom", *PRESETS],
     key="tune_preset",
     on_change=apply_preset,
-    help="Quick look: a couple of minutes on a laptop CPU. The seed experiment: the blog's "
-    "10 + 2 trials of 5 epochs on full MNIST (about an hour on a laptop CPU).",
+    help=" ".join(f"{p.label}: {p.help}." for p in SETTING_PRESETS.values()),
 )
 
 # -- data -------------------------------------------------------------------------
@@ -179,7 +169,7 @@ for name, h in HYPERPARAMETERS.items():
     key = KEYS.get(name, name)
     tick, low, high, scale = st.columns([3, 2, 2, 2])
     said = name if h.label == name.replace("_", " ") else f"{name} ({h.label})"
-    tick.checkbox(said, key=f"tune_use_{name}", help=h.help)
+    tick.checkbox(said, key=f"tune_use_{name}", help=h.help, on_change=follow_ticks, args=(name,))
     if not st.session_state[f"tune_use_{name}"]:
         fixed = h.fixed if h.fixed is not None else f"the budget's {name.replace('_', ' ')}"
         low.caption(f"fixed: {fixed}")
@@ -212,7 +202,14 @@ o1.selectbox(
     key="tune_optimizer",
     help="bayes: Gaussian process + acquisition. random and grid are baselines.",
 )
-o2.number_input("init_points (random trials first)", min_value=0, step=1, key="tune_init_points")
+o2.number_input(
+    "init_points (random trials first)",
+    min_value=0,
+    step=1,
+    key="tune_init_points",
+    help="One more than the ticked hyperparameters, at least 5, unless you set it: the GP "
+    "fits a length scale for each, plus an amplitude and a noise.",
+)
 o3.number_input("n_iter (GP-guided trials)", min_value=0, step=1, key="tune_n_iter")
 o4.number_input("seed", min_value=0, step=1, key="tune_seed")
 a1, a2, a3 = st.columns([1, 2, 1])

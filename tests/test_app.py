@@ -231,6 +231,20 @@ def test_presets_fill_the_form(db, preset, expected, monkeypatch):
     assert not start_button(at).disabled
 
 
+def test_the_random_start_follows_the_ticked_hyperparameters_until_set(db):
+    at = open_app()
+    assert at.number_input(key="tune_init_points").value == 5  # two ticked: at least 5
+    for name in ("dropout1_rate", "dense_units", "filters1", "filters2"):
+        at.checkbox(key=f"tune_use_{name}").check().run()
+    assert at.number_input(key="tune_init_points").value == 7  # six: one more than them
+    at.checkbox(key="tune_use_filters2").uncheck().run()
+    assert at.number_input(key="tune_init_points").value == 6
+    at.number_input(key="tune_init_points").set_value(3).run()
+    at.checkbox(key="tune_use_filters2").check().run()
+    assert at.number_input(key="tune_init_points").value == 3  # a person's choice stays
+    assert not at.exception
+
+
 def test_parallel_trials_on_an_unreachable_cluster_are_refused_and_store_nothing(db):
     at = fill_tiny(open_app())
     assert any("This machine has" in c.value for c in at.caption)

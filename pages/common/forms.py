@@ -6,8 +6,7 @@ from typing import Any
 
 from core.executor import Parallel
 from core.model import HYPERPARAMETERS
-from core.options import DEFAULT_ACQUISITION, DEFAULT_KAPPA, DEFAULT_XI
-from core.pruners import Pruning
+from core.settings import SETTINGS, study_config
 from core.space import Param, SearchSpace
 from core.study import StudyConfig, default_name
 from core.trainer import Budget
@@ -64,36 +63,24 @@ def config_from_inputs(inputs: dict[str, Any]) -> tuple[StudyConfig | None, list
             float(inputs.get("gpus_per_trial", 0.0)),
         )
     )
-    cap = inputs.get("max_train_samples") or None
-    budget = attempt(
-        lambda: Budget(
-            int(inputs["epochs"]), int(inputs["batch_size"]), None if cap is None else int(cap)
-        )
-    )
+    values = {k: inputs[k] for k in SETTINGS if k in inputs}
+    values["noise"] = None if values.get("noise", FITTED) == FITTED else values["noise"]
+    values["max_train_samples"] = values.get("max_train_samples") or None  # 0: no cap
+    values = attempt(lambda: {k: SETTINGS[k].coerce(v) for k, v in values.items()})
+    if values is not None:
+        attempt(lambda: Budget(values["epochs"], values["batch_size"], values["max_train_samples"]))
     if errors:
         return None, errors
-    name = (inputs.get("name") or "").strip() or default_name(
-        str(inputs["dataset"]), str(inputs.get("optimizer", "bayes"))
-    )
+    optimizer = str(values.get("optimizer", SETTINGS["optimizer"].default))
+    name = (inputs.get("name") or "").strip() or default_name(str(inputs["dataset"]), optimizer)
     config = attempt(
-        lambda: StudyConfig(
-            name=name,
-            dataset=str(inputs["dataset"]),
-            space=SearchSpace(params),
-            optimizer=str(inputs.get("optimizer", "bayes")),
-            init_points=int(inputs["init_points"]),
-            n_iter=int(inputs["n_iter"]),
-            acquisition=str(inputs.get("acquisition", DEFAULT_ACQUISITION)),
-            kappa=float(inputs.get("kappa", DEFAULT_KAPPA)),
-            xi=float(inputs.get("xi", DEFAULT_XI)),
-            noise=None if inputs.get("noise", FITTED) == FITTED else float(inputs["noise"]),
-            budget=budget,
-            seed=int(inputs.get("seed", 1)),
-            final_test=bool(inputs.get("final_test", False)),
-            pruning=Pruning(str(inputs.get("pruner", "none"))),
-            stop_when_converged=bool(inputs.get("stop_when_converged", False)),
+        lambda: study_config(
+            name,
+            str(inputs["dataset"]),
+            SearchSpace(params),
             parallel=parallel,
             warm_start=str(inputs.get("warm_start", "") or ""),
+            **values,
         )
     )
     return config, errors
