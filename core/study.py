@@ -6,7 +6,7 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from core import options as opt
@@ -143,29 +143,9 @@ class StudyConfig:
         return self.init_points + self.n_iter
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "dataset": self.dataset,
-            "space": self.space.to_dict(),
-            "optimizer": self.optimizer,
-            "init_points": self.init_points,
-            "n_iter": self.n_iter,
-            "acquisition": self.acquisition,
-            "kappa": self.kappa,
-            "xi": self.xi,
-            "noise": self.noise,
-            "budget": self.budget.to_dict(),
-            "seed": self.seed,
-            "val_fraction": self.val_fraction,
-            "final_test": self.final_test,
-            "pruning": self.pruning.to_dict(),
-            "stop_when_converged": self.stop_when_converged,
-            "max_consecutive_errors": self.max_consecutive_errors,
-            "max_retries": self.max_retries,
-            "parallel": self.parallel.to_dict(),
-            "model": self.model,
-            "warm_start": self.warm_start,
-        }
+        """Every field, a nested value (the space, budget, pruning, parallel) as its own."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in values.items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StudyConfig:
