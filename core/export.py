@@ -7,12 +7,20 @@ import csv
 import html
 import io
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from core.optimizer import Surrogate
+import numpy as np
+from bayes_opt import BayesianOptimization
+from sklearn.gaussian_process.kernels import Matern
+
+from core.gp import kernel_parts
+from core.optimizer import BayesStrategy
 from core.replay import recommendation, replay_steps, told_strategy
 from core.status import TrialStatus
 from core.study import Study
+from core.views import Surrogate
 
 
 def handed_over(study: Study) -> dict[str, Any] | None:
@@ -128,7 +136,7 @@ def optimizer_state(study: Study) -> dict[str, Any]:
             f"optimizer state exists only for bayes studies; {study.name!r} used "
             f"{study.config.optimizer!r}"
         )
-    return told_strategy(study).state()
+    return bayes_opt_state(told_strategy(study))
 
 
 def optimizer_state_json(study: Study) -> str:
@@ -147,3 +155,51 @@ def replay_html(study: Study, steps: list[Surrogate | None] | None = None) -> st
     )
     fig = replay_figure(steps, study.finished_trials, study.config.space, title=title)
     return fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False)
+
+
+def bayes_opt_state(strategy: BayesStrategy) -> dict[str, Any]:
+    """bayes_opt's own saved state (unit-cube coordinates), plus how to map them back.
+
+    bayes_opt's ``load_state`` rebuilds a plain Matern GP with a fixed ``alpha``, so the
+    fitted GP is exported as its equivalent: the fitted length scales (frozen) and the
+    fitted noise over the fitted amplitude as ``alpha``. That GP has the same posterior
+    mean; ``fitted_kernel`` records the kernel as fitted.
+    """
+    fitted = strategy.fit()
+    optimizer = BayesianOptimization(
+        f=None,
+        pbounds={name: (0.0, 1.0) for name in strategy.space.columns},
+        acquisition_function=fitted.acquisition,
+        random_state=np.random.RandomState([strategy.seed, len(strategy.observations)]),
+        verbose=0,
+        allow_duplicate_points=True,
+    )
+    for unit, value in strategy.targets():
+        optimizer.register(dict(zip(strategy.space.columns, unit, strict=True)), value)
+    if len(fitted.space):
+        description = str(fitted.gp.kernel_)
+        matern, amplitude, noise = kernel_parts(fitted.gp.kernel_)
+        alpha = noise / amplitude if strategy.noise is None else strategy.noise
+    else:
+        description = "not fitted (no trials yet)"
+        matern = kernel_parts(fitted.gp.kernel)[0]
+        alpha = 1e-2 if strategy.noise is None else strategy.noise
+    optimizer.set_gp_params(
+        kernel=Matern(
+            nu=matern.nu,
+            length_scale=[float(v) for v in np.atleast_1d(matern.length_scale)],
+            length_scale_bounds="fixed",
+        ),
+        alpha=max(alpha, 1e-10),
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "state.json"
+        optimizer.save_state(path)
+        state = json.loads(path.read_text(encoding="utf-8"))
+    state["fitted_kernel"] = description
+    state["coordinates"] = (
+        "unit cube; map back with search_space (log params via log10, an int's values in "
+        "equal bins, a categorical one-hot)"
+    )
+    state["search_space"] = strategy.space.to_dict()
+    return state

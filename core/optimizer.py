@@ -13,30 +13,29 @@ from __future__ import annotations
 import abc
 import copy
 import itertools
-import json
 import math
-import tempfile
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from bayes_opt import BayesianOptimization, TargetSpace, acquisition
-from scipy.linalg import solve_triangular
-from scipy.optimize import minimize
-from scipy.spatial.distance import cdist
-from sklearn.gaussian_process import GaussianProcessRegressor
+from bayes_opt import TargetSpace, acquisition
 from sklearn.gaussian_process.kernels import (
     ConstantKernel,
     Kernel,
     Matern,
-    Product,
-    Sum,
     WhiteKernel,
 )
 
+from core.gp import (
+    AMPLITUDE_BOUNDS,
+    LENGTH_SCALE_BOUNDS,
+    NOISE_BOUNDS,
+    LatentGP,
+    Priors,
+    project_partial,
+    standard_scale,
+)
 from core.options import (
     ACQUISITIONS,
     DEFAULT_ACQUISITION,
@@ -46,202 +45,17 @@ from core.options import (
     KINDS,
     default_init_points,
 )
-from core.space import SearchSpace, Value, show
+from core.space import SearchSpace, Value
+from core.views import Convergence, Importance, Recommendation, Surrogate
 
-#: Length scales the GP may fit, one per parameter, in unit-cube widths. A floor of a tenth
-#: of the range keeps a GP fitted to a dozen noisy accuracies from collapsing into spikes
-#: at the observations over a flat prior (a blank surrogate chart).
-LENGTH_SCALE_BOUNDS = (0.1, 100.0)
-#: The smallest variance the GP reports for the function (an exact 0 makes EI 0 / 0).
-MIN_VARIANCE = 1e-18
 #: An asynchronous proposal keeps at least this far (unit-cube distance) from running trials.
 PENDING_RADIUS = 0.05
 #: Standard deviations either side in the regret bound of :meth:`BayesStrategy.convergence`.
 CONVERGENCE_BETA = 2.0
-#: The fitted GP's signal variance and noise variance, in units of the standardised
-#: objective's variance: both fitted, rather than a fixed alpha (docs/BENCHMARKS.md).
-AMPLITUDE_BOUNDS = (1e-2, 1e3)
-NOISE_BOUNDS = (1e-6, 1.0)
-SQRT5 = math.sqrt(5.0)
 #: A guided proposal closer than this (unit-cube distance) to a tried point is that point:
 #: it is proposed as a deliberate repeat of it, a second measurement where the acquisition
 #: judged one worth more than any new point, and the charts say so.
 REPEAT_RADIUS = 0.02
-
-
-class Priors:
-    """MAP estimation of the GP's hyperparameters, as sklearn's ``optimizer`` callable.
-
-    The log marginal likelihood plus log priors over the log hyperparameters, maximised by
-    L-BFGS-B with exact gradients. On a dozen noisy trials maximum likelihood alone can run
-    a length scale to its ceiling: a map flat along that axis, whatever the trials along it
-    said. A length scale l (in unit-cube widths) gets ``-0.1 l^2``, the long side of the
-    prior of Optuna's GP sampler (``optuna/_gp/prior.py``): near the cube's width it costs
-    a tenth of a nat, a hundredfold off it a thousand. Optuna's short side,
-    ``-0.1 / l^2``, is left out: it makes "everything is noise" the likeliest reading of a
-    few values of a function with one short scale (Branin after 5 trials, in 2 seeds of 5,
-    for 5 more trials), and the floor of the length scales (:data:`LENGTH_SCALE_BOUNDS`)
-    already keeps spikes away.
-
-    The amplitude and the noise get none: Optuna's Gamma(2, 1) on the amplitude and
-    Gamma(1.1, 30) on the noise expect a nearly exact objective, and on a dozen accuracies
-    that differ by noise alone they move the variance from the noise into the function
-    (the fitted noise 3 to 20 times below the truth, and a stopping hint that never fires).
-    What keeps the noise off 0 is a floor where one is known
-    (:meth:`BayesStrategy.noise_floor`).
-    """
-
-    def __init__(self, kinds: Sequence[str]) -> None:
-        #: per entry of the kernel's theta: "length_scale" or "" (no prior)
-        self.kinds = tuple(kinds)
-
-    @classmethod
-    def for_kernel(cls, kernel: Kernel) -> Priors:
-        kinds: list[str] = []
-        for h in kernel.hyperparameters:
-            if h.fixed:
-                continue
-            kind = next((k for key, k in _PRIOR_KINDS.items() if h.name.endswith(key)), "")
-            kinds += [kind] * h.n_elements
-        return cls(kinds)
-
-    def log_prior(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """The log prior at log-hyperparameters ``theta`` and its gradient."""
-        theta = np.asarray(theta, dtype=float)
-        value, grad = 0.0, np.zeros_like(theta)
-        for i, (kind, t) in enumerate(zip(self.kinds, theta, strict=True)):
-            if kind == "length_scale":
-                square = math.exp(2 * t)
-                value -= 0.1 * square
-                grad[i] = -0.2 * square
-        return value, grad
-
-    def __call__(
-        self, obj_func: Callable, initial_theta: np.ndarray, bounds: np.ndarray
-    ) -> tuple[np.ndarray, float]:
-        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            nll, grad = obj_func(theta, eval_gradient=True)
-            prior, dprior = self.log_prior(theta)
-            return float(nll - prior), np.asarray(grad - dprior, dtype=float)
-
-        result = minimize(objective, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds)
-        return result.x, float(result.fun)
-
-
-_PRIOR_KINDS = {"length_scale": "length_scale"}
-
-
-def standard_scale(values: Any) -> float:
-    """The std ``normalize_y`` divides the targets by (1 where it is ~0, or with no targets,
-    as sklearn does)."""
-    spread = float(np.std(np.asarray(values, dtype=float))) if len(values) else 0.0
-    return spread if spread > 10 * np.finfo(float).eps else 1.0
-
-
-class LatentGP(GaussianProcessRegressor):
-    """sklearn's GP whose predictions describe the function, not one more noisy observation.
-
-    With a fitted :class:`WhiteKernel`, sklearn's predictive std includes the noise term,
-    so the acquisition would see uncertainty left at points already tried and the charts
-    would draw it as such. This subtracts the fitted noise (as scikit-optimize's GP does).
-    """
-
-    #: Applied to every input before the kernel sees it (:meth:`SearchSpace.snap`: integers
-    #: and categories at their canonical coordinates); None: the inputs as they are.
-    transform: Any = None
-
-    def _inputs(self, X: Any) -> np.ndarray:  # noqa: N803
-        X = np.asarray(X, dtype=float)  # noqa: N806
-        return X if self.transform is None else self.transform(X)
-
-    def fit(self, X: Any, y: Any) -> LatentGP:  # noqa: N803 (sklearn's signature)
-        super().fit(self._inputs(X), y)
-        # normalize_y divides by the targets' std (1 where it is ~0, as sklearn does):
-        # kept here so the noise can be told in the objective's own units.
-        self.y_scale_ = standard_scale(y)
-        self.y_mean_ = float(np.mean(np.asarray(y, dtype=float)))
-        # what the fast posterior needs, computed once per fit instead of once per call
-        self._matern_ = (
-            kernel_parts(self.kernel_) if _is_project_kernel(self.kernel_) and self.normalize_y
-            else None
-        )  # fmt: skip
-        if self._matern_ is not None:
-            self._scaled_train_ = self.X_train_ / np.atleast_1d(self._matern_[0].length_scale)
-        return self
-
-    @property
-    def noise_variance(self) -> float:
-        """The fitted white-noise variance in the objective's units (0 before fitting)."""
-        kernel = getattr(self, "kernel_", None)
-        if kernel is None:
-            return 0.0
-        level = kernel_parts(kernel)[2]
-        scale = self.y_scale_ if self.normalize_y else 1.0
-        return level * scale**2
-
-    @property
-    def observation_noise_std(self) -> float:
-        """One observation's noise std in the objective's units: the fitted white noise, or
-        the fixed ``alpha`` (0 before fitting)."""
-        if getattr(self, "kernel_", None) is None:
-            return 0.0
-        scale = self.y_scale_ if self.normalize_y else 1.0
-        # the base alpha: a partial trial's own extra variance is not one observation's noise
-        return math.sqrt(self.noise_variance + float(np.min(self.alpha)) * scale**2)
-
-    def predict(self, X: Any, return_std: bool = False, return_cov: bool = False) -> Any:  # noqa: N803 (sklearn's signature)
-        X = self._inputs(X)  # noqa: N806
-        if not return_cov and self._fast_path_applies():
-            return self._predict_matern(X, return_std)
-        out = super().predict(X, return_std=return_std, return_cov=return_cov)
-        if not (return_std or return_cov):
-            return out
-        mean, spread = out
-        noise = self.noise_variance
-        if return_std:
-            # never exactly 0: EI and PI divide by it, and 0 / 0 would propose NaN
-            return mean, np.sqrt(np.maximum(spread**2 - noise, MIN_VARIANCE))
-        return mean, spread - noise * np.eye(spread.shape[0])
-
-    def _fast_path_applies(self) -> bool:
-        return getattr(self, "_matern_", None) is not None and np.ndim(self.y_train_) == 1
-
-    def _predict_matern(self, X: np.ndarray, return_std: bool) -> Any:  # noqa: N803
-        """The same posterior as sklearn's ``predict`` for this project's kernels, from the
-        fitted ``X_train_``, ``L_`` and ``alpha_``: a few times faster on the one-point calls
-        the acquisition's optimizer makes by the thousand, since no input is re-validated
-        and the kernel is one formula instead of a tree of kernel objects."""
-        matern, amplitude, _ = self._matern_
-        scale = np.atleast_1d(matern.length_scale)
-        r = cdist(X.reshape(-1, self.X_train_.shape[1]) / scale, self._scaled_train_)
-        k = amplitude * (1.0 + SQRT5 * r + (5.0 / 3.0) * r**2) * np.exp(-SQRT5 * r)
-        mean = (k @ self.alpha_) * self.y_scale_ + self.y_mean_
-        if not return_std:
-            return mean
-        v = solve_triangular(self.L_, k.T, lower=True, check_finite=False)
-        # the function's variance: the fitted white noise is left out, as in predict()
-        variance = (amplitude - np.einsum("ij,ij->j", v, v)) * self.y_scale_**2
-        return mean, np.sqrt(np.maximum(variance, MIN_VARIANCE))
-
-
-@dataclass(frozen=True)
-class Convergence:
-    """How much better than the best the search could still get, against the noise.
-
-    ``regret_bound`` is the GP's largest upper confidence bound over the space minus its
-    largest lower confidence bound at the points tried (the regret bound of Optuna's
-    Terminator), with ``beta`` standard deviations either side. ``noise`` is one trial's
-    noise std as the GP fits it. Below the noise, more trials are unlikely to beat the best
-    by more than the noise.
-    """
-
-    trials: int
-    regret_bound: float
-    noise: float
-
-    @property
-    def converged(self) -> bool:
-        return self.regret_bound <= self.noise
 
 
 @dataclass(frozen=True)
@@ -276,103 +90,6 @@ class Observation:
     @property
     def complete(self) -> bool:
         return not self.failed and not self.partial
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """The trial handed over as the best: by default the complete trial whose GP posterior
-    mean is highest (the best estimate, not the luckiest draw), with that estimate, its
-    std and the value the trial observed. ``index`` is its place among the observations."""
-
-    index: int
-    params: dict[str, Value]
-    observed: float
-    mean: float | None
-    std: float | None
-    rule: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "params": dict(self.params),
-            "observed": self.observed,
-            "estimated": self.mean,
-            "estimated_std": self.std,
-            "rule": self.rule,
-        }
-
-
-def project_partial(
-    curve: Sequence[float], complete: Sequence[Sequence[float]], spread: float
-) -> tuple[float, float]:
-    """A pruned trial's value projected to the whole budget, and that projection's variance.
-
-    ``curve`` is its value after each epoch it trained; ``complete`` the curves of the
-    trials that trained their whole budget. The projection is its last value plus the mean
-    gain the complete trials made from the same epoch to their end; the variance is the
-    spread of those gains (with the uncertainty of their mean), so a rung where the complete
-    trials still moved a lot, or where few got further, counts for little. With one complete
-    trial the gain's own size stands for its spread; with none, ``spread`` (the spread of
-    the values seen) does.
-    """
-    k = len(curve)
-    last = float(curve[-1])
-    gains = [float(c[-1]) - float(c[k - 1]) for c in complete if len(c) > k]
-    if len(gains) >= 2:
-        n = len(gains)
-        return last + float(np.mean(gains)), float(np.var(gains, ddof=1)) * (1 + 1 / n)
-    if gains:
-        return last + gains[0], gains[0] ** 2 + spread**2 / 4
-    return last, spread**2
-
-
-@dataclass(frozen=True)
-class Surrogate:
-    """The GP's view over two parameters, on a grid of their values.
-
-    ``mean``, ``std`` and ``acq`` have shape ``(len(y), len(x))``: rows follow the
-    second parameter, columns the first, as Plotly's heatmaps and contours expect.
-    With more than two parameters this is a slice: the others are held at ``fixed``
-    (the best trial's values).
-    """
-
-    x_name: str
-    y_name: str
-    x: tuple[Value, ...]
-    y: tuple[Value, ...]
-    mean: tuple[tuple[float, ...], ...]
-    std: tuple[tuple[float, ...], ...]
-    acq: tuple[tuple[float, ...], ...]
-    acquisition: str
-    next_point: dict[str, Value]
-    n_observations: int
-    fixed: dict[str, Value] = field(default_factory=dict)
-
-    @property
-    def slice_note(self) -> str | None:
-        """ "a slice at ..." when other parameters are held fixed, else None."""
-        if not self.fixed:
-            return None
-        held = ", ".join(f"{k} = {show(v)}" for k, v in self.fixed.items())
-        return f"a slice at {held} (the best trial's values)"
-
-
-@dataclass(frozen=True)
-class Importance:
-    """How much each parameter alone moves the GP's predicted value.
-
-    For each parameter, the variance over its values of the GP mean averaged over the
-    other parameters (its main effect, a first-order functional-ANOVA term), as a share
-    of the sum over parameters. Shares near 0 mark a parameter the accuracy does not
-    depend on, as far as the trials so far tell.
-    """
-
-    names: tuple[str, ...]
-    shares: tuple[float, ...]
-    variances: tuple[float, ...]
-    n_observations: int
-
-    def ranked(self) -> list[tuple[str, float]]:
-        return sorted(zip(self.names, self.shares, strict=True), key=lambda p: -p[1])
 
 
 def failure_penalty(values: list[float]) -> float:
@@ -947,75 +664,6 @@ class BayesStrategy(Strategy):
         return Importance(
             tuple(self.space.names), tuple(shares), tuple(variances), len(self.observations)
         )
-
-    def state(self) -> dict[str, Any]:
-        """bayes_opt's own saved state (unit-cube coordinates), plus how to map them back.
-
-        bayes_opt's ``load_state`` rebuilds a plain Matern GP with a fixed ``alpha``, so the
-        fitted GP is exported as its equivalent: the fitted length scales (frozen) and the
-        fitted noise over the fitted amplitude as ``alpha``. That GP has the same posterior
-        mean; ``fitted_kernel`` records the kernel as fitted.
-        """
-        fitted = self.fit()
-        optimizer = BayesianOptimization(
-            f=None,
-            pbounds={name: (0.0, 1.0) for name in self.space.columns},
-            acquisition_function=fitted.acquisition,
-            random_state=np.random.RandomState([self.seed, len(self.observations)]),
-            verbose=0,
-            allow_duplicate_points=True,
-        )
-        for unit, value in self.targets():
-            optimizer.register(dict(zip(self.space.columns, unit, strict=True)), value)
-        if len(fitted.space):
-            description = str(fitted.gp.kernel_)
-            matern, amplitude, noise = kernel_parts(fitted.gp.kernel_)
-            alpha = noise / amplitude if self.noise is None else self.noise
-        else:
-            description = "not fitted (no trials yet)"
-            matern = kernel_parts(fitted.gp.kernel)[0]
-            alpha = 1e-2 if self.noise is None else self.noise
-        optimizer.set_gp_params(
-            kernel=Matern(
-                nu=matern.nu,
-                length_scale=[float(v) for v in np.atleast_1d(matern.length_scale)],
-                length_scale_bounds="fixed",
-            ),
-            alpha=max(alpha, 1e-10),
-        )
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "state.json"
-            optimizer.save_state(path)
-            state = json.loads(path.read_text(encoding="utf-8"))
-        state["fitted_kernel"] = description
-        state["coordinates"] = (
-            "unit cube; map back with search_space (log params via log10, an int's values in "
-            "equal bins, a categorical one-hot)"
-        )
-        state["search_space"] = self.space.to_dict()
-        return state
-
-
-def _is_project_kernel(kernel: Kernel) -> bool:
-    """Matern 5/2 alone, or amplitude x Matern 5/2 + white noise (:meth:`BayesStrategy.kernel`)."""
-    if isinstance(kernel, Matern):
-        return kernel.nu == 2.5
-    return (
-        isinstance(kernel, Sum)
-        and isinstance(kernel.k1, Product)
-        and isinstance(kernel.k1.k1, ConstantKernel)
-        and isinstance(kernel.k1.k2, Matern)
-        and kernel.k1.k2.nu == 2.5
-        and isinstance(kernel.k2, WhiteKernel)
-    )
-
-
-def kernel_parts(kernel: Any) -> tuple[Matern, float, float]:
-    """The Matern term, the amplitude and the white-noise level of one of our kernels."""
-    if isinstance(kernel, Matern):
-        return kernel, 1.0, 0.0
-    product, white = kernel.k1, kernel.k2
-    return product.k2, float(product.k1.constant_value), float(white.noise_level)
 
 
 def make_strategy(

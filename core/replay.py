@@ -6,16 +6,10 @@ strategy rebuilt here asks for exactly the points the study's own would have ask
 
 from __future__ import annotations
 
-from core.optimizer import (
-    BayesStrategy,
-    Importance,
-    Recommendation,
-    Strategy,
-    Surrogate,
-    make_strategy,
-)
+from core.optimizer import BayesStrategy, Strategy, make_strategy
 from core.status import TrialStatus
 from core.study import Study, StudyConfig, Trial
+from core.views import Importance, Recommendation, Surrogate
 
 
 def strategy_for(config: StudyConfig, val_samples: int | None = None) -> Strategy:

@@ -21,12 +21,12 @@ from core.eta import measured_rate, seconds_left
 from core.executor import Pool, make_pool
 from core.lifecycle import Lifecycle, StopReason, StudyAborted, create_study
 from core.model import Builder
-from core.optimizer import Surrogate
 from core.replay import recommendation
 from core.status import StudyStatus, TrialStatus
 from core.store import Store
 from core.study import Study, StudyConfig, Trial, best_of
 from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged, TrialOutcome
+from core.views import Surrogate
 from core.worker import RECYCLE_AFTER, DataInfo, Trainer
 
 SURROGATE_RESOLUTION = 40

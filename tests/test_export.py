@@ -46,7 +46,12 @@ def test_optimizer_state_can_seed_bayes_opt_elsewhere(finished, tmp_path):
     from bayes_opt import BayesianOptimization, acquisition
 
     state = export.optimizer_state(finished)
-    assert len(state["target"]) == 4
+    # one target per point tried: a deliberate repeat of a point is told as their mean
+    tried: dict[tuple, list[float]] = {}
+    for t in finished.finished_trials:
+        tried.setdefault(tuple(sorted(t.params.items())), []).append(t.value)
+    means = [sum(v) / len(v) for v in tried.values()]
+    assert len(state["target"]) == len(means)
     path = tmp_path / "state.json"
     path.write_text(json.dumps(state))
     other = BayesianOptimization(
@@ -56,8 +61,8 @@ def test_optimizer_state_can_seed_bayes_opt_elsewhere(finished, tmp_path):
         verbose=0,
     )
     other.load_state(path)
-    assert len(other.space) == 4
-    assert other.max["target"] == finished.best_trial.value
+    assert len(other.space) == len(means)
+    assert other.max["target"] == pytest.approx(max(means))
 
 
 def test_optimizer_state_is_refused_for_random_studies(store, tiny_config):

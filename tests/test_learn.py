@@ -8,8 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import learn
+from core.gp import kernel_parts
 from core.learn import BENCHMARKS, Comparison, Playground, compare, run_method
-from core.optimizer import kernel_parts
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 from sklearn.gaussian_process import GaussianProcessRegressor
 
-from core.optimizer import (
-    LENGTH_SCALE_BOUNDS,
-    BayesStrategy,
-    GridStrategy,
-    LatentGP,
-    default_init_points,
-    kernel_parts,
-    make_strategy,
-)
+from core.export import bayes_opt_state
+from core.gp import LENGTH_SCALE_BOUNDS, LatentGP, kernel_parts
+from core.optimizer import BayesStrategy, GridStrategy, default_init_points, make_strategy
 from core.space import Param, SearchSpace, default_space
 
 UNIT2 = SearchSpace([Param("x", 0.0, 1.0), Param("y", 0.0, 1.0)])
@@ -208,7 +202,7 @@ def test_optimizer_state_is_bayes_opt_json():
     for _ in range(3):
         p = s.ask()
         s.tell(p, 0.9)
-    state = s.state()
+    state = bayes_opt_state(s)
     assert len(state["params"]) == 3 and state["target"] == [0.9, 0.9, 0.9]
     assert state["search_space"][1]["log"] is True
     assert "WhiteKernel" in state["fitted_kernel"] and state["gp_params"]["alpha"] > 0

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from core.optimizer import REPEAT_RADIUS, make_strategy, project_partial
+from core.gp import project_partial
+from core.optimizer import REPEAT_RADIUS, make_strategy
 from core.space import Param, SearchSpace, default_space
 from core.status import TrialStatus
 from core.study import Trial, repeats
@@ -58,7 +59,7 @@ def test_no_length_scale_runs_to_its_ceiling_on_a_dozen_trials():
     for _ in range(12):  # accuracy depends on y only: x's length scale is long, not 100
         p = s.ask()
         s.tell(p, round(0.9 + 0.05 * np.sin(3 * p["y"]) + rng.normal(0, 0.003), 4))
-    from core.optimizer import LENGTH_SCALE_BOUNDS, kernel_parts
+    from core.gp import LENGTH_SCALE_BOUNDS, kernel_parts
 
     scales = kernel_parts(s.fit().gp.kernel_)[0].length_scale
     assert max(scales) < LENGTH_SCALE_BOUNDS[1] / 10

@@ -10,9 +10,9 @@ import plotly.graph_objects as go
 
 from core.charts._base import HEIGHT, empty_figure
 from core.charts.study import _at, surrogate_figure
-from core.optimizer import Surrogate
 from core.space import SearchSpace
 from core.study import Trial
+from core.views import Surrogate
 
 TITLE = "GP mean (predicted accuracy), replayed trial by trial"
 #: Milliseconds each step of the replay shows when it plays.

@@ -12,9 +12,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.charts._base import HEIGHT, empty_figure
-from core.optimizer import Importance, Surrogate
 from core.space import Param, SearchSpace, show
 from core.study import Trial
+from core.views import Importance, Surrogate
 
 #: How the importance chart says what it measures.
 IMPORTANCE_METHOD = (

@@ -13,11 +13,11 @@ from plotly.subplots import make_subplots
 
 from core.charts._base import BELOW_AXIS_TITLE, HEIGHT, LEGEND_ROOM, empty_figure
 from core.charts.space import axis_layout
-from core.optimizer import Surrogate
 from core.options import ACQUISITION_LABELS
 from core.space import Param, SearchSpace, show
 from core.status import TrialStatus
 from core.study import Trial, repeats
+from core.views import Surrogate
 
 SURFACES = {
     "mean": ("GP mean (predicted accuracy)", "Viridis", "mean"),

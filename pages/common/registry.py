@@ -8,10 +8,10 @@ from pathlib import Path
 import streamlit as st
 
 from core.export import handed_over
-from core.optimizer import Importance, Surrogate
 from core.replay import importance_after, surrogate_after
 from core.runner import Registry, Snapshot
 from core.store import Store
+from core.views import Importance, Surrogate
 
 DB_ENV = "TUNER_DB"
 

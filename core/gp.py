@@ -1,0 +1,239 @@
+"""The project's Gaussian process: a Matern 5/2 kernel with an amplitude and a fitted
+noise, its hyperparameters fitted by MAP (:class:`Priors`), a posterior of the latent
+function, and how a pruned trial's value is projected to the whole budget.
+
+The strategies (:mod:`core.optimizer`) fit it; nothing here knows bayes_opt.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from scipy.linalg import solve_triangular
+from scipy.optimize import minimize
+from scipy.spatial.distance import cdist
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import (
+    ConstantKernel,
+    Kernel,
+    Matern,
+    Product,
+    Sum,
+    WhiteKernel,
+)
+
+#: Length scales the GP may fit, one per parameter, in unit-cube widths. A floor of a tenth
+#: of the range keeps a GP fitted to a dozen noisy accuracies from collapsing into spikes
+#: at the observations over a flat prior (a blank surrogate chart).
+LENGTH_SCALE_BOUNDS = (0.1, 100.0)
+#: The smallest variance the GP reports for the function (an exact 0 makes EI 0 / 0).
+MIN_VARIANCE = 1e-18
+#: The fitted GP's signal variance and noise variance, in units of the standardised
+#: objective's variance: both fitted, rather than a fixed alpha (docs/BENCHMARKS.md).
+AMPLITUDE_BOUNDS = (1e-2, 1e3)
+NOISE_BOUNDS = (1e-6, 1.0)
+SQRT5 = math.sqrt(5.0)
+
+
+class Priors:
+    """MAP estimation of the GP's hyperparameters, as sklearn's ``optimizer`` callable.
+
+    The log marginal likelihood plus log priors over the log hyperparameters, maximised by
+    L-BFGS-B with exact gradients. On a dozen noisy trials maximum likelihood alone can run
+    a length scale to its ceiling: a map flat along that axis, whatever the trials along it
+    said. A length scale l (in unit-cube widths) gets ``-0.1 l^2``, the long side of the
+    prior of Optuna's GP sampler (``optuna/_gp/prior.py``): near the cube's width it costs
+    a tenth of a nat, a hundredfold off it a thousand. Optuna's short side,
+    ``-0.1 / l^2``, is left out: it makes "everything is noise" the likeliest reading of a
+    few values of a function with one short scale (Branin after 5 trials, in 2 seeds of 5,
+    for 5 more trials), and the floor of the length scales (:data:`LENGTH_SCALE_BOUNDS`)
+    already keeps spikes away.
+
+    The amplitude and the noise get none: Optuna's Gamma(2, 1) on the amplitude and
+    Gamma(1.1, 30) on the noise expect a nearly exact objective, and on a dozen accuracies
+    that differ by noise alone they move the variance from the noise into the function
+    (the fitted noise 3 to 20 times below the truth, and a stopping hint that never fires).
+    What keeps the noise off 0 is a floor where one is known
+    (:meth:`BayesStrategy.noise_floor`).
+    """
+
+    def __init__(self, kinds: Sequence[str]) -> None:
+        #: per entry of the kernel's theta: "length_scale" or "" (no prior)
+        self.kinds = tuple(kinds)
+
+    @classmethod
+    def for_kernel(cls, kernel: Kernel) -> Priors:
+        kinds: list[str] = []
+        for h in kernel.hyperparameters:
+            if h.fixed:
+                continue
+            kind = next((k for key, k in _PRIOR_KINDS.items() if h.name.endswith(key)), "")
+            kinds += [kind] * h.n_elements
+        return cls(kinds)
+
+    def log_prior(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """The log prior at log-hyperparameters ``theta`` and its gradient."""
+        theta = np.asarray(theta, dtype=float)
+        value, grad = 0.0, np.zeros_like(theta)
+        for i, (kind, t) in enumerate(zip(self.kinds, theta, strict=True)):
+            if kind == "length_scale":
+                square = math.exp(2 * t)
+                value -= 0.1 * square
+                grad[i] = -0.2 * square
+        return value, grad
+
+    def __call__(
+        self, obj_func: Callable, initial_theta: np.ndarray, bounds: np.ndarray
+    ) -> tuple[np.ndarray, float]:
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            nll, grad = obj_func(theta, eval_gradient=True)
+            prior, dprior = self.log_prior(theta)
+            return float(nll - prior), np.asarray(grad - dprior, dtype=float)
+
+        result = minimize(objective, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds)
+        return result.x, float(result.fun)
+
+
+_PRIOR_KINDS = {"length_scale": "length_scale"}
+
+
+def standard_scale(values: Any) -> float:
+    """The std ``normalize_y`` divides the targets by (1 where it is ~0, or with no targets,
+    as sklearn does)."""
+    spread = float(np.std(np.asarray(values, dtype=float))) if len(values) else 0.0
+    return spread if spread > 10 * np.finfo(float).eps else 1.0
+
+
+class LatentGP(GaussianProcessRegressor):
+    """sklearn's GP whose predictions describe the function, not one more noisy observation.
+
+    With a fitted :class:`WhiteKernel`, sklearn's predictive std includes the noise term,
+    so the acquisition would see uncertainty left at points already tried and the charts
+    would draw it as such. This subtracts the fitted noise (as scikit-optimize's GP does).
+    """
+
+    #: Applied to every input before the kernel sees it (:meth:`SearchSpace.snap`: integers
+    #: and categories at their canonical coordinates); None: the inputs as they are.
+    transform: Any = None
+
+    def _inputs(self, X: Any) -> np.ndarray:  # noqa: N803
+        X = np.asarray(X, dtype=float)  # noqa: N806
+        return X if self.transform is None else self.transform(X)
+
+    def fit(self, X: Any, y: Any) -> LatentGP:  # noqa: N803 (sklearn's signature)
+        super().fit(self._inputs(X), y)
+        # normalize_y divides by the targets' std (1 where it is ~0, as sklearn does):
+        # kept here so the noise can be told in the objective's own units.
+        self.y_scale_ = standard_scale(y)
+        self.y_mean_ = float(np.mean(np.asarray(y, dtype=float)))
+        # what the fast posterior needs, computed once per fit instead of once per call
+        self._matern_ = (
+            kernel_parts(self.kernel_) if _is_project_kernel(self.kernel_) and self.normalize_y
+            else None
+        )  # fmt: skip
+        if self._matern_ is not None:
+            self._scaled_train_ = self.X_train_ / np.atleast_1d(self._matern_[0].length_scale)
+        return self
+
+    @property
+    def noise_variance(self) -> float:
+        """The fitted white-noise variance in the objective's units (0 before fitting)."""
+        kernel = getattr(self, "kernel_", None)
+        if kernel is None:
+            return 0.0
+        level = kernel_parts(kernel)[2]
+        scale = self.y_scale_ if self.normalize_y else 1.0
+        return level * scale**2
+
+    @property
+    def observation_noise_std(self) -> float:
+        """One observation's noise std in the objective's units: the fitted white noise, or
+        the fixed ``alpha`` (0 before fitting)."""
+        if getattr(self, "kernel_", None) is None:
+            return 0.0
+        scale = self.y_scale_ if self.normalize_y else 1.0
+        # the base alpha: a partial trial's own extra variance is not one observation's noise
+        return math.sqrt(self.noise_variance + float(np.min(self.alpha)) * scale**2)
+
+    def predict(self, X: Any, return_std: bool = False, return_cov: bool = False) -> Any:  # noqa: N803 (sklearn's signature)
+        X = self._inputs(X)  # noqa: N806
+        if not return_cov and self._fast_path_applies():
+            return self._predict_matern(X, return_std)
+        out = super().predict(X, return_std=return_std, return_cov=return_cov)
+        if not (return_std or return_cov):
+            return out
+        mean, spread = out
+        noise = self.noise_variance
+        if return_std:
+            # never exactly 0: EI and PI divide by it, and 0 / 0 would propose NaN
+            return mean, np.sqrt(np.maximum(spread**2 - noise, MIN_VARIANCE))
+        return mean, spread - noise * np.eye(spread.shape[0])
+
+    def _fast_path_applies(self) -> bool:
+        return getattr(self, "_matern_", None) is not None and np.ndim(self.y_train_) == 1
+
+    def _predict_matern(self, X: np.ndarray, return_std: bool) -> Any:  # noqa: N803
+        """The same posterior as sklearn's ``predict`` for this project's kernels, from the
+        fitted ``X_train_``, ``L_`` and ``alpha_``: a few times faster on the one-point calls
+        the acquisition's optimizer makes by the thousand, since no input is re-validated
+        and the kernel is one formula instead of a tree of kernel objects."""
+        matern, amplitude, _ = self._matern_
+        scale = np.atleast_1d(matern.length_scale)
+        r = cdist(X.reshape(-1, self.X_train_.shape[1]) / scale, self._scaled_train_)
+        k = amplitude * (1.0 + SQRT5 * r + (5.0 / 3.0) * r**2) * np.exp(-SQRT5 * r)
+        mean = (k @ self.alpha_) * self.y_scale_ + self.y_mean_
+        if not return_std:
+            return mean
+        v = solve_triangular(self.L_, k.T, lower=True, check_finite=False)
+        # the function's variance: the fitted white noise is left out, as in predict()
+        variance = (amplitude - np.einsum("ij,ij->j", v, v)) * self.y_scale_**2
+        return mean, np.sqrt(np.maximum(variance, MIN_VARIANCE))
+
+
+def project_partial(
+    curve: Sequence[float], complete: Sequence[Sequence[float]], spread: float
+) -> tuple[float, float]:
+    """A pruned trial's value projected to the whole budget, and that projection's variance.
+
+    ``curve`` is its value after each epoch it trained; ``complete`` the curves of the
+    trials that trained their whole budget. The projection is its last value plus the mean
+    gain the complete trials made from the same epoch to their end; the variance is the
+    spread of those gains (with the uncertainty of their mean), so a rung where the complete
+    trials still moved a lot, or where few got further, counts for little. With one complete
+    trial the gain's own size stands for its spread; with none, ``spread`` (the spread of
+    the values seen) does.
+    """
+    k = len(curve)
+    last = float(curve[-1])
+    gains = [float(c[-1]) - float(c[k - 1]) for c in complete if len(c) > k]
+    if len(gains) >= 2:
+        n = len(gains)
+        return last + float(np.mean(gains)), float(np.var(gains, ddof=1)) * (1 + 1 / n)
+    if gains:
+        return last + gains[0], gains[0] ** 2 + spread**2 / 4
+    return last, spread**2
+
+
+def _is_project_kernel(kernel: Kernel) -> bool:
+    """Matern 5/2 alone, or amplitude x Matern 5/2 + white noise (:meth:`BayesStrategy.kernel`)."""
+    if isinstance(kernel, Matern):
+        return kernel.nu == 2.5
+    return (
+        isinstance(kernel, Sum)
+        and isinstance(kernel.k1, Product)
+        and isinstance(kernel.k1.k1, ConstantKernel)
+        and isinstance(kernel.k1.k2, Matern)
+        and kernel.k1.k2.nu == 2.5
+        and isinstance(kernel.k2, WhiteKernel)
+    )
+
+
+def kernel_parts(kernel: Any) -> tuple[Matern, float, float]:
+    """The Matern term, the amplitude and the white-noise level of one of our kernels."""
+    if isinstance(kernel, Matern):
+        return kernel, 1.0, 0.0
+    product, white = kernel.k1, kernel.k2
+    return product.k2, float(product.k1.constant_value), float(white.noise_level)

@@ -1,0 +1,103 @@
+"""What the charts read of a strategy: the surrogate over two parameters, each
+parameter's importance, the convergence estimate and the recommended best, as plain
+immutable values (no bayes_opt, no scikit-learn)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.space import Value, show
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """How much better than the best the search could still get, against the noise.
+
+    ``regret_bound`` is the GP's largest upper confidence bound over the space minus its
+    largest lower confidence bound at the points tried (the regret bound of Optuna's
+    Terminator), with ``beta`` standard deviations either side. ``noise`` is one trial's
+    noise std as the GP fits it. Below the noise, more trials are unlikely to beat the best
+    by more than the noise.
+    """
+
+    trials: int
+    regret_bound: float
+    noise: float
+
+    @property
+    def converged(self) -> bool:
+        return self.regret_bound <= self.noise
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The trial handed over as the best: by default the complete trial whose GP posterior
+    mean is highest (the best estimate, not the luckiest draw), with that estimate, its
+    std and the value the trial observed. ``index`` is its place among the observations."""
+
+    index: int
+    params: dict[str, Value]
+    observed: float
+    mean: float | None
+    std: float | None
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "params": dict(self.params),
+            "observed": self.observed,
+            "estimated": self.mean,
+            "estimated_std": self.std,
+            "rule": self.rule,
+        }
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """The GP's view over two parameters, on a grid of their values.
+
+    ``mean``, ``std`` and ``acq`` have shape ``(len(y), len(x))``: rows follow the
+    second parameter, columns the first, as Plotly's heatmaps and contours expect.
+    With more than two parameters this is a slice: the others are held at ``fixed``
+    (the best trial's values).
+    """
+
+    x_name: str
+    y_name: str
+    x: tuple[Value, ...]
+    y: tuple[Value, ...]
+    mean: tuple[tuple[float, ...], ...]
+    std: tuple[tuple[float, ...], ...]
+    acq: tuple[tuple[float, ...], ...]
+    acquisition: str
+    next_point: dict[str, Value]
+    n_observations: int
+    fixed: dict[str, Value] = field(default_factory=dict)
+
+    @property
+    def slice_note(self) -> str | None:
+        """ "a slice at ..." when other parameters are held fixed, else None."""
+        if not self.fixed:
+            return None
+        held = ", ".join(f"{k} = {show(v)}" for k, v in self.fixed.items())
+        return f"a slice at {held} (the best trial's values)"
+
+
+@dataclass(frozen=True)
+class Importance:
+    """How much each parameter alone moves the GP's predicted value.
+
+    For each parameter, the variance over its values of the GP mean averaged over the
+    other parameters (its main effect, a first-order functional-ANOVA term), as a share
+    of the sum over parameters. Shares near 0 mark a parameter the accuracy does not
+    depend on, as far as the trials so far tell.
+    """
+
+    names: tuple[str, ...]
+    shares: tuple[float, ...]
+    variances: tuple[float, ...]
+    n_observations: int
+
+    def ranked(self) -> list[tuple[str, float]]:
+        return sorted(zip(self.names, self.shares, strict=True), key=lambda p: -p[1])
