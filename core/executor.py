@@ -29,10 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from core.data import Dataset
-from core.status import TrialStatus
 from core.trainer import (
     Budget,
-    EpochCallback,
     EpochMetrics,
     StopCheck,
     TrialCancelled,
@@ -40,7 +38,14 @@ from core.trainer import (
     TrialOutcome,
     quiet_tensorflow,
 )
-from core.worker import RECYCLE_AFTER, DataInfo, LocalTrainer, Trainer, make_trainer
+from core.worker import (
+    RECYCLE_AFTER,
+    DataInfo,
+    LocalTrainer,
+    RemoteTrainer,
+    Trainer,
+    make_trainer,
+)
 
 MAX_WORKERS = 64
 #: Seconds to wait for a Ray head node to answer before saying it is unreachable.
@@ -255,7 +260,7 @@ class TrialActor:
         self._cancel.set()
 
 
-class RayTrainer:
+class RayTrainer(RemoteTrainer):
     """One slot of a Ray pool: trains each trial in its Ray actor, reports epochs as they end."""
 
     POLL = 0.2
@@ -268,16 +273,15 @@ class RayTrainer:
         actor: type = TrialActor,
         model: Any = None,
     ) -> None:
+        super().__init__(RECYCLE_AFTER)
         self._data = data  # an ObjectRef to the dataset in Ray's object store
         self._model = model
         self._parallel = parallel
         self._actor_type = actor
         self.info = info
         self._actor: Any = None
-        self._served = 0  # trials its actor has trained: it is replaced after RECYCLE_AFTER
 
     def _remote(self) -> Any:
-
         if self._actor is None:
             self._actor = (
                 _actor_class(self._actor_type)
@@ -295,54 +299,34 @@ class RayTrainer:
         """This slot's Ray actor handle (started on first use)."""
         return self._remote()
 
-    def trial(
-        self,
-        params: Mapping[str, Any],
-        budget: Budget,
-        *,
-        seed: int,
-        on_epoch: EpochCallback,
-        should_stop: StopCheck,
-    ) -> TrialOutcome:
+    def _ready(self, replace: bool) -> None:
+        if replace:  # TensorFlow's memory per trained model
+            self._drop()
+
+    def _submit(self, params: dict[str, Any], budget: dict[str, Any], seed: int) -> Any:
+        actor = self._remote()
+        return actor, actor.trial.remote(params, budget, seed)
+
+    def _stop(self, job: Any) -> None:
+        job[0].cancel.remote()
+
+    def _poll(self, job: Any, seen: int) -> tuple[list[EpochMetrics], TrialOutcome | None]:
         import ray
+
+        actor, result = job
+        ready, _ = ray.wait([result], timeout=self.POLL)
+        epochs = ray.get(actor.epochs.remote(seen))
+        return epochs, ray.get(result) if ready else None
+
+    def _failure(self, exc: Exception) -> tuple[str, bool] | None:
         from ray.exceptions import RayError, RayTaskError
 
-        started = time.perf_counter()
-        history: list[EpochMetrics] = []
-        if self._served >= RECYCLE_AFTER:  # TensorFlow's memory per trained model
+        if isinstance(exc, RayTaskError):  # the trial's own code raised: not the worker's
+            return f"{type(exc.cause).__name__}: {_first_line(exc.cause)}", False
+        if isinstance(exc, RayError):
             self._drop()
-        try:
-            actor = self._remote()
-            self._served += 1
-            result = actor.trial.remote(dict(params), budget.to_dict(), seed)
-            while True:
-                ready, _ = ray.wait([result], timeout=self.POLL)
-                if should_stop():  # said again at each poll: a trial that starts clears it
-                    actor.cancel.remote()
-                for metrics in ray.get(actor.epochs.remote(len(history))):
-                    history.append(metrics)
-                    on_epoch(metrics)
-                if ready:
-                    return ray.get(result)
-        except RayTaskError as exc:  # the trial's own code raised: its failure, not the worker's
-            return TrialOutcome(
-                TrialStatus.FAILED,
-                None,
-                history,
-                f"{type(exc.cause).__name__}: {_first_line(exc.cause)}",
-                time.perf_counter() - started,
-                errored=True,
-            )
-        except RayError as exc:
-            self._drop()
-            return TrialOutcome(
-                TrialStatus.FAILED,
-                None,
-                history,
-                f"the Ray worker was lost: {type(exc).__name__}: {_first_line(exc)}",
-                time.perf_counter() - started,
-                lost=True,
-            )
+            return f"the Ray worker was lost: {type(exc).__name__}: {_first_line(exc)}", True
+        return None
 
     def final(
         self,

@@ -239,7 +239,78 @@ class WorkerDied(RuntimeError):
 RECYCLE_AFTER = 10
 
 
-class ProcessTrainer:
+class RemoteTrainer:
+    """The loop of a trainer whose trials run elsewhere (a child process, a Ray actor),
+    written once: submit the trial, poll it, forward each epoch as it ends, pass a stop on,
+    and turn a lost worker into a lost outcome; the worker is replaced after
+    ``recycle_after`` trials (:data:`RECYCLE_AFTER`). A subclass says how to reach its
+    worker: :meth:`_ready`, :meth:`_submit`, :meth:`_stop`, :meth:`_poll`, :meth:`_failure`.
+    """
+
+    POLL = 0.1
+    info: DataInfo
+
+    def __init__(self, recycle_after: int = RECYCLE_AFTER) -> None:
+        self._recycle_after = recycle_after
+        self._served = 0  # trials the current worker has trained
+
+    def trial(
+        self,
+        params: Mapping[str, Any],
+        budget: Budget,
+        *,
+        seed: int,
+        on_epoch: EpochCallback,
+        should_stop: StopCheck,
+    ) -> TrialOutcome:
+        started = time.perf_counter()
+        history: list[EpochMetrics] = []
+        try:
+            self._ready(replace=self._served >= self._recycle_after)
+            job = self._submit(dict(params), budget.to_dict(), seed)
+            self._served += 1
+            while True:
+                if should_stop():  # said again at each poll: a trial that starts clears it
+                    self._stop(job)
+                epochs, outcome = self._poll(job, len(history))
+                for metrics in epochs:
+                    history.append(metrics)
+                    on_epoch(metrics)
+                if outcome is not None:
+                    return outcome
+        except Exception as exc:
+            failure = self._failure(exc)
+            if failure is None:
+                raise
+            message, lost = failure
+            return TrialOutcome(TrialStatus.FAILED, None, history, message,
+                                time.perf_counter() - started, lost=lost, errored=not lost)  # fmt: skip
+
+    def _ready(self, replace: bool) -> None:
+        """A worker that answers: a new one if ``replace`` or the last one is gone (which
+        resets the count of trials served)."""
+        raise NotImplementedError
+
+    def _submit(self, params: dict[str, Any], budget: dict[str, Any], seed: int) -> Any:
+        """Start a trial on the worker; returns what :meth:`_poll` follows it by."""
+        raise NotImplementedError
+
+    def _stop(self, job: Any) -> None:
+        """Ask the worker to stop the trial at its next batch."""
+        raise NotImplementedError
+
+    def _poll(self, job: Any, seen: int) -> tuple[list[EpochMetrics], TrialOutcome | None]:
+        """Wait up to :attr:`POLL` seconds: the epochs after the first ``seen``, and the
+        outcome once the trial ended."""
+        raise NotImplementedError
+
+    def _failure(self, exc: Exception) -> tuple[str, bool] | None:
+        """What a raised error means: the failure's message and whether the worker was lost
+        (else the trial's own code raised); None for an error that is not a trial's."""
+        raise NotImplementedError
+
+
+class ProcessTrainer(RemoteTrainer):
     """Trains in a child process that is handed the data once and serves trial after trial.
 
     A child that dies (killed, out of memory) fails the trial it was running; the next
@@ -247,14 +318,12 @@ class ProcessTrainer:
     child too (:data:`RECYCLE_AFTER`).
     """
 
-    POLL = 0.1
-
     def __init__(
         self, dataset: Dataset, model: str | None = None, *, recycle_after: int = RECYCLE_AFTER
     ) -> None:
+        super().__init__(recycle_after)
         self._dataset = dataset
         self._model = model  # a spec: the child process loads the builder it names
-        self._recycle_after = recycle_after
         self._start()
 
     def _start(self) -> None:
@@ -286,51 +355,45 @@ class ProcessTrainer:
         while True:
             if should_stop():
                 self._cancel.set()
-            if self._conn.poll(self.POLL):
-                try:
-                    return self._conn.recv()
-                except EOFError:
-                    pass
-            if not self._process.is_alive():
-                raise WorkerDied(f"the training process ended (exit code {self._process.exitcode})")
+            message = self._message()
+            if message is not None:
+                return message
 
-    def trial(
-        self,
-        params: Mapping[str, Any],
-        budget: Budget,
-        *,
-        seed: int,
-        on_epoch: EpochCallback,
-        should_stop: StopCheck,
-    ) -> TrialOutcome:
-        started = time.perf_counter()
-        history: list[EpochMetrics] = []
-        try:
-            if not self._process.is_alive():
-                self._conn.close()
-                self._start()
-            elif self._served >= self._recycle_after:
-                self.close()
-                self._start()
-            self._cancel.clear()
-            self._conn.send(("trial", dict(params), budget.to_dict(), seed))
-            self._served += 1
-            while True:
-                kind, payload = self._receive(should_stop)
-                if kind == "epoch":
-                    history.append(payload)
-                    on_epoch(payload)
-                elif kind == "trial":
-                    return payload
-        except (WorkerDied, OSError) as exc:
-            return TrialOutcome(
-                TrialStatus.FAILED,
-                None,
-                history,
-                str(exc),
-                time.perf_counter() - started,
-                lost=True,
-            )
+    def _message(self) -> tuple[str, Any] | None:
+        """The child's next message within :attr:`POLL` seconds, if any."""
+        if self._conn.poll(self.POLL):
+            try:
+                return self._conn.recv()
+            except EOFError:
+                pass
+        if not self._process.is_alive():
+            raise WorkerDied(f"the training process ended (exit code {self._process.exitcode})")
+        return None
+
+    def _ready(self, replace: bool) -> None:
+        if not self._process.is_alive():
+            self._conn.close()
+            self._start()
+        elif replace:
+            self.close()
+            self._start()
+        self._cancel.clear()
+
+    def _submit(self, params: dict[str, Any], budget: dict[str, Any], seed: int) -> None:
+        self._conn.send(("trial", params, budget, seed))
+
+    def _stop(self, job: Any) -> None:
+        self._cancel.set()
+
+    def _poll(self, job: Any, seen: int) -> tuple[list[EpochMetrics], TrialOutcome | None]:
+        message = self._message()
+        if message is None:
+            return [], None
+        kind, payload = message
+        return ([payload], None) if kind == "epoch" else ([], payload)
+
+    def _failure(self, exc: Exception) -> tuple[str, bool] | None:
+        return (str(exc), True) if isinstance(exc, WorkerDied | OSError) else None
 
     def final(
         self,
