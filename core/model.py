@@ -115,6 +115,10 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
 }
 
 
+#: The CNN's dropout rates: each must lie in [0, 1).
+DROPOUTS = ("dropout1_rate", "dropout2_rate")
+
+
 def check_cnn_space(space: SearchSpace) -> None:
     """Raise ValueError unless ``space`` tunes only the CNN's hyperparameters, each with a
     type and a range the CNN can take."""
@@ -137,6 +141,10 @@ def check_cnn_space(space: SearchSpace) -> None:
             raise ValueError(f"{p.name}: must be at least 1, got low = {p.low}")
         elif p.name == "lr" and p.low <= 0:
             raise ValueError(f"lr: must be > 0, got low = {p.low:g}")
+        elif p.name in DROPOUTS and not (0 <= p.low and p.high < 1):
+            raise ValueError(
+                f"{p.name}: a dropout rate must lie in [0, 1), got [{p.low:g}, {p.high:g}]"
+            )
     if "epochs" in space.names and space["epochs"].high > 1000:
         raise ValueError(f"epochs: at most 1000, got high = {space['epochs'].high}")
 

@@ -31,8 +31,6 @@ from typing import Any
 
 import numpy as np
 
-#: Parameters whose name says they are a dropout rate must lie in [0, 1).
-DROPOUT_NAMES = ("dropout",)
 KINDS = ("float", "int", "categorical")
 #: An int parameter may take at most this many values (one bin each in the unit cube).
 MAX_INT_LEVELS = 100_000
@@ -53,11 +51,13 @@ def _is_number(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Param:
-    """One tunable parameter.
+    """One tunable parameter: a :class:`FloatParam`, an :class:`IntParam` or a
+    :class:`CategoricalParam`, each knowing its own values and unit-cube coordinates.
 
     ``Param("lr", 1e-4, 1e-2, log=True)`` is a float on a log scale;
     ``Param("batch_size", 16, 512, log=True, kind="int")`` the powers of two from 16 to 512;
     ``Param("optimizer", kind="categorical", choices=("adam", "sgd"))`` one of the choices.
+    ``Param(...)`` builds the class its ``kind`` names.
     """
 
     name: str
@@ -67,138 +67,68 @@ class Param:
     kind: str = "float"
     choices: tuple[Value, ...] = ()
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Param:
+        if cls is Param:
+            kind = kwargs.get("kind", args[4] if len(args) > 4 else "float")
+            if kind not in _CLASSES:
+                name = kwargs.get("name", args[0] if args else "")
+                raise ValueError(f"{name}: type must be one of {', '.join(KINDS)}, got {kind!r}")
+            cls = _CLASSES[kind]
+        return object.__new__(cls)
+
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
             raise ValueError("parameter name must be a non-empty string")
-        if self.kind not in KINDS:
-            raise ValueError(
-                f"{self.name}: type must be one of {', '.join(KINDS)}, got {self.kind!r}"
-            )
-        if self.kind == "categorical":
-            self._check_choices()
-            return
-        if self.choices:
+        if self.kind != type(self).kind:
+            raise ValueError(f"{self.name}: a {type(self).__name__} is of type {type(self).kind}")
+        if self.choices and not isinstance(self, CategoricalParam):
             raise ValueError(f"{self.name}: only a categorical parameter has choices")
+        self._check()
+
+    def _check(self) -> None:
+        """Refuse, naming what is wrong, bounds or choices this kind cannot take."""
+
+    def _check_bounds(self) -> None:
         for bound in ("low", "high"):
             value = getattr(self, bound)
             if not _is_number(value):
                 raise ValueError(f"{self.name}: {bound} must be a number, got {value!r}")
             if not math.isfinite(value):
                 raise ValueError(f"{self.name}: {bound} must be a finite number, got {value!r}")
-            if self.kind == "int" and value != int(value):
-                raise ValueError(
-                    f"{self.name}: an int parameter needs whole-number bounds, "
-                    f"got {bound} = {value!r}"
-                )
         if self.low >= self.high:
             raise ValueError(
                 f"{self.name}: low ({self.low:g}) must be smaller than high ({self.high:g})"
             )
-        if self.kind == "int":
-            self._check_int()
-            return
-        if self.log and self.low <= 0:
-            raise ValueError(
-                f"{self.name}: a log-scale parameter needs low > 0, got low = {self.low:g}"
-            )
-        if self.is_dropout and not (0 <= self.low and self.high < 1):
-            raise ValueError(
-                f"{self.name}: a dropout rate must lie in [0, 1), got [{self.low:g}, {self.high:g}]"
-            )
-
-    def _check_choices(self) -> None:
-        choices = self.choices
-        if isinstance(choices, str) or not isinstance(choices, tuple | list):
-            raise ValueError(f"{self.name}: choices must be a list, got {choices!r}")
-        object.__setattr__(self, "choices", tuple(choices))
-        if len(self.choices) < 2:
-            raise ValueError(f"{self.name}: a categorical parameter needs at least 2 choices")
-        if len(self.choices) > MAX_CHOICES:
-            raise ValueError(f"{self.name}: at most {MAX_CHOICES} choices, got {len(choices)}")
-        for choice in self.choices:
-            if not isinstance(choice, str | int | float | bool) or (
-                isinstance(choice, float) and not math.isfinite(choice)
-            ):
-                raise ValueError(
-                    f"{self.name}: each choice must be a string, a number or true/false, "
-                    f"got {choice!r}"
-                )
-        if len({json.dumps(c) for c in self.choices}) != len(self.choices):
-            raise ValueError(f"{self.name}: choices must be distinct, got {list(self.choices)}")
-
-    def _check_int(self) -> None:
-        object.__setattr__(self, "low", int(self.low))
-        object.__setattr__(self, "high", int(self.high))
-        if self.log:
-            for bound in ("low", "high"):
-                value = getattr(self, bound)
-                if value < 1 or value & (value - 1):
-                    raise ValueError(
-                        f"{self.name}: a log2 int parameter takes powers of two, and its "
-                        f"{bound} ({value}) is not one (e.g. 16, 32, 64)"
-                    )
-        elif self.high - self.low + 1 > MAX_INT_LEVELS:
-            raise ValueError(
-                f"{self.name}: an int parameter may take at most {MAX_INT_LEVELS:,} values, "
-                f"got {self.high - self.low + 1:,}: use a float, or log2 steps"
-            )
 
     # -- what it is -----------------------------------------------------------------
-    @property
-    def is_dropout(self) -> bool:
-        return self.kind == "float" and any(key in self.name.lower() for key in DROPOUT_NAMES)
-
-    @property
-    def width(self) -> int:
-        """How many unit-cube coordinates this parameter takes."""
-        return len(self.choices) if self.kind == "categorical" else 1
+    #: how many unit-cube coordinates it takes
+    width = 1
 
     @cached_property
     def levels(self) -> tuple[Value, ...]:
         """Every value a discrete parameter takes (empty for a float); listed once, since
         the GP's input transform asks for it on every prediction."""
-        if self.kind == "categorical":
-            return self.choices
-        if self.kind == "int":
-            if self.log:
-                return tuple(2**k for k in range(self.low.bit_length() - 1, self.high.bit_length()))
-            return tuple(range(self.low, self.high + 1))
         return ()
 
     @property
     def discrete(self) -> bool:
-        return self.kind != "float"
-
-    def _takes(self, value: int) -> bool:
-        """Whether an int parameter takes ``value`` (without listing its values)."""
-        if not self.low <= value <= self.high:
-            return False
-        return not self.log or value & (value - 1) == 0
+        return bool(self.levels)
 
     def describe(self) -> str:
         """One line: the type, the range and the scale."""
-        if self.kind == "categorical":
-            return f"one of {', '.join(map(str, self.choices))}"
-        if self.kind == "int":
-            return f"int {self.low}-{self.high}" + (" (powers of two)" if self.log else "")
-        return f"{self.low:g}-{self.high:g}" + (" (log scale)" if self.log else "")
+        raise NotImplementedError
 
     def check_value(self, value: Any) -> Value:
         """``value`` as this parameter's type, or ValueError naming what is wrong."""
-        if self.kind == "categorical":
-            for choice in self.choices:
-                if json.dumps(choice) == json.dumps(value):
-                    return choice
-            raise ValueError(f"{self.name}: {value!r} is not one of {list(self.choices)}")
-        if not _is_number(value) or not math.isfinite(value):
-            raise ValueError(f"{self.name}: expected a number, got {value!r}")
-        if self.kind == "int":
-            if value != int(value) or not self._takes(int(value)):
-                raise ValueError(
-                    f"{self.name}: {value!r} is not one of its values ({self.describe()})"
-                )
-            return int(value)
-        return float(value)
+        raise NotImplementedError
+
+    def contains(self, value: Value) -> bool:
+        """Whether a value of its type lies inside its range (a discrete one always does)."""
+        return True
+
+    def key(self, value: Value) -> Any:
+        """A hashable identity of a value: equal keys are the same value."""
+        return json.dumps(value)
 
     # -- the unit cube --------------------------------------------------------------
     def encode(self, value: Any) -> np.ndarray:
@@ -207,38 +137,19 @@ class Param:
         A float outside its bounds maps outside [0, 1]; a discrete value must be one of
         the parameter's values.
         """
-        if self.kind == "categorical":
-            out = np.zeros(self.width)
-            out[self.choices.index(self.check_value(value))] = 1.0
-            return out
-        if self.kind == "int":
-            value = self.check_value(value)
-            index = value.bit_length() - self.low.bit_length() if self.log else value - self.low
-            return np.array([(index + 0.5) / len(self.levels)])
-        value = float(value)
-        if self.log:
-            lo, hi = math.log10(self.low), math.log10(self.high)
-            return np.array([(math.log10(value) - lo) / (hi - lo)])
-        return np.array([(value - self.low) / (self.high - self.low)])
+        raise NotImplementedError
 
     def decode(self, u: Sequence[float] | np.ndarray) -> Value:
         """The value at unit-cube coordinates ``u`` (``width`` of them), within bounds."""
-        u = np.clip(np.asarray(u, dtype=float).reshape(-1), 0.0, 1.0)
-        if self.kind == "categorical":
-            return self.choices[int(np.argmax(u))]
-        if self.kind == "int":
-            levels = self.levels
-            return levels[min(len(levels) - 1, int(u[0] * len(levels)))]
-        x = float(u[0])
-        if self.log:
-            lo, hi = math.log10(self.low), math.log10(self.high)
-            return float(min(self.high, max(self.low, 10 ** (lo + x * (hi - lo)))))
-        return float(self.low + x * (self.high - self.low))
+        raise NotImplementedError
+
+    def snap(self, u: np.ndarray) -> np.ndarray:
+        """Rows of its coordinates (n x width) moved to the canonical coordinates of the
+        values they decode to (in place)."""
+        return u
 
     def to_unit(self, value: float) -> float:
         """The one coordinate of a float or an int (a categorical has several: encode)."""
-        if self.kind == "categorical":
-            raise ValueError(f"{self.name}: a categorical parameter has {self.width} coordinates")
         return float(self.encode(value)[0])
 
     def from_unit(self, u: float) -> Value:
@@ -263,10 +174,7 @@ class Param:
         return out
 
     def to_dict(self) -> dict:
-        if self.kind == "categorical":
-            return {"name": self.name, "type": "categorical", "choices": list(self.choices)}
-        out = {"name": self.name, "low": self.low, "high": self.high, "log": self.log}
-        return out if self.kind == "float" else {**out, "type": "int"}
+        return {"name": self.name, "low": self.low, "high": self.high, "log": self.log}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Param:
@@ -287,11 +195,198 @@ class Param:
         if not isinstance(log, bool):
             raise ValueError(f"{name}: log must be true or false, got {log!r}")
         if kind == "categorical":
-            return cls(name, kind="categorical", choices=tuple(data.get("choices") or ()))
+            return Param(name, kind="categorical", choices=tuple(data.get("choices") or ()))
         for bound in ("low", "high"):
             if bound not in data:
                 raise ValueError(f"{name}: {bound} is missing")
-        return cls(name, data["low"], data["high"], log, kind)
+        return Param(name, data["low"], data["high"], log, kind)
+
+
+@dataclass(frozen=True)
+class FloatParam(Param):
+    """A real number in [low, high], linear or (``log``) through log10."""
+
+    kind: str = "float"
+
+    def _check(self) -> None:
+        self._check_bounds()
+        if self.log and self.low <= 0:
+            raise ValueError(
+                f"{self.name}: a log-scale parameter needs low > 0, got low = {self.low:g}"
+            )
+
+    def describe(self) -> str:
+        return f"{self.low:g}-{self.high:g}" + (" (log scale)" if self.log else "")
+
+    def check_value(self, value: Any) -> Value:
+        if not _is_number(value) or not math.isfinite(value):
+            raise ValueError(f"{self.name}: expected a number, got {value!r}")
+        return float(value)
+
+    def contains(self, value: Value) -> bool:
+        return self.low <= value <= self.high
+
+    def key(self, value: Value) -> Any:
+        return round(float(value), 12)
+
+    def encode(self, value: Any) -> np.ndarray:
+        value = float(value)
+        if self.log:
+            lo, hi = math.log10(self.low), math.log10(self.high)
+            return np.array([(math.log10(value) - lo) / (hi - lo)])
+        return np.array([(value - self.low) / (self.high - self.low)])
+
+    def decode(self, u: Sequence[float] | np.ndarray) -> Value:
+        x = float(np.clip(np.asarray(u, dtype=float).reshape(-1), 0.0, 1.0)[0])
+        if self.log:
+            lo, hi = math.log10(self.low), math.log10(self.high)
+            return float(min(self.high, max(self.low, 10 ** (lo + x * (hi - lo)))))
+        return float(self.low + x * (self.high - self.low))
+
+
+@dataclass(frozen=True)
+class IntParam(Param):
+    """The integers from low to high or (``log``) the powers of two between them, one equal
+    bin of the unit coordinate each."""
+
+    kind: str = "int"
+
+    def _check(self) -> None:
+        self._check_bounds()
+        for bound in ("low", "high"):
+            value = getattr(self, bound)
+            if value != int(value):
+                raise ValueError(
+                    f"{self.name}: an int parameter needs whole-number bounds, "
+                    f"got {bound} = {value!r}"
+                )
+        object.__setattr__(self, "low", int(self.low))
+        object.__setattr__(self, "high", int(self.high))
+        if self.log:
+            for bound in ("low", "high"):
+                value = getattr(self, bound)
+                if value < 1 or value & (value - 1):
+                    raise ValueError(
+                        f"{self.name}: a log2 int parameter takes powers of two, and its "
+                        f"{bound} ({value}) is not one (e.g. 16, 32, 64)"
+                    )
+        elif self.high - self.low + 1 > MAX_INT_LEVELS:
+            raise ValueError(
+                f"{self.name}: an int parameter may take at most {MAX_INT_LEVELS:,} values, "
+                f"got {self.high - self.low + 1:,}: use a float, or log2 steps"
+            )
+
+    @cached_property
+    def levels(self) -> tuple[Value, ...]:
+        if self.log:
+            return tuple(2**k for k in range(self.low.bit_length() - 1, self.high.bit_length()))
+        return tuple(range(self.low, self.high + 1))
+
+    def _takes(self, value: int) -> bool:
+        """Whether it takes ``value`` (without listing its values)."""
+        if not self.low <= value <= self.high:
+            return False
+        return not self.log or value & (value - 1) == 0
+
+    def describe(self) -> str:
+        return f"int {self.low}-{self.high}" + (" (powers of two)" if self.log else "")
+
+    def check_value(self, value: Any) -> Value:
+        if not _is_number(value) or not math.isfinite(value):
+            raise ValueError(f"{self.name}: expected a number, got {value!r}")
+        if value != int(value) or not self._takes(int(value)):
+            raise ValueError(f"{self.name}: {value!r} is not one of its values ({self.describe()})")
+        return int(value)
+
+    def encode(self, value: Any) -> np.ndarray:
+        value = self.check_value(value)
+        index = value.bit_length() - self.low.bit_length() if self.log else value - self.low
+        return np.array([(index + 0.5) / len(self.levels)])
+
+    def decode(self, u: Sequence[float] | np.ndarray) -> Value:
+        x = float(np.clip(np.asarray(u, dtype=float).reshape(-1), 0.0, 1.0)[0])
+        levels = self.levels
+        return levels[min(len(levels) - 1, int(x * len(levels)))]
+
+    def snap(self, u: np.ndarray) -> np.ndarray:
+        n = len(self.levels)
+        index = np.minimum(n - 1, (np.clip(u, 0.0, 1.0) * n).astype(int))
+        u[:] = (index + 0.5) / n
+        return u
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "type": "int"}
+
+
+@dataclass(frozen=True)
+class CategoricalParam(Param):
+    """One of its ``choices``, one unit-cube coordinate per choice (one-hot)."""
+
+    kind: str = "categorical"
+
+    def _check(self) -> None:
+        choices = self.choices
+        if isinstance(choices, str) or not isinstance(choices, tuple | list):
+            raise ValueError(f"{self.name}: choices must be a list, got {choices!r}")
+        object.__setattr__(self, "choices", tuple(choices))
+        if len(self.choices) < 2:
+            raise ValueError(f"{self.name}: a categorical parameter needs at least 2 choices")
+        if len(self.choices) > MAX_CHOICES:
+            raise ValueError(f"{self.name}: at most {MAX_CHOICES} choices, got {len(choices)}")
+        for choice in self.choices:
+            if not isinstance(choice, str | int | float | bool) or (
+                isinstance(choice, float) and not math.isfinite(choice)
+            ):
+                raise ValueError(
+                    f"{self.name}: each choice must be a string, a number or true/false, "
+                    f"got {choice!r}"
+                )
+        if len({json.dumps(c) for c in self.choices}) != len(self.choices):
+            raise ValueError(f"{self.name}: choices must be distinct, got {list(self.choices)}")
+
+    @property
+    def width(self) -> int:  # type: ignore[override]
+        return len(self.choices)
+
+    @cached_property
+    def levels(self) -> tuple[Value, ...]:
+        return self.choices
+
+    def describe(self) -> str:
+        return f"one of {', '.join(map(str, self.choices))}"
+
+    def check_value(self, value: Any) -> Value:
+        for choice in self.choices:
+            if json.dumps(choice) == json.dumps(value):
+                return choice
+        raise ValueError(f"{self.name}: {value!r} is not one of {list(self.choices)}")
+
+    def encode(self, value: Any) -> np.ndarray:
+        out = np.zeros(self.width)
+        out[self.choices.index(self.check_value(value))] = 1.0
+        return out
+
+    def decode(self, u: Sequence[float] | np.ndarray) -> Value:
+        return self.choices[int(np.argmax(np.asarray(u, dtype=float).reshape(-1)))]
+
+    def snap(self, u: np.ndarray) -> np.ndarray:
+        hot = np.argmax(u, axis=1)
+        u[:] = 0.0
+        u[np.arange(len(u)), hot] = 1.0
+        return u
+
+    def to_unit(self, value: float) -> float:
+        raise ValueError(f"{self.name}: a categorical parameter has {self.width} coordinates")
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "type": "categorical", "choices": list(self.choices)}
+
+
+_CLASSES: dict[str, type[Param]] = {
+    "float": FloatParam,
+    "int": IntParam,
+    "categorical": CategoricalParam,
+}
 
 
 class SearchSpace:
@@ -380,25 +475,14 @@ class SearchSpace:
         units = np.array(units, dtype=float, copy=True)
         flat = units.reshape(-1, self.width)
         for p in self.params:
-            s = self._slices[p.name]
-            if p.kind == "float":
-                continue
-            if p.kind == "int":
-                n = len(p.levels)
-                index = np.minimum(n - 1, (np.clip(flat[:, s], 0.0, 1.0) * n).astype(int))
-                flat[:, s] = (index + 0.5) / n
-            else:
-                hot = np.argmax(flat[:, s], axis=1)
-                flat[:, s] = 0.0
-                flat[np.arange(len(flat)), s.start + hot] = 1.0
+            if p.discrete:
+                s = self._slices[p.name]
+                flat[:, s] = p.snap(flat[:, s])
         return flat.reshape(units.shape)
 
     def key(self, values: Mapping[str, Any]) -> tuple:
         """A hashable identity of a point: two points with equal keys are the same trial."""
-        return tuple(
-            round(float(values[p.name]), 12) if p.kind == "float" else json.dumps(values[p.name])
-            for p in self.params
-        )
+        return tuple(p.key(values[p.name]) for p in self.params)
 
     def check(self, values: Mapping[str, Any]) -> dict[str, Value]:
         """``values`` typed as the parameters say; ValueError names the first that is wrong."""
@@ -417,7 +501,7 @@ class SearchSpace:
             )
         point = self.check(values)
         for p in self.params:
-            if p.kind == "float" and not p.low <= point[p.name] <= p.high:
+            if not p.contains(point[p.name]):
                 raise ValueError(
                     f"{p.name}: {point[p.name]:g} lies outside its range ({p.describe()})"
                 )
