@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import make_tabular, methods, optimizers, pruning, soak, training
+from bench import driver, make_tabular, methods, optimizers, pruning, soak, training
 from bench import report as bench_report
 from bench import surfaces as bench_surfaces
 from core.learn import trials_to_target
@@ -129,6 +129,17 @@ def test_training_benchmark_runs(capsys):
     assert training.main(["--dataset", "digits", "--epochs", "1", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "| plain model.fit |" in out and "| worker process (dashboard) |" in out
+
+
+def test_the_driver_benchmark_times_each_step_with_and_without_running_trials(tmp_path):
+    argv = ["--trials", "6", "--dims", "2", "3", "--pending", "0", "2", "--repeats", "1"]
+    assert driver.main([*argv, "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "driver.json").read_text())
+    cells = {(r["dim"], r["pending"]) for r in result["rows"]}
+    assert cells == {(2, 0), (2, 2), (3, 0), (3, 2)}
+    assert all(len(r["seconds"]) == 1 and r["seconds"][0] > 0 for r in result["rows"])
+    assert result["command"].startswith("bench/driver.py --trials 6")
+    assert "| 3 | 6 | 2 |" in (tmp_path / "driver.md").read_text()
 
 
 def test_the_soak_benchmark_reads_the_training_processs_memory_after_each_trial(tmp_path):
