@@ -131,6 +131,19 @@ class _Training:
     pruned: bool = False
 
 
+def _ended(current: _Training, outcome: TrialOutcome) -> Trial:
+    """The started trial with its outcome and the epochs it reported."""
+    return replace(
+        current.trial,
+        status=outcome.status,
+        value=outcome.value,
+        history=tuple(current.history),
+        error=outcome.error,
+        finished_at=time.time(),
+        seconds=outcome.seconds,
+    )
+
+
 class Lifecycle:
     """The trials of one stored study, from their start to their end.
 
@@ -279,15 +292,7 @@ class Lifecycle:
             outcome = pruned_outcome(outcome, curve, self._info, self.config.pruning.kind)
         if not outcome.lost or self._revive(current.slot, in_use):
             self._free.append(current.slot)
-        trial = replace(
-            current.trial,
-            status=outcome.status,
-            value=outcome.value,
-            history=tuple(history),
-            error=outcome.error,
-            finished_at=time.time(),
-            seconds=outcome.seconds,
-        )
+        trial = _ended(current, outcome)
         if outcome.status == TrialStatus.CANCELLED:
             self.stop(StopReason.USER)  # kept only when nothing else stopped the study
             return self._store(trial)
@@ -338,17 +343,7 @@ class Lifecycle:
         with self._lock:
             current = self._training.pop(number, None)
         if current is not None:
-            self._store(
-                replace(
-                    current.trial,
-                    status=outcome.status,
-                    value=outcome.value,
-                    history=tuple(current.history),
-                    error=outcome.error,
-                    finished_at=time.time(),
-                    seconds=outcome.seconds,
-                )
-            )
+            self._store(_ended(current, outcome))
 
     def _next_chosen(self) -> Queued | None:
         """The oldest point a person queued to try next, if any."""

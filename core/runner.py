@@ -285,10 +285,10 @@ class Runner:
                 for future in sorted(done, key=lambda f: running[f]):
                     number = running.pop(future)
                     trial = life.end(number, future.result())
-                    surrogate = {} if trial.status == TrialStatus.CANCELLED else {
-                        "surrogate": self._surrogate(life)
-                    }  # fmt: skip
-                    self._record(trial, **surrogate)
+                    if trial.status == TrialStatus.CANCELLED:  # not told: the map stays
+                        self._record(trial)
+                    else:
+                        self._record(trial, surrogate=self._surrogate(life))
         except BaseException:
             life.stop(StopReason.USER)  # no trial trains on after the driver failed
             raise

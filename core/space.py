@@ -20,6 +20,7 @@ like itself (its uncertainty is gone, and the acquisition does not propose it ag
 
 from __future__ import annotations
 
+import abc
 import json
 import math
 import tomllib
@@ -50,7 +51,7 @@ def _is_number(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class Param:
+class Param(abc.ABC):
     """One tunable parameter: a :class:`FloatParam`, an :class:`IntParam` or a
     :class:`CategoricalParam`, each knowing its own values and unit-cube coordinates.
 
@@ -85,6 +86,7 @@ class Param:
             raise ValueError(f"{self.name}: only a categorical parameter has choices")
         self._check()
 
+    @abc.abstractmethod
     def _check(self) -> None:
         """Refuse, naming what is wrong, bounds or choices this kind cannot take."""
 
@@ -114,13 +116,15 @@ class Param:
     def discrete(self) -> bool:
         return bool(self.levels)
 
+    @abc.abstractmethod
     def describe(self) -> str:
         """One line: the type, the range and the scale."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def check_value(self, value: Any) -> Value:
         """``value`` as this parameter's type, or ValueError naming what is wrong."""
-        raise NotImplementedError
+        ...
 
     def contains(self, value: Value) -> bool:
         """Whether a value of its type lies inside its range (a discrete one always does)."""
@@ -131,17 +135,19 @@ class Param:
         return json.dumps(value)
 
     # -- the unit cube --------------------------------------------------------------
+    @abc.abstractmethod
     def encode(self, value: Any) -> np.ndarray:
         """The unit-cube coordinates of ``value`` (``width`` of them).
 
         A float outside its bounds maps outside [0, 1]; a discrete value must be one of
         the parameter's values.
         """
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def decode(self, u: Sequence[float] | np.ndarray) -> Value:
         """The value at unit-cube coordinates ``u`` (``width`` of them), within bounds."""
-        raise NotImplementedError
+        ...
 
     def snap(self, u: np.ndarray) -> np.ndarray:
         """Rows of its coordinates (n x width) moved to the canonical coordinates of the

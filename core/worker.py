@@ -13,6 +13,7 @@ on exactly that: the child process receives the arrays, it never reloads them by
 
 from __future__ import annotations
 
+import abc
 import multiprocessing as mp
 import os
 import signal
@@ -239,7 +240,7 @@ class WorkerDied(RuntimeError):
 RECYCLE_AFTER = 10
 
 
-class RemoteTrainer:
+class RemoteTrainer(abc.ABC):
     """The loop of a trainer whose trials run elsewhere (a child process, a Ray actor),
     written once: submit the trial, poll it, forward each epoch as it ends, pass a stop on,
     and turn a lost worker into a lost outcome; the worker is replaced after
@@ -286,28 +287,33 @@ class RemoteTrainer:
             return TrialOutcome(TrialStatus.FAILED, None, history, message,
                                 time.perf_counter() - started, lost=lost, errored=not lost)  # fmt: skip
 
+    @abc.abstractmethod
     def _ready(self, replace: bool) -> None:
         """A worker that answers: a new one if ``replace`` or the last one is gone (which
         resets the count of trials served)."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _submit(self, params: dict[str, Any], budget: dict[str, Any], seed: int) -> Any:
         """Start a trial on the worker; returns what :meth:`_poll` follows it by."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _stop(self, job: Any) -> None:
         """Ask the worker to stop the trial at its next batch."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _poll(self, job: Any, seen: int) -> tuple[list[EpochMetrics], TrialOutcome | None]:
         """Wait up to :attr:`POLL` seconds: the epochs after the first ``seen``, and the
         outcome once the trial ended."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _failure(self, exc: Exception) -> tuple[str, bool] | None:
         """What a raised error means: the failure's message and whether the worker was lost
         (else the trial's own code raised); None for an error that is not a trial's."""
-        raise NotImplementedError
+        ...
 
 
 class ProcessTrainer(RemoteTrainer):
