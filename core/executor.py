@@ -118,7 +118,10 @@ def connect(address: str = "", *, num_cpus: int | None = None) -> None:
     if address:
         settings["address"] = address
     else:
-        settings.update(num_cpus=num_cpus, include_dashboard=False)
+        # "local": a new instance even when another one runs on this machine. A bare
+        # ray.init() would join the newest one it finds (/tmp/ray/ray_current_cluster), a
+        # cluster nobody named, and then refuse num_cpus.
+        settings.update(address="local", num_cpus=num_cpus, include_dashboard=False)
     try:
         _init_in_a_lasting_thread(settings)
     except Exception as exc:  # ConnectionError, ValueError, RuntimeError, grpc errors
