@@ -72,6 +72,8 @@ bench-system: $(DEV)
 	$(BIN)/python bench/soak.py --trials 200 --modes process ray --out docs/benchmarks/soak
 	OMP_NUM_THREADS=1 $(BIN)/python bench/driver.py --trials 50 200 500 --dims 2 9 --pending 0 7 \
 		--repeats 3 --out docs/benchmarks/driver
+	$(BIN)/python bench/scheduling.py --workers 1 2 8 32 64 --studies 5 \
+		--out docs/benchmarks/scheduling
 	$(BIN)/python bench/soak.py --trials 60 --modes local --out docs/benchmarks/soak-in-process
 	$(BIN)/python bench/watching.py --repeats 2 --out docs/benchmarks/watching
 	OMP_NUM_THREADS=1 $(BIN)/python bench/optimizers.py --seeds 20 --out docs/benchmarks/diagnostics

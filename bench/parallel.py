@@ -64,22 +64,38 @@ class StandIn(TrialActor):
         self._cancel = threading.Event()
 
     def trial(self, params: dict[str, Any], budget: dict[str, Any], seed: int) -> TrialOutcome:
-        curves = _curves(self.PATHS)
         self._epochs = []
         self._cancel.clear()
-        run = int(np.random.default_rng(seed).integers(len(curves.accuracy)))
-        accuracy, seconds = curves.accuracy[run](params), curves.seconds[run](params)
-        started = time.perf_counter()
-        for e in range(min(budget["epochs"], curves.epochs)):
-            if self._cancel.wait(float(seconds[e]) * self.SCALE):
-                return TrialOutcome(TrialStatus.CANCELLED, None, list(self._epochs), "stopped")
-            value = float(accuracy[e])
-            self._epochs.append(
-                EpochMetrics(e + 1, value, 1 - value, value, 1 - value, float(seconds[e]))
-            )
-        return TrialOutcome(
-            TrialStatus.COMPLETE, value, list(self._epochs), None, time.perf_counter() - started
+        return stand_in_trial(
+            params, budget["epochs"], seed, self._epochs.append, self._cancel.wait, self.SCALE
         )
+
+
+def stand_in_trial(
+    params: dict[str, Any],
+    epochs: int,
+    seed: int,
+    on_epoch: Callable[[EpochMetrics], None],
+    wait: Callable[[float], bool],
+    scale: float = StandIn.SCALE,
+) -> TrialOutcome:
+    """One stand-in trial: for each epoch, ``wait(seconds)`` the measured seconds (times
+    ``scale``) of one stored training run at ``params`` (True: stopped there), then report
+    that run's validation accuracy."""
+    curves = _curves(StandIn.PATHS)
+    run = int(np.random.default_rng(seed).integers(len(curves.accuracy)))
+    accuracy, seconds = curves.accuracy[run](params), curves.seconds[run](params)
+    started = time.perf_counter()
+    history: list[EpochMetrics] = []
+    for e in range(min(epochs, curves.epochs)):
+        if wait(float(seconds[e]) * scale):
+            return TrialOutcome(TrialStatus.CANCELLED, None, history, "stopped")
+        value = float(accuracy[e])
+        history.append(EpochMetrics(e + 1, value, 1 - value, value, 1 - value, float(seconds[e])))
+        on_epoch(history[-1])
+    return TrialOutcome(
+        TrialStatus.COMPLETE, value, list(history), None, time.perf_counter() - started
+    )
 
 
 # -- 1. scheduling efficiency on Ray ---------------------------------------------------------

@@ -8,6 +8,7 @@ The strategies (:mod:`core.optimizer`) fit it; nothing here knows bayes_opt.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.optimize import minimize
 from scipy.spatial.distance import cdist
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import (
     ConstantKernel,
@@ -24,6 +26,11 @@ from sklearn.gaussian_process.kernels import (
     Sum,
     WhiteKernel,
 )
+
+# sklearn warns when a hyperparameter ends at its bound, which the priors and bounds here
+# make a normal outcome. Filtered for the process, not in a catch_warnings block: that
+# block swaps the process's filters, and a parallel study fits in two threads at once.
+warnings.filterwarnings("ignore", category=ConvergenceWarning, module=r"sklearn\.gaussian_process")
 
 #: Length scales the GP may fit, one per parameter, in unit-cube widths. A floor of a tenth
 #: of the range keeps a GP fitted to a dozen noisy accuracies from collapsing into spikes

@@ -168,6 +168,9 @@ class Lifecycle:
         study = store.load(name)
         self.config: StudyConfig = study.config
         self.strategy = told_strategy(study)
+        # parallel trials: the GP's hyperparameters are refitted while trials train, so a
+        # freed worker's ask conditions on every result instead of waiting for a fit
+        self._refits = self.strategy.refit_in_background() if slots > 1 else None
         #: every trial that ended (or was told), by number
         self.trials: list[Trial] = list(study.trials)
         self.reason: StopReason | None = None
@@ -222,6 +225,11 @@ class Lifecycle:
         with self._lock:
             if self.reason is None:
                 self.reason, self.message = reason, message
+
+    def close(self) -> None:
+        """End the background work (the GP's refits of a parallel study)."""
+        if self._refits is not None:
+            self._refits.close()
 
     # -- a trial's life -----------------------------------------------------
     def start(self) -> tuple[Trial, int]:

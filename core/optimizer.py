@@ -14,7 +14,7 @@ import abc
 import copy
 import itertools
 import math
-import warnings
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -235,6 +235,11 @@ class Strategy(abc.ABC):
         return False
 
     # -- helpers -----------------------------------------------------------
+    def refit_in_background(self) -> Refits | None:
+        """Fit the model off the asking thread, where the strategy has one (None: it has no
+        model to fit, or fits nothing worth moving)."""
+        return None
+
     def _rng(self, index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, index])
 
@@ -319,6 +324,10 @@ class BayesStrategy(Strategy):
             raise ValueError(f"noise must be None (fitted) or a finite number >= 0, got {noise!r}")
         self.init_points = init_points
         self._fitted: tuple[tuple[int, int], LatentGP, TargetSpace, tuple] | None = None
+        #: the kernel a fit keeps as it is (conditioning only): the Kriging believer's
+        self._fixed_kernel: Kernel | None = None
+        #: hyperparameters refitted in the background (:meth:`refit_in_background`)
+        self._refits: Refits | None = None
         self.acquisition = acquisition
         self.kappa = float(kappa)
         self.xi = float(xi)
@@ -406,7 +415,9 @@ class BayesStrategy(Strategy):
         index = len(self.observations) if index is None else index
         key = (len(self.observations), index)
         if self._fitted is None or self._fitted[0] != key:
-            self._fitted = (key, *self._fit(index))
+            self._fitted = (key, *self._fit(index, self._latest_kernel()))
+            if self._refits is not None:
+                self._refits.after_fit(self, self._fitted[1])
         _, gp, space, state = self._fitted
         # a fresh generator in the state the fit left: the same suggestion however often
         # the fitted GP is used (the surrogate, the convergence check, then ask())
@@ -414,7 +425,27 @@ class BayesStrategy(Strategy):
         random_state.set_state(state)
         return FittedGP(gp, space, self._acquisition_function(), random_state)
 
-    def _fit(self, index: int) -> tuple[LatentGP, TargetSpace, tuple]:
+    def _latest_kernel(self) -> Kernel | None:
+        """The kernel to condition on instead of fitting one: the believer's, or the last
+        one refitted in the background; None: fit the hyperparameters here."""
+        if self._fixed_kernel is not None:
+            return self._fixed_kernel
+        return None if self._refits is None else self._refits.latest()
+
+    def refit_in_background(self) -> Refits | None:
+        """From now on, fit the GP's hyperparameters in a background thread after each
+        tell, and let every fit read here (the ask, the convergence check, the map) condition
+        on all results told with the latest hyperparameters: exact given them, a Cholesky
+        instead of an optimisation with restarts. For parallel trials, whose asks must not
+        queue behind fits; :meth:`Refits.close` ends it. A sequential study fits in line,
+        as a pure function of its history."""
+        if self._refits is None:
+            self._refits = Refits()
+        return self._refits
+
+    def _fit(self, index: int, kernel: Kernel | None = None) -> tuple[LatentGP, TargetSpace, tuple]:
+        """The GP on the told history: its hyperparameters fitted (with restarts), or, with
+        ``kernel``, that kernel kept as it is and the GP conditioned on the history."""
         random_state = np.random.RandomState([self.seed, index])
         columns = self.space.columns
         space = TargetSpace(
@@ -429,22 +460,24 @@ class BayesStrategy(Strategy):
         # alpha is) to the one observation's noise that every trial carries
         extras = np.array([extra for _, _, extra in targets])
         alpha = base + extras / scale**2 if np.any(extras > 0) else base
-        kernel = self._kernel_for(scale)
+        if kernel is None:
+            kernel = self._kernel_for(scale)
+            optimizer, restarts = Priors.for_kernel(kernel), 5
+        else:
+            optimizer, restarts = None, 0
         gp = LatentGP(
             kernel=kernel,
             alpha=alpha,
             normalize_y=True,
-            n_restarts_optimizer=5,
+            n_restarts_optimizer=restarts,
             random_state=random_state,
-            optimizer=Priors.for_kernel(kernel),
+            optimizer=optimizer,
         )
         gp.transform = (
             None if all(p.kind == "float" for p in self.space.params) else self.space.snap
         )
         if len(space):
-            with warnings.catch_warnings():  # sklearn warns at length-scale bounds
-                warnings.simplefilter("ignore")
-                gp.fit(space.params, space.target)
+            gp.fit(space.params, space.target)  # its warnings at bounds: core.gp
         return gp, space, random_state.get_state()
 
     def _suggest_unit(self, fitted: FittedGP) -> np.ndarray:
@@ -487,8 +520,9 @@ class BayesStrategy(Strategy):
         return self._suggest_unit(self.fit(index))
 
     def _next_unit_pending(self, index: int, pending: list[np.ndarray]) -> np.ndarray:
-        """A Kriging believer: each pending point is told to a copy of the GP as the value the
-        GP fitted to the real results predicts there, so its uncertainty there collapses and
+        """A Kriging believer: each pending point is told to a copy of the GP (its
+        hyperparameters kept, as fitted to the real results) as the value that GP predicts
+        there, so its uncertainty there collapses and
         the acquisition looks elsewhere, while the fit stays consistent with the data (a
         constant lie such as the worst or the best value seen contradicts the neighbouring
         results and inflates the fitted noise). Should the suggestion
@@ -496,9 +530,12 @@ class BayesStrategy(Strategy):
         candidates far enough from all of them is taken instead."""
         if index < self.init_points or not self.observations:
             return self._random_unit(index)
-        believed = self.fit().gp.predict(np.asarray(pending))
+        fitted = self.fit().gp
+        believed = fitted.predict(np.asarray(pending))
         liar = copy.copy(self)
         liar._fitted = None
+        liar._refits = None
+        liar._fixed_kernel = fitted.kernel_  # the lies condition the GP, they fit nothing
         liar.observations = [
             *self.observations,
             *(
@@ -664,6 +701,70 @@ class BayesStrategy(Strategy):
         return Importance(
             tuple(self.space.names), tuple(shares), tuple(variances), len(self.observations)
         )
+
+
+class Refits:
+    """A strategy's GP hyperparameters, refitted in one background thread while trials
+    train (:meth:`BayesStrategy.refit_in_background`). Only the newest history waits to be
+    fitted: a request replaces an older one not yet started."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._kernel: tuple[int, Kernel] | None = None  # observations fitted, kernel
+        self._wanted: BayesStrategy | None = None
+        self._closed = False
+        self.fits = 0  # hyperparameter fits made in the background
+        self._thread = threading.Thread(target=self._work, name="gp-refits", daemon=True)
+        self._thread.start()
+
+    def latest(self) -> Kernel | None:
+        with self._lock:
+            return None if self._kernel is None else self._kernel[1]
+
+    def fitted_on(self) -> int:
+        """How many observations the latest hyperparameters were fitted to (0: none yet)."""
+        with self._lock:
+            return 0 if self._kernel is None else self._kernel[0]
+
+    def after_fit(self, strategy: BayesStrategy, gp: LatentGP) -> None:
+        """``strategy`` just fitted (or conditioned) ``gp``: keep a first fit's kernel, and
+        ask for the hyperparameters of this history unless they are the ones in use."""
+        n = len(strategy.observations)
+        with self._lock:
+            if self._kernel is None:
+                self._kernel = (n, gp.kernel_)
+                return
+            if self._kernel[0] >= n:
+                return
+            frozen = copy.copy(strategy)
+            frozen.observations = list(strategy.observations)
+            frozen._fitted, frozen._refits, frozen._fixed_kernel = None, None, None
+            self._wanted = frozen
+        self._wake.set()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def _work(self) -> None:
+        while True:
+            self._wake.wait()
+            with self._lock:
+                self._wake.clear()
+                if self._closed:
+                    return
+                wanted, self._wanted = self._wanted, None
+            if wanted is None:
+                continue
+            n = len(wanted.observations)
+            gp = wanted._fit(n)[0]
+            with self._lock:
+                self.fits += 1
+                if self._kernel is None or self._kernel[0] < n:
+                    self._kernel = (n, gp.kernel_)
 
 
 def make_strategy(

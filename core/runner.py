@@ -294,6 +294,7 @@ class Runner:
             raise
         finally:
             threads.shutdown(wait=True)
+            life.close()
             for future, number in running.items():  # none when the loop ended normally
                 if future.exception() is None:
                     life.abandon(number, future.result())

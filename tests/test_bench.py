@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import driver, make_tabular, methods, optimizers, pruning, soak, training
+from bench import driver, make_tabular, methods, optimizers, pruning, scheduling, soak, training
 from bench import report as bench_report
 from bench import surfaces as bench_surfaces
 from core.learn import trials_to_target
@@ -140,6 +140,17 @@ def test_the_driver_benchmark_times_each_step_with_and_without_running_trials(tm
     assert all(len(r["seconds"]) == 1 and r["seconds"][0] > 0 for r in result["rows"])
     assert result["command"].startswith("bench/driver.py --trials 6")
     assert "| 3 | 6 | 2 |" in (tmp_path / "driver.md").read_text()
+
+
+def test_the_scheduling_benchmark_keeps_stand_in_workers_busy_and_reports_each_study(tmp_path):
+    argv = ["--workers", "1", "3", "--studies", "1", "--scale", "0.02", "--baseline-trials",
+            "6", "--trials-per-worker", "3", "--out", str(tmp_path)]  # fmt: skip
+    assert scheduling.main(argv) == 0
+    result = json.loads((tmp_path / "scheduling.json").read_text())
+    assert [(r["workers"], r["trials"]) for r in result["rows"]] == [(1, 6), (3, 9)]
+    assert all(0 < r["utilization"] <= 1 and r["trained_seconds"] > 0 for r in result["rows"])
+    table = (tmp_path / "scheduling.md").read_text()
+    assert "| 1 | 6 |" in table and "| 3 | 9 |" in table and "baseline" in table
 
 
 def test_the_soak_benchmark_reads_the_training_processs_memory_after_each_trial(tmp_path):

@@ -523,3 +523,64 @@ def test_the_surrogate_over_any_two_axes_is_a_slice_at_the_best_trial():
     assert make_strategy("bayes", default_space(), seed=1).surrogate() is None
     with pytest.raises(ValueError, match="unknown parameter 'zz'"):
         strategy.surrogate(axes=("a", "zz"))
+
+
+def test_parallel_asks_condition_on_every_result_while_the_hyperparameters_refit_aside():
+    """With background refits, the asking thread never optimises hyperparameters once a
+    first fit exists: the ask, the believer and the convergence check condition the GP on
+    every result with the latest kernel, which is exact given that kernel (the same
+    posterior as a full fit that found it), and the kernel follows the history."""
+    import threading
+    from unittest import mock
+
+    from conftest import wait_until
+
+    space = default_space()
+    rng = np.random.default_rng(3)
+
+    def value(p):
+        return float(0.9 - (p["dropout2_rate"] - 0.3) ** 2 + rng.normal(0, 0.01))
+
+    strategy = make_strategy("bayes", space, seed=3, init_points=3)
+    refits = strategy.refit_in_background()
+    try:
+        for _ in range(8):
+            p = strategy.ask([])
+            strategy.tell(p, value(p))
+        strategy.fit()  # the first fit, in line: nothing to condition on before it
+        pending = [strategy.ask([])]
+        pending.append(strategy.ask(pending))
+        calls = []
+        real_fit = BayesStrategy._fit
+
+        def recorded(self, index, kernel=None):
+            calls.append((threading.current_thread().name, kernel))
+            return real_fit(self, index, kernel)
+
+        with mock.patch.object(BayesStrategy, "_fit", recorded):
+            for _ in range(4):
+                strategy.tell(pending[0], value(pending.pop(0)))
+                strategy.convergence()
+                pending.append(strategy.ask(pending))
+        # every fit on this (the asking) thread kept a kernel; only the refits' thread fits one
+        here = [kernel for thread, kernel in calls if thread != "gp-refits"]
+        assert here and all(kernel is not None for kernel in here)
+        assert wait_until(lambda: refits.fitted_on() == len(strategy.observations), 60)
+        assert refits.fits >= 1
+        # exact given the kernel: conditioning with a full fit's kernel is that fit
+        full = make_strategy("bayes", space, seed=3, init_points=3)
+        full.observations = list(strategy.observations)
+        strategy._fitted = None
+        conditioned = strategy.fit().gp
+        reference = full.fit().gp
+        assert conditioned.optimizer is None and reference.optimizer is not None
+        grid = np.random.default_rng(0).random((50, space.width))
+        mine = make_strategy("bayes", space, seed=3, init_points=3)
+        mine.observations = list(strategy.observations)
+        mine._fixed_kernel = reference.kernel_
+        m1, s1 = mine.fit().gp.predict(grid, return_std=True)
+        m2, s2 = reference.predict(grid, return_std=True)
+        np.testing.assert_allclose(m1, m2, atol=1e-6)
+        np.testing.assert_allclose(s1, s2, atol=1e-6)
+    finally:
+        refits.close()
