@@ -52,7 +52,7 @@ bench: $(DEV)
 	OMP_NUM_THREADS=1 $(BIN)/python bench/default_study.py --seeds 40 --jobs 2 \
 		--out docs/benchmarks/default-study
 
-# The system benchmarks (docs/BENCHMARKS.md, sections 1, 4, 5 and 6: about 2 hours 20 minutes
+# The system benchmarks (docs/BENCHMARKS.md, sections 1, 4, 5, 6, 7 and 8: about 3 hours 40 minutes
 # on 2 cores) and the optimizer diagnostics. The tabular CNN surfaces in bench/data and their
 # further runs in bench/replicates are built separately (bench/make_tabular.py, about 25
 # minutes each).

@@ -15,6 +15,7 @@ import copy
 import itertools
 import math
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -742,6 +743,15 @@ class Refits:
             frozen._fitted, frozen._refits, frozen._fixed_kernel = None, None, None
             self._wanted = frozen
         self._wake.set()
+
+    def wait(self, observations: int, timeout: float = 120.0) -> bool:
+        """Block until the hyperparameters of ``observations`` results are fitted."""
+        deadline = time.monotonic() + timeout
+        while self.fitted_on() < observations:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def close(self) -> None:
         with self._lock:
