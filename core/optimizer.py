@@ -3,7 +3,9 @@
 Every strategy works in the unit cube of its :class:`~core.space.SearchSpace` and
 speaks real-space values to its callers. Each strategy is a pure function of its
 seed and of the history it was told, so a study resumed from its stored trials
-asks for exactly the points an uninterrupted run would have asked for.
+asks for exactly the points an uninterrupted run would have asked for. (With parallel
+trials, whose order of ends is the clock's anyway, the GP's hyperparameters are refitted
+in the background: :meth:`BayesStrategy.refit_in_background`.)
 
 The optimizer knows nothing about Keras: it sees parameter dicts and numbers.
 """
