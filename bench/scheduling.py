@@ -36,7 +36,7 @@ from core.runner import Runner
 from core.settings import study_config
 from core.space import default_space
 from core.store import Store
-from core.trainer import Budget, EpochMetrics, TrialOutcome
+from core.trainer import Budget, TrialOutcome
 from core.worker import LocalTrainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,11 +64,8 @@ class SleepingTrainer:
                 time.sleep(min(0.02, max(0.0, end - time.monotonic())))
             return should_stop()
 
-        def report(metrics: EpochMetrics) -> None:
-            on_epoch(metrics)
-
         try:
-            return stand_in_trial(params, budget.epochs, seed, report, wait, self.scale)
+            return stand_in_trial(params, budget.epochs, seed, on_epoch, wait, self.scale)
         finally:
             self.spans.append((started, time.monotonic()))
 
