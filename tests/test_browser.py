@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from bench.browser import (
@@ -217,13 +218,13 @@ def test_tune_watch_stop_reload_and_download(browser, server, tmp_path, wait_for
 
     def warm_started():  # the list closes if a rerun of the form redraws it meanwhile
         page.get_by_role("combobox", name="Start from the trials of (warm start)").click()
-        option = page.get_by_role("option", name="e2e")
-        if not wait_for(lambda: option.count() > 0, 10):
+        try:  # the list can close between finding the option and clicking it
+            page.get_by_role("option", name="e2e").click(timeout=10_000)
+        except PlaywrightTimeout:
             return False
-        option.click()
         return wait_for(lambda: page.get_by_text("This study starts from").count() > 0, 20)
 
-    assert any(warm_started() for _ in range(3)), "the warm start was never chosen"
+    assert any(warm_started() for _ in range(5)), "the warm start was never chosen"
     start(page)
     page.get_by_text("inherited", exact=True).first.wait_for(state="attached")
     page.get_by_role("button", name="Stop").click()
