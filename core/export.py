@@ -169,7 +169,7 @@ def bayes_opt_state(strategy: BayesStrategy) -> dict[str, Any]:
     optimizer = BayesianOptimization(
         f=None,
         pbounds={name: (0.0, 1.0) for name in strategy.space.columns},
-        acquisition_function=fitted.acquisition,
+        acquisition_function=fitted.acquisition.stock(),
         random_state=np.random.RandomState([strategy.seed, len(strategy.observations)]),
         verbose=0,
         allow_duplicate_points=True,

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from bayes_opt import TargetSpace, acquisition
+from bayes_opt import TargetSpace
 from sklearn.gaussian_process.kernels import (
     ConstantKernel,
     Kernel,
@@ -30,6 +30,7 @@ from sklearn.gaussian_process.kernels import (
     WhiteKernel,
 )
 
+from core.acquisition import Acquisition
 from core.gp import (
     AMPLITUDE_BOUNDS,
     LENGTH_SCALE_BOUNDS,
@@ -61,13 +62,22 @@ CONVERGENCE_BETA = 2.0
 REPEAT_RADIUS = 0.02
 
 
+def fit_restarts(told: int) -> int:
+    """Random restarts of the GP's hyperparameter fit on ``told`` values: 5 up to 50, 1 up
+    to 100, none beyond. Few values leave the likelihood with several modes (noise or
+    signal); many pin it down, while each restart costs a Cholesky per step. At 200 values
+    in 9-D five restarts found the very optimum one start did, in 3.6 s against 0.43 s
+    (docs/BENCHMARKS.md, section 3: seconds per suggestion)."""
+    return 5 if told <= 50 else 1 if told <= 100 else 0
+
+
 @dataclass(frozen=True)
 class FittedGP:
     """The project's GP fitted to a strategy's history, with what proposed points from it."""
 
     gp: LatentGP
     space: TargetSpace
-    acquisition: acquisition.AcquisitionFunction
+    acquisition: Acquisition
     random_state: np.random.RandomState
 
 
@@ -336,12 +346,18 @@ class BayesStrategy(Strategy):
         self.xi = float(xi)
         self.noise = None if noise is None else float(noise)
 
-    def _acquisition_function(self) -> acquisition.AcquisitionFunction:
-        if self.acquisition == "ucb":
-            return acquisition.UpperConfidenceBound(kappa=self.kappa)
-        if self.acquisition == "ei":
-            return acquisition.ExpectedImprovement(xi=self.xi)
-        return acquisition.ProbabilityOfImprovement(xi=self.xi)
+    def _acquisition_function(self) -> Acquisition:
+        continuous = np.zeros(self.space.width, bool)
+        discrete = []
+        for p in self.space.params:
+            columns = self.space.slice_of(p.name)
+            continuous[columns] = p.kind == "float"
+            if p.kind != "float":
+                discrete.append((columns, np.array([p.encode(v) for v in p.levels])))
+        return Acquisition(
+            self.acquisition, kappa=self.kappa, xi=self.xi, continuous=continuous,
+            discrete=discrete,
+        )  # fmt: skip
 
     def targets(self) -> list[tuple[tuple[float, ...], float]]:
         """What the GP is fitted on: duplicates averaged, failures told as a penalty, a
@@ -465,7 +481,7 @@ class BayesStrategy(Strategy):
         alpha = base + extras / scale**2 if np.any(extras > 0) else base
         if kernel is None:
             kernel = self._kernel_for(scale)
-            optimizer, restarts = Priors.for_kernel(kernel), 5
+            optimizer, restarts = Priors.for_kernel(kernel), fit_restarts(len(targets))
         else:
             optimizer, restarts = None, 0
         gp = LatentGP(
