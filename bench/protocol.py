@@ -185,6 +185,11 @@ HELD_OUT_FUNCTIONS = (
     *(Bumps(dim, 10_000 + k) for dim in (2, 4, 6) for k in range(2)),
     *(MixedBumps(10_000 + k) for k in range(2)),
 )
+#: The same families drawn from seeds below 10000: where defaults are chosen.
+DEVELOPMENT_FUNCTIONS = (
+    *(Bumps(dim, k) for dim in (2, 4, 6) for k in range(2)),
+    *(MixedBumps(k) for k in range(2)),
+)
 
 
 class Catalogue(Mapping[str, Surface]):
@@ -192,7 +197,9 @@ class Catalogue(Mapping[str, Surface]):
 
     def __init__(self, data: str) -> None:
         self._build = builders(Path(data))
-        self._build.update({b.name: b.surface for b in HELD_OUT_FUNCTIONS})
+        self._build.update(
+            {b.name: b.surface for b in (*HELD_OUT_FUNCTIONS, *DEVELOPMENT_FUNCTIONS)}
+        )
         self._built: dict[str, Surface] = {}
 
     def __getitem__(self, name: str) -> Surface:
