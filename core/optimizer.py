@@ -60,6 +60,9 @@ CONVERGENCE_BETA = 2.0
 #: it is proposed as a deliberate repeat of it, a second measurement where the acquisition
 #: judged one worth more than any new point, and the charts say so.
 REPEAT_RADIUS = 0.02
+#: A proposal is made a repeat only where one value's fitted noise std is at least this
+#: share of the spread of the values told (:meth:`BayesStrategy._noisy`).
+REPEAT_NOISE = 0.01
 
 
 def fit_restarts(told: int) -> int:
@@ -508,7 +511,18 @@ class BayesStrategy(Strategy):
         )
         suggestion = fitted.space.array_to_params(np.asarray(x))
         unit = self.space.snap(np.array([float(suggestion[name]) for name in self.space.columns]))
-        return self._as_repeat(unit)
+        return self._as_repeat(unit) if self._noisy(fitted) else unit
+
+    @staticmethod
+    def _noisy(fitted: FittedGP) -> bool:
+        """Whether a second measurement of a point says something: one value's noise (as
+        fitted) at least :data:`REPEAT_NOISE` of the spread of the values told. Of a nearly
+        exact objective a repeat learns nothing, and a step shorter than
+        :data:`REPEAT_RADIUS` is how its best point is refined."""
+        values = fitted.space.target
+        if len(values) < 2:
+            return True
+        return fitted.gp.observation_noise_std >= REPEAT_NOISE * float(np.std(values))
 
     def _as_repeat(self, unit: np.ndarray) -> np.ndarray:
         """``unit``, or the tried point within :data:`REPEAT_RADIUS` of it: a proposal that

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from core.gp import project_partial
-from core.optimizer import REPEAT_RADIUS, make_strategy
+from core.optimizer import REPEAT_RADIUS, BayesStrategy, make_strategy
 from core.space import Param, SearchSpace, default_space
 from core.status import TrialStatus
 from core.study import Trial, repeats
@@ -101,6 +101,17 @@ def test_a_study_whose_every_trial_failed_gets_no_verdict():
     assert convergence_note(failed) is None
     one = (*failed, Trial(7, {"x": 0.9, "y": 0.5}, TrialStatus.COMPLETE, value=0.9))
     assert convergence_note(one).startswith("After trial 6, more trials could still beat")
+
+
+def test_only_a_noisy_objective_has_its_near_proposals_made_repeats():
+    rng = np.random.default_rng(0)
+    units = rng.random((12, 2))
+    for noise, noisy in ((0.0, False), (0.03, True)):  # the values spread 0.12
+        s = make_strategy("bayes", UNIT2, seed=1, init_points=0)
+        for u in units:
+            value = -float(np.sum((u - 0.4) ** 2))
+            s.tell({"x": float(u[0]), "y": float(u[1])}, value + noise * rng.normal())
+        assert BayesStrategy._noisy(s.fit()) is noisy, noise
 
 
 def test_a_proposal_next_to_a_tried_point_is_made_a_deliberate_repeat():
