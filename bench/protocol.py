@@ -17,6 +17,7 @@ Views:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
@@ -27,6 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,49 +98,75 @@ class Bumps:
         return f"bumps-{self.dim}d #{self.seed}"
 
 
+#: The typed parameters of each family of typed bumps: the 5-D mix, and the CNN's nine
+#: hyperparameters as the Tune page offers them (core/model.py), with (9-D) and without
+#: (8-D) the optimizer's categorical.
+TYPED_FAMILIES: dict[str, tuple[Param, ...]] = {
+    "mixed-5d": (
+        Param("x", 0.0, 1.0),
+        Param("rate", 1e-4, 1e-1, log=True),
+        Param("n", 1, 16, kind="int"),
+        Param("units", 8, 256, log=True, kind="int"),
+        Param("kind", kind="categorical", choices=("a", "b", "c")),
+    ),
+    "cnn-8d": (
+        Param("dropout2_rate", 0.1, 0.5),
+        Param("lr", 1e-4, 1e-2, log=True),
+        Param("dropout1_rate", 0.0, 0.5),
+        Param("batch_size", 16, 256, log=True, kind="int"),
+        Param("dense_units", 32, 512, log=True, kind="int"),
+        Param("filters1", 8, 64, log=True, kind="int"),
+        Param("filters2", 16, 128, log=True, kind="int"),
+        Param("epochs", 1, 10, kind="int"),
+    ),
+}
+TYPED_FAMILIES["cnn-9d"] = (
+    *TYPED_FAMILIES["cnn-8d"],
+    Param("optimizer", kind="categorical", choices=("adam", "sgd", "rmsprop")),
+)
+
+
 @dataclass(frozen=True)
 class MixedBumps:
-    """Bumps over five typed parameters, drawn from ``seed``: two floats (one on a log
-    scale), an int (1-16), a powers-of-two int (8-256) and a categorical (a, b, c). The
-    bumps live in the unit cube of the four numbers; each category weighs each bump
-    differently, so the best category depends on where the numbers are. The optimum is
-    found by listing every int and category and searching the two floats."""
+    """Bumps over typed parameters (``family``, one of :data:`TYPED_FAMILIES`), drawn from
+    ``seed``: floats (some on a log scale), ints (some powers of two) and at most one
+    categorical. The bumps live in the unit cube of the numbers, an int at its own
+    position among its values; each category weighs each bump differently, so the best
+    category depends on where the numbers are. The optimum: every combination of the ints
+    and the category on a grid of the floats, then local searches of the floats from the
+    best 50 combinations."""
 
     seed: int
     count: int = 8
+    family: str = "mixed-5d"
 
     @cached_property
     def space(self) -> SearchSpace:
-        return SearchSpace(
-            [
-                Param("x", 0.0, 1.0),
-                Param("rate", 1e-4, 1e-1, log=True),
-                Param("n", 1, 16, kind="int"),
-                Param("units", 8, 256, log=True, kind="int"),
-                Param("kind", kind="categorical", choices=("a", "b", "c")),
-            ]
-        )
+        return SearchSpace(TYPED_FAMILIES[self.family])
+
+    @cached_property
+    def numbers(self) -> list[Param]:
+        return [q for q in self.space.params if q.kind != "categorical"]
+
+    @cached_property
+    def choices(self) -> int:
+        return next((len(q.choices) for q in self.space.params if q.kind == "categorical"), 1)
 
     @cached_property
     def parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rng = np.random.default_rng([self.seed, 5])
-        centres = rng.random((self.count, 4))
-        widths = rng.uniform(0.12, 0.35, self.count) * 2.0
-        heights = rng.uniform(0.3, 1.0, self.count) * rng.uniform(0.2, 1.0, (3, self.count))
+        d = len(self.numbers)
+        rng = np.random.default_rng([self.seed, self.space.dim])
+        centres = rng.random((self.count, d))
+        widths = rng.uniform(0.12, 0.35, self.count) * math.sqrt(d)
+        heights = rng.uniform(0.3, 1.0, self.count) * rng.uniform(
+            0.2, 1.0, (self.choices, self.count)
+        )
         return centres, widths, heights
 
-    def _numbers(self, p: Mapping) -> np.ndarray:
-        """Where ``p``'s four numbers sit in the unit cube (an int at its own position)."""
-        s = self.space
-        n, units = s["n"], s["units"]
-        return np.array(
-            [
-                s["x"].to_unit(p["x"]),
-                s["rate"].to_unit(p["rate"]),
-                n.levels.index(p["n"]) / (len(n.levels) - 1),
-                units.levels.index(p["units"]) / (len(units.levels) - 1),
-            ]
-        )
+    def _position(self, q: Param, value: Any) -> float:
+        if q.kind == "int":
+            return q.levels.index(value) / (len(q.levels) - 1)
+        return q.to_unit(value)
 
     def _at(self, z: np.ndarray, kind: int) -> np.ndarray:
         centres, widths, heights = self.parts
@@ -146,30 +174,41 @@ class MixedBumps:
         return np.exp(-0.5 * d2) @ heights[kind]
 
     def value(self, p: Mapping) -> float:
-        kind = self.space["kind"].choices.index(p["kind"])
-        return float(self._at(self._numbers(p), kind)[0])
+        category = next((q for q in self.space.params if q.kind == "categorical"), None)
+        kind = 0 if category is None else category.choices.index(p[category.name])
+        z = np.array([self._position(q, p[q.name]) for q in self.numbers])
+        return float(self._at(z, kind)[0])
 
     def optimum(self) -> float:
         from scipy.optimize import minimize
 
-        s = self.space
-        axis = np.linspace(0.0, 1.0, 41)
-        xy = np.array([[a, b] for a in axis for b in axis])
-        best = -math.inf
-        for kind in range(3):
-            for i in range(len(s["n"].levels)):
-                for j in range(len(s["units"].levels)):
-                    fixed = [i / (len(s["n"].levels) - 1), j / (len(s["units"].levels) - 1)]
-                    z = np.hstack([xy, np.tile(fixed, (len(xy), 1))])
-                    values = self._at(z, kind)
-                    start = xy[int(np.argmax(values))]
-                    res = minimize(
-                        lambda u, f=fixed, k=kind: -float(self._at(np.r_[u, f], k)[0]),
-                        start,
-                        bounds=[(0.0, 1.0)] * 2,
-                    )
-                    best = max(best, float(values.max()), -float(res.fun))
-        return best
+        floats = [i for i, q in enumerate(self.numbers) if q.kind == "float"]
+        ints = [i for i, q in enumerate(self.numbers) if q.kind == "int"]
+        axis = np.linspace(0.0, 1.0, 41 if len(floats) <= 2 else 11)
+        grid = np.array(list(itertools.product(axis, repeat=len(floats))))
+        levels = [np.linspace(0.0, 1.0, len(self.numbers[i].levels)) for i in ints]
+        combos = []  # (best value on the grid, its floats, the ints' positions, the category)
+        for kind in range(self.choices):
+            for fixed in itertools.product(*levels):
+                z = np.empty((len(grid), len(self.numbers)))
+                z[:, floats], z[:, ints] = grid, fixed
+                values = self._at(z, kind)
+                best = int(np.argmax(values))
+                combos.append((float(values[best]), grid[best], np.array(fixed), kind))
+        combos.sort(key=lambda c: -c[0])
+        top = combos[0][0]
+
+        def at(u: np.ndarray, fixed: np.ndarray, kind: int) -> float:
+            z = np.empty(len(self.numbers))
+            z[floats], z[ints] = u, fixed
+            return float(self._at(z, kind)[0])
+
+        for _, start, fixed, kind in combos[:50]:
+            res = minimize(
+                lambda u, f=fixed, k=kind: -at(u, f, k), start, bounds=[(0.0, 1.0)] * len(floats)
+            )
+            top = max(top, -float(res.fun))
+        return top
 
     def surface(self) -> Surface:
         optimum = self.optimum()
@@ -177,18 +216,18 @@ class MixedBumps:
 
     @property
     def name(self) -> str:
-        return f"mixed-5d #{self.seed}"
+        return f"{self.family} #{self.seed}"
 
 
 #: Drawn from seeds 10000 and up only: never looked at while choosing defaults.
 HELD_OUT_FUNCTIONS = (
     *(Bumps(dim, 10_000 + k) for dim in (2, 4, 6) for k in range(2)),
-    *(MixedBumps(10_000 + k) for k in range(2)),
+    *(MixedBumps(10_000 + k, family=f) for f in TYPED_FAMILIES for k in range(2)),
 )
 #: The same families drawn from seeds below 10000: where defaults are chosen.
 DEVELOPMENT_FUNCTIONS = (
     *(Bumps(dim, k) for dim in (2, 4, 6) for k in range(2)),
-    *(MixedBumps(k) for k in range(2)),
+    *(MixedBumps(k, family=f) for f in TYPED_FAMILIES for k in range(2)),
 )
 
 

@@ -8,7 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import driver, make_tabular, methods, optimizers, pruning, scheduling, soak, training
+from bench import (
+    driver,
+    make_tabular,
+    methods,
+    optimizers,
+    pruning,
+    scheduling,
+    soak,
+    suggestion_time,
+    training,
+)
 from bench import report as bench_report
 from bench import surfaces as bench_surfaces
 from core.learn import trials_to_target
@@ -140,6 +150,15 @@ def test_the_driver_benchmark_times_each_step_with_and_without_running_trials(tm
     assert all(len(r["seconds"]) == 1 and r["seconds"][0] > 0 for r in result["rows"])
     assert result["command"].startswith("bench/driver.py --trials 6")
     assert "| 3 | 6 | 2 |" in (tmp_path / "driver.md").read_text()
+
+
+def test_the_suggestion_time_benchmark_times_ours_and_optunas_asks(tmp_path):
+    argv = ["--dims", "2", "3", "--trials", "6", "--repeats", "1", "--out", str(tmp_path)]
+    assert suggestion_time.main(argv) == 0
+    text = (tmp_path / "results.md").read_text()
+    rows = [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| 3 | 6 |")]
+    assert len(rows) == 1 and all(float(cell) > 0 for cell in rows[0][2:])
+    assert "at 6 trials in 3-D" in text and "bench/suggestion_time.py --dims 2 3" in text
 
 
 def test_the_scheduling_benchmark_keeps_stand_in_workers_busy_and_reports_each_study(tmp_path):
