@@ -57,7 +57,7 @@ bench: $(DEV)
 # further runs in bench/replicates are built separately (bench/make_tabular.py, about 25
 # minutes each).
 bench-system: $(DEV)
-	$(BIN)/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 6
+	$(BIN)/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 6 --out docs/benchmarks/training
 	$(BIN)/python bench/studies_page.py --trials 150 --out docs/benchmarks/studies-page
 	OMP_NUM_THREADS=1 $(BIN)/python bench/pruning.py --seeds 20 --first-seed 0 --hint-budget 0 \
 		--out docs/benchmarks/pruning-dev

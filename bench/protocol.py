@@ -20,6 +20,7 @@ import argparse
 import itertools
 import json
 import math
+import os
 import sys
 import time
 import warnings
@@ -712,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     if args.curves:
         results = json.loads(Path(args.curves).read_text())
         publish(report(results, args.tables, args.data), argv, "bench/protocol.py", args.out)
@@ -732,6 +734,7 @@ def main(argv: list[str] | None = None) -> int:
         cnn = [n for n in names if catalogue(args.data)[n].halves]
         lines = map_report(cnn, seed_range(args), args.data, args.jobs, tuple(args.map_trials))
         publish(lines, argv, "bench/protocol.py", args.out)
+        record_run(args.out, started, args.jobs)
         return 0
     results, handovers = evaluate(
         names, args.methods, seed_range(args), args.budget, args.data, args.jobs
@@ -742,7 +745,19 @@ def main(argv: list[str] | None = None) -> int:
         (Path(args.out) / "curves.json").write_text(json.dumps(results))
         if handovers:
             (Path(args.out) / "handovers.json").write_text(json.dumps(handovers))
+    record_run(args.out, started, args.jobs)
     return 0
+
+
+def record_run(out: str | None, started: float, jobs: int) -> None:
+    """How long the run took, beside its results (``run.json``): what ``make bench`` costs."""
+    if out:
+        took = {
+            "seconds": round(time.perf_counter() - started, 1),
+            "jobs": jobs,
+            "cpus": os.cpu_count(),
+        }
+        (Path(out) / "run.json").write_text(json.dumps(took) + "\n")
 
 
 if __name__ == "__main__":

@@ -239,3 +239,26 @@ def view_names(s: Surface) -> dict[str, str]:
         if len(s.runs) > 1:
             views["retrained"] = f"{s.name} (retrained)"
     return views
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Describe each tabular CNN surface: its noise, best cell and how well the noise-free
+    estimate from one run predicts the others (docs/BENCHMARKS.md, section 2)."""
+    import argparse
+
+    from bench.report import publish
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(ROOT / "bench" / "data"))
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    lines: list[str] = []
+    for name, build in builders(Path(args.data)).items():
+        if name.startswith("cnn "):
+            lines += [f"### {name}", "", build().note, ""]
+    publish(lines, argv, "bench/surfaces.py", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,7 +3,7 @@ trainer (and the dashboard's worker process) against a plain ``model.fit`` on th
 model, data and batch size, alternating, several repeats in rotating order; and the delay from an epoch's
 end to that epoch appearing in the runner's snapshot.
 
-    .venv/bin/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 3
+    .venv/bin/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 6 --out docs/benchmarks/training
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.report import publish
 from core.data import load_dataset
 from core.model import build_model
 from core.runner import Registry
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     ds = load_dataset(args.dataset)
     budget = Budget(args.epochs, args.batch_size)
@@ -106,20 +108,29 @@ def main(argv: list[str] | None = None) -> int:
             rates[name].append(paths[name](r + 1))
     proc.close()
     plain = statistics.median(rates["plain model.fit"])
-    print(f"\n{ds.summary()}; {args.epochs} epochs, batch {args.batch_size}, "
-          f"{args.repeats} repeats in rotating order after a warm-up\n")  # fmt: skip
-    print("| path | samples/s (median) | min - max | ratio to plain fit (median) |")
-    print("| --- | --- | --- | --- |")
+    lines = [
+        f"{ds.summary()}; {args.epochs} epochs, batch {args.batch_size}, "
+        f"{args.repeats} repeats in rotating order after a warm-up",
+        "",
+        "| path | samples/s (median) | min - max | ratio to plain fit (median) |",
+        "| --- | --- | --- | --- |",
+    ]
     for name, values in rates.items():
         med = statistics.median(values)
         spread = f"{min(values):,.0f} - {max(values):,.0f}"
-        print(f"| {name} | {med:,.0f} | {spread} | {med / plain:.3f} |")
-    print("\n| runner | epochs seen | median delay (s) | max delay (s) |")
-    print("| --- | --- | --- | --- |")
+        lines.append(f"| {name} | {med:,.0f} | {spread} | {med / plain:.3f} |")
+    lines += [
+        "",
+        "| runner | epochs seen | median delay (s) | max delay (s) |",
+        "| --- | --- | --- | --- |",
+    ]
     for isolate in (False, True):
         delays = snapshot_delays(args.dataset, budget, isolate)
         name = "worker process (dashboard)" if isolate else "in-process (CLI)"
-        print(f"| {name} | {len(delays)} | {statistics.median(delays):.3f} | {max(delays):.3f} |")
+        lines.append(
+            f"| {name} | {len(delays)} | {statistics.median(delays):.3f} | {max(delays):.3f} |"
+        )
+    publish(lines, argv, "bench/training.py", args.out)
     return 0
 
 

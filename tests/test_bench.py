@@ -135,9 +135,17 @@ def test_denoise_recovers_a_known_surface_and_its_noise():
     assert smooth.max() == pytest.approx(clean.max(), abs=0.005)
 
 
-def test_training_benchmark_runs(capsys):
-    assert training.main(["--dataset", "digits", "--epochs", "1", "--repeats", "1"]) == 0
-    out = capsys.readouterr().out
+def test_the_surfaces_description_states_each_cnn_surface_s_noise(tiny_table, tmp_path):
+    assert bench_surfaces.main(["--data", str(tiny_table.parent), "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "results.md").read_text()
+    assert "### cnn digits" in text and "one run's noise, as it finds it: std 0." in text
+    assert "### branin" not in text
+
+
+def test_training_benchmark_runs(capsys, tmp_path):
+    argv = ["--dataset", "digits", "--epochs", "1", "--repeats", "1", "--out", str(tmp_path)]
+    assert training.main(argv) == 0
+    out = (tmp_path / "results.md").read_text()
     assert "| plain model.fit |" in out and "| worker process (dashboard) |" in out
 
 

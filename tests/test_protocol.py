@@ -154,6 +154,8 @@ def test_the_protocol_script_reports_every_declared_method_and_the_maps(known, c
              "--tables", "7", "--jobs", "1", "--data", data, "--out", str(root / "run")]  # fmt: skip
     assert protocol.main(small) == 0
     out = capsys.readouterr().out
+    took = json.loads((root / "run" / "run.json").read_text())  # what the run cost
+    assert took["seconds"] > 0 and took["jobs"] == 1
     for method in methods.DECLARED:
         assert out.count(f"| {method} |") == 2, method  # one row per surface
     assert "#### cnn known, 7 trials, 2 seeds (regret in sigma)" in out
