@@ -30,9 +30,12 @@ run: $(APP)
 tune: $(APP)
 	$(BIN)/python -m core tune --preset seed --dataset mnist-5k --export runs/best.json
 
-# The benchmark protocol behind docs/BENCHMARKS.md, section 3 (how long each part takes: that
-# section's opening lines). One BLAS thread per optimizer run: two processes with the default
-# threads on 2 cores spent half their time in the kernel.
+# The benchmark protocol behind docs/BENCHMARKS.md, section 3 (what each part costs: the
+# run.json beside its results). One BLAS thread per optimizer run: two processes with the
+# default threads on 2 cores spent half their time in the kernel. The seed's bayes_opt takes
+# float bounds only, so the typed functions run every other declared method.
+TYPED_PEERS = --methods "bayes (this project)" random "optuna TPE" "optuna GP" \
+	"skopt gp_minimize" botorch
 bench: $(DEV)
 	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "cnn mnist-5k" \
 		"cnn fashion-mnist" --seeds 80 --budget 25 --tables 12 25 --out docs/benchmarks/protocol/cnn
@@ -47,8 +50,13 @@ bench: $(DEV)
 		"bumps-6d #10001" --seeds 10 --budget 25 --tables 25 \
 		--out docs/benchmarks/protocol/held-out-functions
 	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "mixed-5d #10000" \
-		"mixed-5d #10001" --methods "bayes (this project)" random "optuna TPE" --seeds 40 \
-		--budget 25 --tables 12 25 --out docs/benchmarks/protocol/mixed
+		"mixed-5d #10001" $(TYPED_PEERS) --seeds 10 --budget 25 --tables 25 \
+		--out docs/benchmarks/protocol/mixed
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "cnn-8d #10000" \
+		"cnn-8d #10001" "cnn-9d #10000" "cnn-9d #10001" $(TYPED_PEERS) --seeds 10 \
+		--budget 50 --tables 25 50 --out docs/benchmarks/protocol/held-out-8-9d
+	OMP_NUM_THREADS=1 $(BIN)/python bench/suggestion_time.py --out docs/benchmarks/suggestion-time
+	$(BIN)/python bench/surfaces.py --out docs/benchmarks/surfaces
 	OMP_NUM_THREADS=1 $(BIN)/python bench/default_study.py --seeds 40 --jobs 2 \
 		--out docs/benchmarks/default-study
 
