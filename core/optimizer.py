@@ -17,7 +17,6 @@ import copy
 import itertools
 import math
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -743,6 +742,7 @@ class Refits:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._refitted = threading.Condition(self._lock)  # a newer kernel was kept
         self._wake = threading.Event()
         self._kernel: tuple[int, Kernel] | None = None  # observations fitted, kernel
         self._wanted: BayesStrategy | None = None
@@ -767,6 +767,7 @@ class Refits:
         with self._lock:
             if self._kernel is None:
                 self._kernel = (n, gp.kernel_)
+                self._refitted.notify_all()
                 return
             if self._kernel[0] >= n:
                 return
@@ -778,12 +779,10 @@ class Refits:
 
     def wait(self, observations: int, timeout: float = 120.0) -> bool:
         """Block until the hyperparameters of ``observations`` results are fitted."""
-        deadline = time.monotonic() + timeout
-        while self.fitted_on() < observations:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
-        return True
+        with self._refitted:
+            return self._refitted.wait_for(
+                lambda: self._kernel is not None and self._kernel[0] >= observations, timeout
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -807,6 +806,7 @@ class Refits:
                 self.fits += 1
                 if self._kernel is None or self._kernel[0] < n:
                     self._kernel = (n, gp.kernel_)
+                    self._refitted.notify_all()
 
 
 def make_strategy(

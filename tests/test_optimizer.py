@@ -533,8 +533,6 @@ def test_parallel_asks_condition_on_every_result_while_the_hyperparameters_refit
     import threading
     from unittest import mock
 
-    from conftest import wait_until
-
     space = default_space()
     rng = np.random.default_rng(3)
 
@@ -565,7 +563,8 @@ def test_parallel_asks_condition_on_every_result_while_the_hyperparameters_refit
         # every fit on this (the asking) thread kept a kernel; only the refits' thread fits one
         here = [kernel for thread, kernel in calls if thread != "gp-refits"]
         assert here and all(kernel is not None for kernel in here)
-        assert wait_until(lambda: refits.fitted_on() == len(strategy.observations), 60)
+        assert refits.wait(len(strategy.observations), 60)
+        assert refits.fitted_on() == len(strategy.observations)
         assert refits.fits >= 1
         # exact given the kernel: conditioning with a full fit's kernel is that fit
         full = make_strategy("bayes", space, seed=3, init_points=3)
