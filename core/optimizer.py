@@ -67,9 +67,9 @@ REPEAT_NOISE = 0.01
 def fit_restarts(told: int) -> int:
     """Random restarts of the GP's hyperparameter fit on ``told`` values: 5 up to 50, 1 up
     to 100, none beyond. Few values leave the likelihood with several modes (noise or
-    signal); many pin it down, while each restart costs a Cholesky per step. At 200 values
-    in 9-D five restarts found the very optimum one start did, in 3.6 s against 0.43 s
-    (docs/BENCHMARKS.md, section 3: seconds per suggestion)."""
+    signal); many pin it down, while each restart costs a Cholesky of the whole history
+    per step, which is most of an ask's time at 200 trials (docs/BENCHMARKS.md, section 3:
+    seconds per suggestion)."""
     return 5 if told <= 50 else 1 if told <= 100 else 0
 
 
