@@ -50,6 +50,8 @@ MARGIN_SIGMA = 0.1
 #: On the synthetic functions, non-inferior: the geometric mean of ours / peer's regret at
 #: most 1.5 (upper end of the interval of the mean log10 ratio at most log10 1.5).
 MARGIN_RATIO = 1.5
+#: Hartmann-6 at 50 trials: regret <= 0.1 in at least this share of seeds.
+HARTMANN_SHARE = 0.8
 #: Regrets below this count as zero on the log scale of the synthetic functions.
 FLOOR = 1e-6
 
@@ -642,7 +644,7 @@ def target_lines(results: dict, cnn: list[str]) -> list[str]:
             share = float(np.mean(final <= 0.1))
             lines.append(
                 f"- hartmann-6, 50 trials: regret <= 0.1 in {share:.0%} of seeds; target "
-                f">= 65%: {_met(share >= 0.65)}"
+                f">= {HARTMANN_SHARE:.0%}: {_met(share >= HARTMANN_SHARE)}"
             )
     return lines or ["- (no target on these surfaces: reported against the other methods)"]
 
