@@ -615,7 +615,7 @@ def target_lines(results: dict, cnn: list[str]) -> list[str]:
             f"lower {lo:.0%}); target >= 85% with lower >= 75%: {_met(ok)}"
         )
         rows = {r["peer"]: r for r in paired_rows(by, 25, True)}
-        for peer in GP_PEERS:
+        for peer in (peer for peer in GP_PEERS if peer in rows):  # the peers this run had
             r = rows[peer]
             lines.append(
                 f"- {name}, 25 trials: ours - {peer} = {r['mean']:+.3f} sigma, upper end "
