@@ -101,13 +101,8 @@ class Acquisition(AcquisitionFunction):
         return (mean - self.y_max - self.xi) / std
 
     def base_acq(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-        mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
-        if self.kind == "ucb":
-            return mean + self.kappa * std
-        z = self._z(mean, std)
-        if self.kind == "poi":
-            return ndtr(z)
-        return std * np.exp(log_h(z))
+        value = self.searched(mean, std)  # log EI and log PI: their logarithms
+        return value if self.kind == "ucb" else np.exp(value)
 
     def searched(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
         """The function the search maximises: log EI, UCB or log PI."""

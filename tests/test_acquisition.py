@@ -133,3 +133,13 @@ def test_in_a_mixed_space_the_search_sets_each_int_and_category_to_its_best_valu
     )
     dense = float(np.max(acq.searched(*fit.gp.predict(grid, return_std=True))))
     assert found >= dense - 1e-3  # from one candidate: the sweeps, not the sampling, got there
+
+
+def test_what_the_charts_draw_is_bayes_opt_s_own_acquisition():
+    rng = np.random.default_rng(1)
+    mean, std = rng.normal(0.9, 0.05, 200), rng.uniform(0.005, 0.05, 200)
+    for kind in ("ei", "ucb", "poi"):
+        ours = Acquisition(kind, kappa=2.0, xi=0.01)
+        stock = ours.stock()
+        ours.y_max = stock.y_max = 0.95
+        np.testing.assert_allclose(ours.base_acq(mean, std), stock.base_acq(mean, std), rtol=1e-9)
