@@ -153,7 +153,7 @@ class MixedBumps:
 
     @cached_property
     def choices(self) -> int:
-        return next((len(q.choices) for q in self.space.params if q.kind == "categorical"), 1)
+        return 1 if self.category is None else len(self.category.choices)
 
     @cached_property
     def parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -176,8 +176,12 @@ class MixedBumps:
         d2 = np.sum((np.atleast_2d(z)[:, None, :] - centres) ** 2, axis=2) / widths**2
         return np.exp(-0.5 * d2) @ heights[kind]
 
+    @cached_property
+    def category(self) -> Param | None:
+        return next((q for q in self.space.params if q.kind == "categorical"), None)
+
     def value(self, p: Mapping) -> float:
-        category = next((q for q in self.space.params if q.kind == "categorical"), None)
+        category = self.category
         kind = 0 if category is None else category.choices.index(p[category.name])
         z = np.array([self._position(q, p[q.name]) for q in self.numbers])
         return float(self._at(z, kind)[0])

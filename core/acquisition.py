@@ -161,7 +161,7 @@ class Acquisition(AcquisitionFunction):
         values = self.searched(mean, std)
         best = int(np.argmax(values))
         best_x, best_value = candidates[best], float(values[best])
-        for x0 in self._starts(candidates, values, target_space, rng, starts):
+        for x0 in self._starts(candidates, values, best, target_space, rng, starts):
             x, value = self._local_search(gp, x0)
             if value > best_value:
                 best_x, best_value = x, value
@@ -171,22 +171,23 @@ class Acquisition(AcquisitionFunction):
         self,
         candidates: np.ndarray,
         values: np.ndarray,
+        best: int,
         target_space: TargetSpace,
         rng: np.random.RandomState,
         count: int,
     ) -> list[np.ndarray]:
-        """The best candidate, the best trial, then candidates drawn in proportion to
-        exp(searched) (EI itself, for EI), without replacement."""
+        """The best candidate (``best``), the best trial, then candidates drawn in proportion
+        to exp(searched) (EI itself, for EI), without replacement."""
         if count <= 0:
             return []
-        starts = [candidates[int(np.argmax(values))]]
+        starts = [candidates[best]]
         if count > 1:
             starts.append(np.asarray(target_space.params[int(np.argmax(target_space.target))]))
         rest = count - len(starts)
         if rest > 0:
             finite = np.where(np.isfinite(values), values, -np.inf)
             weights = np.exp(finite - np.max(finite))
-            weights[int(np.argmax(values))] = 0.0
+            weights[best] = 0.0
             if weights.sum() > 0:
                 take = min(rest, int(np.count_nonzero(weights)))
                 picks = rng.choice(len(candidates), take, replace=False, p=weights / weights.sum())
@@ -198,9 +199,8 @@ class Acquisition(AcquisitionFunction):
         others held), then each int or category set to its best value, the rest held."""
         x = np.clip(np.asarray(x0, dtype=float), 0.0, 1.0)
         value = float(self.searched(*gp.predict(x[None, :], return_std=True))[0])
-        free = np.ones(x.size, bool) if self.continuous is None else self.continuous
         for _ in range(MIXED_ROUNDS):
-            if free.any():
+            if self._free(x.size).any():
                 x, value = self._continuous_search(gp, x)
             moved = False
             for columns, levels in self.discrete:
@@ -214,17 +214,21 @@ class Acquisition(AcquisitionFunction):
                 break
         return x, value
 
+    def _free(self, width: int) -> np.ndarray:
+        """The coordinates a gradient step may move: the floats' (all, if not told)."""
+        return np.ones(width, bool) if self.continuous is None else self.continuous
+
     def _continuous_search(self, gp: LatentGP, x0: np.ndarray) -> tuple[np.ndarray, float]:
-        free = np.ones(x0.size, bool) if self.continuous is None else self.continuous
+        free = self._free(x0.size)
         bounds = [(0.0, 1.0) if f else (float(v), float(v)) for f, v in zip(free, x0, strict=True)]
 
         def negative(x: np.ndarray) -> tuple[float, np.ndarray]:
             value, grad = self.searched_with_gradient(gp, x)
             return -value, -grad
 
+        # L-BFGS-B keeps its iterates inside the bounds: its last value is the point's
         result = minimize(negative, x0, jac=True, method="L-BFGS-B", bounds=bounds)
-        x = np.clip(result.x, 0.0, 1.0)
-        return x, -float(negative(x)[0])
+        return result.x, -float(result.fun)
 
     def stock(self) -> AcquisitionFunction:
         """bayes_opt's own class for this acquisition, with its settings: what an exported

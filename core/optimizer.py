@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import copy
+import functools
 import itertools
 import math
 import threading
@@ -348,7 +349,11 @@ class BayesStrategy(Strategy):
         self.xi = float(xi)
         self.noise = None if noise is None else float(noise)
 
-    def _acquisition_function(self) -> Acquisition:
+    @functools.cached_property
+    def _coordinates(self) -> tuple[np.ndarray, tuple[tuple[slice, np.ndarray], ...]]:
+        """Which unit-cube coordinates are floats, and each int's or category's coordinates
+        with every value's encoding: what the acquisition's search needs of the space (made
+        once; every fit hands it on)."""
         continuous = np.zeros(self.space.width, bool)
         discrete = []
         for p in self.space.params:
@@ -356,6 +361,10 @@ class BayesStrategy(Strategy):
             continuous[columns] = p.kind == "float"
             if p.kind != "float":
                 discrete.append((columns, np.array([p.encode(v) for v in p.levels])))
+        return continuous, tuple(discrete)
+
+    def _acquisition_function(self) -> Acquisition:
+        continuous, discrete = self._coordinates
         return Acquisition(
             self.acquisition, kappa=self.kappa, xi=self.xi, continuous=continuous,
             discrete=discrete,
