@@ -87,16 +87,22 @@ def launch(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
 
-def db_trials(db: Path, status: str | tuple[str, ...] | None = None) -> Any:
-    """The statuses of every trial, or how many have ``status`` (one, or a tuple of them)."""
+def db_trials(db: Path, status: str | tuple[str, ...] | None = None,
+              study: str | None = None) -> Any:  # fmt: skip
+    """The statuses of every trial, or how many have ``status`` (one, or a tuple of them);
+    of study ``study`` alone when given."""
+    where, args = "", []
+    if study is not None:
+        where, args = " AND study_id = (SELECT id FROM studies WHERE name = ?)", [study]
     try:
         with sqlite3.connect(db) as conn:
             if status is None:
-                return conn.execute("SELECT status FROM trials ORDER BY number").fetchall()
+                query = f"SELECT status FROM trials WHERE 1{where} ORDER BY number"
+                return conn.execute(query, args).fetchall()
             wanted = (status,) if isinstance(status, str) else tuple(status)
             marks = ",".join("?" * len(wanted))
-            query = f"SELECT COUNT(*) FROM trials WHERE status IN ({marks})"
-            return conn.execute(query, wanted).fetchone()[0]
+            query = f"SELECT COUNT(*) FROM trials WHERE status IN ({marks}){where}"
+            return conn.execute(query, [*wanted, *args]).fetchone()[0]
     except sqlite3.OperationalError:
         return [] if status is None else 0
 

@@ -250,6 +250,13 @@ class Strategy(abc.ABC):
         """Whether the next ask, with ``pending`` trials still running, is GP-guided."""
         return False
 
+    def frozen(self) -> Strategy:
+        """A copy that later tells to this strategy do not reach: what another thread may
+        compute a chart of this moment from while the study goes on."""
+        out = copy.copy(self)
+        out.observations = list(self.observations)
+        return out
+
     # -- helpers -----------------------------------------------------------
     def refit_in_background(self) -> Refits | None:
         """Fit the model off the asking thread, where the strategy has one (None: it has no
@@ -454,6 +461,13 @@ class BayesStrategy(Strategy):
         random_state = np.random.RandomState()
         random_state.set_state(state)
         return FittedGP(gp, space, self._acquisition_function(), random_state)
+
+    def frozen(self) -> BayesStrategy:
+        """The copy keeps the fit already made for this history, and the hyperparameters
+        in use now instead of the background refits."""
+        out = super().frozen()
+        out._fixed_kernel, out._refits = self._latest_kernel(), None
+        return out
 
     def _latest_kernel(self) -> Kernel | None:
         """The kernel to condition on instead of fitting one: the believer's, or the last

@@ -26,7 +26,7 @@ from core.status import StudyStatus, TrialStatus
 from core.store import Store
 from core.study import Study, StudyConfig, Trial, best_of
 from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged, TrialOutcome
-from core.views import Surrogate
+from core.views import OnDemand, Surrogate
 from core.worker import RECYCLE_AFTER, DataInfo, Trainer
 
 SURROGATE_RESOLUTION = 40
@@ -43,7 +43,8 @@ class Snapshot:
     #: the trials training now, by number (one at a time unless the study runs in parallel)
     running: tuple[Trial, ...]
     epochs_per_trial: int
-    surrogate: Surrogate | None
+    #: the GP map, or what makes it when a page first reads :attr:`surrogate`
+    grid: Surrogate | OnDemand | None
     started_at: float | None
     elapsed: float
     eta: float | None
@@ -60,6 +61,12 @@ class Snapshot:
     @property
     def best(self) -> Trial | None:
         return best_of(self.trials)
+
+    @property
+    def surrogate(self) -> Surrogate | None:
+        """The GP map over the first two parameters, its next point the next trial's (made
+        here, in the reader's thread, the first time a snapshot's map is read)."""
+        return self.grid.get() if isinstance(self.grid, OnDemand) else self.grid
 
     @property
     def current(self) -> Trial | None:
@@ -79,7 +86,7 @@ class Snapshot:
             len(self.trials),
             self.finished,
             tuple((t.number, len(t.history)) for t in self.running),
-            self.surrogate.n_observations if self.surrogate else None,
+            self.grid.n_observations if self.grid else None,
         )
 
     @property
@@ -98,7 +105,7 @@ class Snapshot:
             trials=study.trials,
             running=(),
             epochs_per_trial=study.config.largest_budget.epochs,
-            surrogate=surrogate,
+            grid=surrogate,
             started_at=min(started) if started else None,
             elapsed=(max(finished) - min(started)) if finished and started else 0.0,
             eta=None,
@@ -148,7 +155,7 @@ class Runner:
             trials=study.trials,
             running=(),
             epochs_per_trial=study.config.largest_budget.epochs,
-            surrogate=None,
+            grid=None,
             started_at=None,
             elapsed=0.0,
             eta=None,
@@ -263,32 +270,36 @@ class Runner:
             status=StudyStatus.RUNNING,
             trials=tuple(life.trials),
             warnings=info.warnings,
-            surrogate=self._surrogate(life),
+            grid=self._surrogate(life, life.pending) if life.strategy.observations else None,
             message=info.summary,
         )
         running: dict[Future, int] = {}  # the trials training, by their future
+        told = False  # a result reached the GP since the map was last handed out
         threads = ThreadPoolExecutor(pool.slots, thread_name_prefix=f"trial-{self.name}")
         try:
             while True:
                 if self._stop.is_set():
                     life.stop(StopReason.USER)
                 for trial in life.take_results():
-                    self._record(trial, surrogate=self._surrogate(life))
+                    self._record(trial)
+                    told = True
+                pending = life.pending  # what the next ask sees: the map's next point
                 while life.can_start():
                     trial, slot = life.start()
                     self._add_running(trial)
                     future = threads.submit(self._train, life, pool.trainers[slot], trial)
                     running[future] = trial.number
+                if told:  # after the starts, whose ask (and fit) the map reuses
+                    self._publish(grid=self._surrogate(life, pending))
+                    told = False
                 if life.done():
                     break
                 done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: running[f]):
                     number = running.pop(future)
                     trial = life.end(number, future.result())
-                    if trial.status == TrialStatus.CANCELLED:  # not told: the map stays
-                        self._record(trial)
-                    else:
-                        self._record(trial, surrogate=self._surrogate(life))
+                    self._record(trial)
+                    told |= trial.status != TrialStatus.CANCELLED  # a cancelled one is not
         except BaseException:
             life.stop(StopReason.USER)  # no trial trains on after the driver failed
             raise
@@ -332,9 +343,15 @@ class Runner:
             **changes,
         )
 
-    def _surrogate(self, life: Lifecycle) -> Surrogate | None:
-        """The map, whose next point is the next trial's, with the pending trials running."""
-        return life.strategy.surrogate(self._resolution, pending=life.pending)
+    def _surrogate(self, life: Lifecycle, pending: list[dict[str, Any]]) -> OnDemand:
+        """The map of this moment, made when a page first draws it: its next point is the
+        next trial's, asked with ``pending`` running. It reads a frozen copy of the
+        strategy, so the driver tells on while a page draws."""
+        strategy = life.strategy.frozen()
+        return OnDemand(
+            len(strategy.observations),
+            lambda: strategy.surrogate(self._resolution, pending=pending),
+        )
 
     def _train(self, life: Lifecycle, trainer: Trainer, current: Trial) -> TrialOutcome:
         """Train one started trial on ``trainer`` (from a thread of the runner's pool): each

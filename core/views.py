@@ -4,6 +4,8 @@ immutable values (no bayes_opt, no scikit-learn)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,3 +103,27 @@ class Importance:
 
     def ranked(self) -> list[tuple[str, float]]:
         return sorted(zip(self.names, self.shares, strict=True), key=lambda p: -p[1])
+
+
+class OnDemand:
+    """A surrogate made the first time a reader asks for it, and once: the driver hands one
+    to each snapshot, and a page that draws the map computes it in its own thread, so the
+    map's grid never waits in front of the next trial's start. ``make`` must read only
+    what it captured (a frozen strategy), never the study as it goes on."""
+
+    def __init__(self, n_observations: int, make: Callable[[], Surrogate | None]) -> None:
+        self.n_observations = n_observations
+        self._make: Callable[[], Surrogate | None] | None = make
+        self._value: Surrogate | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def made(self) -> bool:
+        return self._make is None
+
+    def get(self) -> Surrogate | None:
+        with self._lock:
+            if self._make is not None:
+                self._value = self._make()
+                self._make = None
+            return self._value

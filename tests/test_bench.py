@@ -156,6 +156,7 @@ def test_the_driver_benchmark_times_each_step_with_and_without_running_trials(tm
     cells = {(r["dim"], r["pending"]) for r in result["rows"]}
     assert cells == {(2, 0), (2, 2), (3, 0), (3, 2)}
     assert all(len(r["seconds"]) == 1 and r["seconds"][0] > 0 for r in result["rows"])
+    assert all(len(r["map_seconds"]) == 1 and r["map_seconds"][0] > 0 for r in result["rows"])
     assert result["command"].startswith("bench/driver.py --trials 6")
     assert "| 3 | 6 | 2 |" in (tmp_path / "driver.md").read_text()
 

@@ -52,8 +52,27 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One dashboard for the module's tests: each names its own study and counts only
+    its trials."""
+    require_browser()
+    s = Server(tmp_path_factory.mktemp("dashboard") / "studies.db").start()
+    yield s
+    s.stop()
+
+
 @pytest.fixture
-def server(tmp_path):
+def server(shared_server):
+    yield shared_server
+    if db_trials(shared_server.db, "running"):  # a test that failed mid-study: a new server,
+        shared_server.kill()  # so the next test's Start is not refused
+        shared_server.start()
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    """A dashboard of the test's own, for a test that kills it."""
     require_browser()
     s = Server(tmp_path / "studies.db").start()
     yield s
@@ -111,6 +130,13 @@ def db_count(db, study, statuses):
         ).fetchone()[0]
 
 
+def study_names(db):
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        return [n for (n,) in conn.execute("SELECT name FROM studies ORDER BY id")]
+
+
 def plot_text(page, index=0):
     return page.locator(".js-plotly-plot").nth(index).inner_text()
 
@@ -131,9 +157,9 @@ def test_tune_watch_stop_reload_and_download(browser, server, tmp_path, wait_for
 
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("e2e — stopped").wait_for()
-    kept = db_trials(server.db, FINISHED)
+    kept = db_trials(server.db, FINISHED, "e2e")
     assert 3 <= kept < 40
-    statuses = [s for (s,) in db_trials(server.db)]
+    statuses = [s for (s,) in db_trials(server.db, study="e2e")]
     assert "running" not in statuses
 
     page.reload()
@@ -178,7 +204,10 @@ def test_tune_watch_stop_reload_and_download(browser, server, tmp_path, wait_for
     assert download.suggested_filename == "e2e-best-params.json"
     data = json.loads(Path(download.path()).read_text())
     with sqlite3.connect(server.db) as conn:
-        best = conn.execute("SELECT MAX(value) FROM trials WHERE status = 'complete'").fetchone()[0]
+        best = conn.execute(
+            "SELECT MAX(value) FROM trials t JOIN studies s ON s.id = t.study_id "
+            "WHERE s.name = 'e2e' AND t.status = 'complete'"
+        ).fetchone()[0]
     assert data["study"] == "e2e" and data["dataset"] == "digits"
     assert set(data["params"]) == {"dropout2_rate", "lr"}
     assert data["best_observed"]["val_accuracy"] == pytest.approx(best)
@@ -242,7 +271,7 @@ def test_a_trial_the_default_pruner_stops_is_marked_on_live(browser, server):
     page = new_page(browser)
     configure_tiny(page, server, init_points=2, n_iter=10, epochs=3, batch=16, name="pruning")
     start(page)
-    wait_until(lambda: db_trials(server.db, "pruned") >= 1, what="a pruned trial")
+    wait_until(lambda: db_trials(server.db, "pruned", "pruning") >= 1, what="a pruned trial")
     wait_until(
         lambda: "pruned (accuracy when stopped)" in plot_text(page, 3), what="the pruned marker"
     )
@@ -259,7 +288,8 @@ def test_a_trial_the_default_pruner_stops_is_marked_on_live(browser, server):
     shot(page, "live-recommended")
 
 
-def test_server_killed_mid_trial_then_restarted_and_resumed(browser, server):
+def test_server_killed_mid_trial_then_restarted_and_resumed(browser, own_server):
+    server = own_server
     page = new_page(browser)
     configure_tiny(page, server, init_points=2, n_iter=2, epochs=3, batch=16, name="crash")
     start(page)
@@ -297,8 +327,8 @@ def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
     second = new_page(browser)
     second.goto(f"{server.url}/live")
     second.get_by_text("shared — running").wait_for()
-    wait_until(lambda: db_trials(server.db, FINISHED) >= 1, what="a finished trial")
-    done = db_trials(server.db, FINISHED)
+    wait_until(lambda: db_trials(server.db, FINISHED, "shared") >= 1, what="a finished trial")
+    done = db_trials(server.db, FINISHED, "shared")
     for page in (first, second):
         page.get_by_text(f"trials {done}/40").or_(
             page.get_by_text(f"trials {done + 1}/40")
@@ -310,7 +340,7 @@ def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
     third.get_by_role("button", name="Start", exact=True).click()
     third.get_by_text("study 'shared' is running").wait_for()
 
-    assert db_trials(server.db, FINISHED) < 40
+    assert db_trials(server.db, FINISHED, "shared") < 40
     second.get_by_role("button", name="Stop").click()
     first.get_by_text("shared — stopped").wait_for()
     try:
@@ -319,7 +349,7 @@ def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
         shot(second, "second-tab")
     with sqlite3.connect(server.db) as conn:
         names = [n for (n,) in conn.execute("SELECT name FROM studies")]
-    assert names == ["shared"]
+    assert "shared" in names and "another" not in names
 
 
 def test_a_third_hyperparameter_gets_axis_pickers_a_slice_note_and_importance(browser, server):
@@ -330,7 +360,7 @@ def test_a_third_hyperparameter_gets_axis_pickers_a_slice_note_and_importance(br
     set_number(page, "dense_units low", 16)
     set_number(page, "dense_units high", 64)
     start(page)
-    wait_until(lambda: db_trials(server.db, FINISHED) == 4, what="four finished trials")
+    wait_until(lambda: db_trials(server.db, FINISHED, "axes") == 4, what="four finished trials")
     page.get_by_text("axes — complete").wait_for()
     # on Studies, which does not redraw itself every 2 s as Live does (a redraw can show
     # the old picker beside the new one for a moment)
@@ -350,7 +380,7 @@ def test_a_third_hyperparameter_gets_axis_pickers_a_slice_note_and_importance(br
     page.get_by_text("Importance: each parameter's main effect").wait_for()
     shot(page, "axes")
     with sqlite3.connect(server.db) as conn:
-        (space,) = conn.execute("SELECT config FROM studies").fetchone()
+        (space,) = conn.execute("SELECT config FROM studies WHERE name = 'axes'").fetchone()
     assert [p["name"] for p in json.loads(space)["space"]] == ["dropout2_rate", "lr", "dense_units"]
 
 
@@ -363,7 +393,7 @@ def test_two_parallel_trials_train_at_once_and_live_shows_both(browser, server):
     # one progress bar per running trial, and their points marked on the surrogate charts
     page.get_by_text("trial 1: epoch").wait_for(timeout=180_000)
     page.get_by_text("trial 2: epoch").wait_for()
-    wait_until(lambda: db_trials(server.db, "running") == 2, what="two running trials")
+    wait_until(lambda: db_trials(server.db, "running", "pair") == 2, what="two running trials")
     page.get_by_text("training trials 1 and 2").wait_for()
     wait_until(
         lambda: "Validation accuracy, running trials" in plot_text(page, 4),
@@ -372,7 +402,8 @@ def test_two_parallel_trials_train_at_once_and_live_shows_both(browser, server):
     shot(page, "live-parallel")
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("pair — stopped").wait_for(timeout=180_000)  # two Ray actors end
-    assert db_trials(server.db, "cancelled") == 2 and db_trials(server.db, "running") == 0
+    assert db_trials(server.db, "cancelled", "pair") == 2
+    assert db_trials(server.db, "running", "pair") == 0
     with sqlite3.connect(server.db) as conn:
         (parallel,) = conn.execute("SELECT config FROM studies WHERE name = 'pair'").fetchone()
     assert json.loads(parallel)["parallel"]["workers"] == 2
@@ -404,6 +435,7 @@ def bad_uploads(tmp_path):
 
 
 def test_bad_uploads_are_explained_and_start_nothing(browser, server, tmp_path):
+    before = study_names(server.db)
     page = new_page(browser)
     page.goto(server.url)
     page.get_by_role("button", name="Start", exact=True).wait_for()
@@ -415,7 +447,7 @@ def test_bad_uploads_are_explained_and_start_nothing(browser, server, tmp_path):
         page.get_by_text(message, exact=False).first.wait_for()
         assert page.get_by_role("button", name="Start", exact=True).is_disabled()
     shot(page, "bad-upload")
-    assert not server.db.exists() or db_trials(server.db) == []
+    assert study_names(server.db) == before
 
     good = tmp_path / "good.npz"
     rng = np.random.default_rng(1)

@@ -26,7 +26,7 @@ def test_a_study_runs_to_its_total_and_persists_every_trial(store, tiny_config, 
 
 def test_snapshots_are_immutable_copies(store, tiny_config, digits, tmp_path, wait_for):
     runner = Registry(store, runs_dir=tmp_path).create(tiny_config(), dataset=digits)
-    assert wait_for(lambda: runner.snapshot().finished >= 1, timeout=120)
+    assert wait_for(lambda: runner.snapshot().grid is not None, timeout=120)
     first = runner.snapshot()
     seen = len(first.trials)
     assert runner.join(120)
@@ -35,6 +35,13 @@ def test_snapshots_are_immutable_copies(store, tiny_config, digits, tmp_path, wa
     assert 1 <= seen < 4 and len(first.trials) == seen and first.status == "running"
     with pytest.raises(AttributeError):
         first.status = "x"
+    # nor did its map, which the driver never drew: it is made when first read, of the
+    # strategy as it was, and its next point is the trial that started next
+    assert not first.grid.made and not runner.snapshot().grid.made
+    n = first.grid.n_observations
+    surrogate = first.surrogate
+    assert first.grid.made and surrogate.n_observations == n < 4
+    assert surrogate.next_point == store.load("tiny").trials[n].params
 
 
 def test_a_second_start_of_a_running_study_is_refused(store, tiny_config, digits, tmp_path):
@@ -245,7 +252,7 @@ def test_the_snapshot_version_moves_exactly_when_a_chart_would():
 
     base = Snapshot(
         study="s", status=StudyStatus.RUNNING, total=4, trials=(), running=(),
-        epochs_per_trial=2, surrogate=None, started_at=0.0, elapsed=0.0, eta=None,
+        epochs_per_trial=2, grid=None, started_at=0.0, elapsed=0.0, eta=None,
         message=None, error=None, final=None,
     )  # fmt: skip
     running = Trial(1, {"dropout2_rate": 0.2, "lr": 1e-3}, TrialStatus.RUNNING)
@@ -261,7 +268,7 @@ def test_the_snapshot_version_moves_exactly_when_a_chart_would():
         replace(base, running=(running,)),
         replace(base, running=(replace(running, history=(epoch,)),)),
         replace(base, trials=(done,)),
-        replace(base, trials=(done,), surrogate=surrogate),
+        replace(base, trials=(done,), grid=surrogate),
         replace(base, study="t"),
     ]
     versions = [base.version, *(s.version for s in changed)]

@@ -55,7 +55,6 @@ def figures(
 def _pick_axes(snap: Snapshot, space: SearchSpace, key: str) -> tuple[Snapshot, tuple]:
     """With more than two parameters, x and y pickers; the snapshot with the surrogate over
     the picked pair (a slice at the best trial's values of the others), and its version."""
-    surrogate = snap.surrogate
     if space.dim <= 2:
         return snap, snap.version
     names = space.names
@@ -65,11 +64,15 @@ def _pick_axes(snap: Snapshot, space: SearchSpace, key: str) -> tuple[Snapshot, 
     if x == y:
         y = next(n for n in names if n != x)
         note.caption(f"x and y are the same parameter: showing y = {y}.")
-    if surrogate is not None and (surrogate.x_name, surrogate.y_name) != (x, y):
-        surrogate = replay_surrogate(snap.study, surrogate.n_observations, (x, y))
+    surrogate = None
+    if snap.grid is not None:  # the snapshot's own map is over the first two parameters
+        if (x, y) == tuple(names[:2]):
+            surrogate = snap.surrogate
+        else:
+            surrogate = replay_surrogate(snap.study, snap.grid.n_observations, (x, y))
     if surrogate is not None and surrogate.slice_note:
         note.caption(f"Each GP chart is {surrogate.slice_note}.")
-    return replace(snap, surrogate=surrogate), (*snap.version, x, y)
+    return replace(snap, grid=surrogate), (*snap.version, x, y)
 
 
 def _picked(event: Any, snap: Snapshot, space: SearchSpace) -> None:
