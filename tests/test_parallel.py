@@ -96,7 +96,7 @@ def test_a_killed_ray_worker_fails_its_trial_which_is_retried_once(
 ):
     store = Store(tmp_path / "studies.db")
     config = tiny_config(
-        "kill", init_points=3, n_iter=0, budget=Budget(12, 8), parallel=Parallel(workers=2)
+        "kill", init_points=3, n_iter=0, budget=Budget(20, 8, 256), parallel=Parallel(workers=2)
     )
     runner = Registry(store, runs_dir=tmp_path).create(config)
     # both trials have trained an epoch, and have many to go: whichever actor dies, it dies
@@ -122,7 +122,7 @@ def test_stop_cancels_both_running_trials_and_keeps_the_finished(
 ):
     store = Store(tmp_path / "studies.db")
     config = tiny_config(
-        "stop", init_points=4, n_iter=0, budget=Budget(30, 8), parallel=Parallel(workers=2)
+        "stop", init_points=4, n_iter=0, budget=Budget(30, 8, 256), parallel=Parallel(workers=2)
     )
     runner = Registry(store, runs_dir=tmp_path).create(config)
     assert wait_for(lambda: both_training(runner), 120)
@@ -143,7 +143,8 @@ def test_a_server_killed_with_two_trials_running_resumes_to_the_total(tmp_path, 
     cli = [sys.executable, "-m", "core"]
     proc = subprocess.Popen(
         [*cli, "tune", "--dataset", "digits", "--workers", "2", "--init-points", "3",
-         "--n-iter", "1", "--epochs", "30", "--db", str(db), "--name", "crash"],
+         "--n-iter", "1", "--epochs", "30", "--max-train-samples", "256", "--db", str(db),
+         "--name", "crash"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
 
