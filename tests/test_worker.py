@@ -135,10 +135,14 @@ def test_a_server_killed_mid_trial_leaves_no_training_process_behind(tmp_path):
             assert "trained a whole epoch" not in line
 
 
-def test_each_trials_model_is_released_and_the_training_process_is_replaced_in_time(digits):
+def test_each_trials_model_is_released_and_the_training_process_is_replaced_in_time(
+    digits, monkeypatch, capfd
+):
     """The model of a finished trial is garbage (no keras.Model left alive), and what
     TensorFlow keeps of it goes with the training process, replaced every
-    ``recycle_after`` trials; bench/soak.py measures the memory over 200 trials."""
+    ``recycle_after`` trials; bench/soak.py measures the memory over 200 trials. Neither
+    the first training process nor its replacement prints TensorFlow's C++ start-up lines,
+    with nothing in the environment to silence them."""
     import gc
 
     import keras
@@ -150,6 +154,8 @@ def test_each_trials_model_is_released_and_the_training_process_is_replaced_in_t
         gc.collect()
         assert [o for o in gc.get_objects() if isinstance(o, keras.Model)] == []
 
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # what a child inherits
+    capfd.readouterr()
     trainer = ProcessTrainer(digits, recycle_after=2)
     try:
         pids = []
@@ -162,3 +168,6 @@ def test_each_trials_model_is_released_and_the_training_process_is_replaced_in_t
         assert not alive(pids[0])  # the first process ended, and its memory with it
     finally:
         trainer.close()
+    printed = "".join(capfd.readouterr())  # both processes' stdout and stderr
+    for line in ("absl::InitializeLog", "cudart_stub", "cpu_feature_guard", "cuInit"):
+        assert line not in printed
