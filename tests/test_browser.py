@@ -156,7 +156,7 @@ def plot_text(page, index=0):
 def test_tune_watch_stop_reload_and_download(browser, server, tmp_path, wait_for):
     page = new_page(browser)
     # 40 trials: far more than train before the Stop below, however slow the machine
-    configure_tiny(page, server, init_points=2, n_iter=38, epochs=2, batch=32, name="e2e")
+    configure_tiny(page, server, init_points=2, n_iter=38, epochs=2, name="e2e")
     shot(page, "tune")
     start(page)
 
@@ -255,7 +255,7 @@ def test_tune_watch_stop_reload_and_download(browser, server, tmp_path, wait_for
     page.get_by_text("chosen by you", exact=True).first.wait_for(state="attached")  # the table
 
     # a warm start from Tune: the stopped study's trials, told first and marked inherited
-    configure_tiny(page, server, init_points=1, n_iter=39, epochs=2, batch=32, name="warm")
+    configure_tiny(page, server, init_points=1, n_iter=39, epochs=2, name="warm")
 
     def warm_started():  # the list closes if a rerun of the form redraws it meanwhile
         page.get_by_role("combobox", name="Start from the trials of (warm start)").click()
@@ -281,7 +281,7 @@ def test_tune_watch_stop_reload_and_download(browser, server, tmp_path, wait_for
 def test_a_trial_the_default_pruner_stops_is_marked_on_live(browser, server):
     """ASHA, the default pruner, stops a trial behind the others after its first epoch."""
     page = new_page(browser)
-    configure_tiny(page, server, init_points=2, n_iter=10, epochs=3, batch=32, name="pruning")
+    configure_tiny(page, server, init_points=2, n_iter=10, epochs=3, name="pruning")
     start(page)
     wait_until(lambda: db_trials(server.db, "pruned", "pruning") >= 1, what="a pruned trial")
     wait_until(
@@ -303,7 +303,7 @@ def test_a_trial_the_default_pruner_stops_is_marked_on_live(browser, server):
 def test_server_killed_mid_trial_then_restarted_and_resumed(browser, own_server):
     server = own_server
     page = new_page(browser)
-    configure_tiny(page, server, init_points=2, n_iter=2, epochs=3, batch=32, name="crash")
+    configure_tiny(page, server, init_points=2, n_iter=2, epochs=3, name="crash")
     start(page)
     wait_until(
         lambda: db_trials(server.db, FINISHED) >= 1 and db_trials(server.db, "running") == 1,
@@ -334,7 +334,7 @@ def test_server_killed_mid_trial_then_restarted_and_resumed(browser, own_server)
 def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
     first = new_page(browser)
     # 40 trials, so the study is still running when the second tab stops it
-    configure_tiny(first, server, init_points=3, n_iter=37, epochs=3, batch=32, name="shared")
+    configure_tiny(first, server, init_points=3, n_iter=37, epochs=3, name="shared")
     start(first)
     second = new_page(browser)
     second.goto(f"{server.url}/live")
@@ -366,7 +366,7 @@ def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
 
 def test_a_third_hyperparameter_gets_axis_pickers_a_slice_note_and_importance(browser, server):
     page = new_page(browser)
-    configure_tiny(page, server, init_points=3, n_iter=1, epochs=1, batch=32, name="axes")
+    configure_tiny(page, server, init_points=3, n_iter=1, epochs=1, name="axes")
     page.get_by_text("dense_units", exact=True).click()
     page.get_by_label("dense_units low").wait_for()
     set_number(page, "dense_units low", 16)
