@@ -350,6 +350,11 @@ def fresh_model(
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
+    if not net.optimizer.built:
+        # Keras builds an optimizer's slots on the first training step, and a variable
+        # created inside a tf.function makes TensorFlow trace it twice: built here, each
+        # trial traces its training step once (the larger part of a short trial's cost)
+        net.optimizer.build(net.trainable_variables)
     return net
 
 

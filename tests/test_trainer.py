@@ -36,6 +36,29 @@ def test_model_uses_cross_entropy_and_the_requested_learning_rate():
     assert model.output_shape == (None, 10)
 
 
+@pytest.mark.parametrize("model", [None, "user"])
+def test_a_trials_model_creates_no_variable_while_it_trains(digits, model):
+    """Its optimizer's slots exist before the first step: a variable created inside the
+    traced step would make TensorFlow trace it twice, a second of every short trial."""
+    import keras
+
+    from core.model import fresh_model
+
+    def users(params, input_shape, n_classes):  # compiled by its author, with RMSprop
+        net = keras.Sequential([keras.Input(input_shape), keras.layers.Flatten(),
+                                keras.layers.Dense(n_classes, activation="softmax")])  # fmt: skip
+        net.compile(
+            optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
+        return net
+
+    net = fresh_model(users if model else None, PARAMS, digits.input_shape, digits.num_classes)
+    before = len(net.optimizer.variables)
+    assert before > 2  # its slots, beside the step count and the learning rate
+    net.fit(digits.x_train[:64], digits.y_train[:64], batch_size=32, epochs=1, verbose=0)
+    assert len(net.optimizer.variables) == before
+
+
 def test_model_refuses_images_smaller_than_8x8():
     with pytest.raises(ValueError, match="at least 8x8"):
         build_model((7, 7, 1), 10, 0.3, 1e-3)
