@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -321,24 +321,44 @@ def train_final(
     return FinalModel(net, float(accuracy), float(loss), history, time.perf_counter() - started)
 
 
-def quiet_tensorflow(threads: int | None = None) -> None:
-    """Import TensorFlow and start its devices once per process with file descriptor 2
-    pointed at /dev/null: its C++ start-up lines (absl's "before InitializeLog", the CUDA
-    stub, the CPU feature guard) are printed before any log level applies, and would
-    otherwise greet every trial process. ``threads``: its op parallelism, set before the
-    runtime starts. A failed import still raises, once stderr is back."""
-    if "tensorflow" in sys.modules and threads is None:
-        return
+@contextmanager
+def _stderr_muted() -> Iterator[None]:
+    """File descriptor 2 pointed at /dev/null, then back (what C++ code prints there too)."""
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow and Keras with stderr muted: absl's "before InitializeLog" and the
+    CUDA stub lines are printed at import, before any log level applies. No device starts."""
+    with _stderr_muted():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+
+_started = False
+
+
+def quiet_tensorflow(threads: int | None = None) -> None:
+    """Import TensorFlow and start its devices once per process with stderr muted: its
+    C++ start-up lines (absl's "before InitializeLog", the CUDA stub, the CPU feature guard)
+    are printed before any log level applies, and would otherwise greet every trial
+    process. ``threads``: its op parallelism, set before the runtime starts. A failed
+    import still raises, once stderr is back."""
+    global _started
+    if _started and threads is None:
+        return
+    with _stderr_muted():
         import tensorflow as tf
 
         if threads:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(threads)
         tf.config.list_physical_devices("GPU")
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    _started = True

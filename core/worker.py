@@ -172,17 +172,20 @@ class LocalTrainer:
         self.dataset = None
 
 
-def _watch_parent(parent: int) -> None:
-    """Exit when the parent process is gone (a killed server must not leave training behind)."""
-    while True:
-        if os.getppid() != parent:
-            os._exit(1)
-        time.sleep(0.5)
+def _watch_parent(lifeline: Any) -> None:
+    """Exit when the parent process is gone (a killed server must not leave training
+    behind): ``lifeline`` is a pipe whose only writer is the parent, so reading it ends,
+    at end of file, when the parent ends however it ends (a zombie's pipes are closed too)."""
+    try:
+        lifeline.recv_bytes()
+    except (EOFError, OSError):
+        pass
+    os._exit(1)
 
 
-def _serve(conn: Any, cancel: Any, dataset: Dataset, parent: int, model: Any = None) -> None:
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    quiet_tensorflow()  # one start-up, silent: a study of many trials replaces this process
+def _serve(conn: Any, lifeline: Any, cancel: Any, dataset: Dataset, model: Any = None) -> None:
+    threading.Thread(target=_watch_parent, args=(lifeline,), daemon=True).start()
+    quiet_tensorflow()  # its devices started silently, once for all the trials it serves
     # Ctrl-C in a terminal reaches the whole process group: the parent decides what it
     # means (stop at the next batch), and this process is told through ``cancel``
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -316,6 +319,16 @@ class RemoteTrainer(abc.ABC):
         ...
 
 
+def _context() -> Any:  # a multiprocessing context
+    """Training processes fork from one server process of their own, started (by spawn,
+    clean of the caller's threads) at the first one, which has imported what training
+    needs (:mod:`core.preload`): the first study of a dashboard waits for TensorFlow's
+    import, later studies and replaced processes start at once."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["core.preload"])  # read when the fork server starts
+    return ctx
+
+
 class ProcessTrainer(RemoteTrainer):
     """Trains in a child process that is handed the data once and serves trial after trial.
 
@@ -333,18 +346,20 @@ class ProcessTrainer(RemoteTrainer):
         self._start()
 
     def _start(self) -> None:
-        ctx = mp.get_context("spawn")
+        ctx = _context()
         self._conn, child = ctx.Pipe()
+        lifeline, self._lifeline = ctx.Pipe(duplex=False)  # never written: closed at the end
         self._cancel = ctx.Event()
         self._process = ctx.Process(
             target=_serve,
-            args=(child, self._cancel, self._dataset, os.getpid(), self._model),
+            args=(child, lifeline, self._cancel, self._dataset, self._model),
             name=f"trainer-{Path(self._dataset.name).name}"[:40],
             daemon=True,
         )
         self._process.start()
         self._served = 0
         child.close()
+        lifeline.close()
         try:
             kind, payload = self._receive(lambda: False)
         except WorkerDied:
@@ -379,6 +394,7 @@ class ProcessTrainer(RemoteTrainer):
     def _ready(self, replace: bool) -> None:
         if not self._process.is_alive():
             self._conn.close()
+            self._lifeline.close()
             self._start()
         elif replace:
             self.close()
@@ -430,6 +446,7 @@ class ProcessTrainer(RemoteTrainer):
             self._process.kill()
             self._process.join(5)
         self._conn.close()
+        self._lifeline.close()
 
 
 def make_trainer(dataset: Dataset, *, isolate: bool, model: Any = None) -> Trainer:

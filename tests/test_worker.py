@@ -83,10 +83,19 @@ if __name__ == "__main__":
     x = rng.random((n, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, n)
     ds = Dataset("big", x, y, x[:200], y[:200], x[:200], y[:200], 10, "synthetic")
-    trainer = ProcessTrainer(ds)
-    print(trainer.pid, flush=True)
+    trainer = ProcessTrainer(ds, recycle_after=1)
+    first = trainer.pid
+    trainer.trial({"dropout2_rate": 0.2, "lr": 3e-3}, Budget(1, 64, 64), seed=1,
+                  on_epoch=lambda m: None, should_stop=lambda: False)
+    told = []
+
+    def tell_pids():  # once the long trial runs, in the process that replaced the first
+        if not told:
+            told.append(print(first, trainer.pid, flush=True))
+        return False
+
     trainer.trial({"dropout2_rate": 0.2, "lr": 3e-3}, Budget(1, 16), seed=1,
-                  on_epoch=lambda m: print("epoch", flush=True), should_stop=lambda: False)
+                  on_epoch=lambda m: print("epoch", flush=True), should_stop=tell_pids)
     print("trained a whole epoch before the kill", flush=True)
 """
 
@@ -100,9 +109,30 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def descendants(pid: int) -> set[int]:
+    """Every living process below ``pid``."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(
+                    open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]
+                )
+            except (FileNotFoundError, IndexError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return {p for p in found if alive(p)}
+
+
 def test_a_server_killed_mid_trial_leaves_no_training_process_behind(tmp_path):
-    """SIGKILL the process that owns a trainer while it trains a long epoch: the training
-    process ends within seconds, not at the end of its epoch (``_watch_parent``)."""
+    """SIGKILL the process that owns a trainer while it trains a long epoch in a replaced
+    training process: every process it started (the training process, the fork server it
+    forked from) ends within seconds, not at the end of the epoch (``_watch_parent``).
+    Neither the first training process nor its replacement printed TensorFlow's C++
+    start-up lines, with nothing in the environment to silence them."""
     import subprocess
     import sys
     import time
@@ -111,38 +141,43 @@ def test_a_server_killed_mid_trial_leaves_no_training_process_behind(tmp_path):
     script = tmp_path / "server.py"
     script.write_text(SERVER)
     root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     server = subprocess.Popen(
-        [sys.executable, str(script)], cwd=root, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"},
+        [sys.executable, str(script)], cwd=root, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**env, "PYTHONPATH": str(root)},
     )  # fmt: skip
-    trainer_pid = None
+    left = set()
     try:
-        trainer_pid = int(server.stdout.readline())
+        first, trainer_pid = map(int, server.stdout.readline().split())
+        assert first != trainer_pid  # the long trial runs in the replacement
         time.sleep(3)  # the trial is under way
-        assert alive(trainer_pid) and server.poll() is None
+        left = descendants(server.pid)
+        assert trainer_pid in left and server.poll() is None
         os.kill(server.pid, signal.SIGKILL)
         server.wait(10)
         deadline = time.time() + 5
-        while alive(trainer_pid) and time.time() < deadline:
+        while any(alive(p) for p in left) and time.time() < deadline:
             time.sleep(0.1)
         assert not alive(trainer_pid), "the training process outlived the killed server"
+        assert [p for p in left if alive(p)] == [], "a process outlived the killed server"
     finally:
         if server.poll() is None:
             server.kill()
-        if trainer_pid is not None and alive(trainer_pid):
-            os.kill(trainer_pid, signal.SIGKILL)  # no orphan left by a failing run either
-        for line in server.stdout:
-            assert "trained a whole epoch" not in line
+        for pid in left:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)  # no orphan left by a failing run either
+        out, printed = server.communicate(timeout=10)
+    assert "trained a whole epoch" not in out
+    for line in ("absl::InitializeLog", "cudart_stub", "cpu_feature_guard", "cuInit"):
+        assert line not in printed
 
 
 def test_each_trials_model_is_released_and_the_training_process_is_replaced_in_time(
-    digits, monkeypatch, capfd
+    digits,
 ):
     """The model of a finished trial is garbage (no keras.Model left alive), and what
     TensorFlow keeps of it goes with the training process, replaced every
-    ``recycle_after`` trials; bench/soak.py measures the memory over 200 trials. Neither
-    the first training process nor its replacement prints TensorFlow's C++ start-up lines,
-    with nothing in the environment to silence them."""
+    ``recycle_after`` trials; bench/soak.py measures the memory over 200 trials."""
     import gc
 
     import keras
@@ -154,8 +189,6 @@ def test_each_trials_model_is_released_and_the_training_process_is_replaced_in_t
         gc.collect()
         assert [o for o in gc.get_objects() if isinstance(o, keras.Model)] == []
 
-    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # what a child inherits
-    capfd.readouterr()
     trainer = ProcessTrainer(digits, recycle_after=2)
     try:
         pids = []
@@ -168,6 +201,3 @@ def test_each_trials_model_is_released_and_the_training_process_is_replaced_in_t
         assert not alive(pids[0])  # the first process ended, and its memory with it
     finally:
         trainer.close()
-    printed = "".join(capfd.readouterr())  # both processes' stdout and stderr
-    for line in ("absl::InitializeLog", "cudart_stub", "cpu_feature_guard", "cuInit"):
-        assert line not in printed

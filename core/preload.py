@@ -1,0 +1,10 @@
+"""What the training processes' fork server imports once, before any of them starts
+(:class:`core.worker.ProcessTrainer`): TensorFlow and Keras, their start-up lines muted,
+and the modules a trial runs. Each training process forks from it ready to train, instead
+of spending seconds of CPU importing them, at every study and every replacement."""
+
+from core.trainer import import_tensorflow
+
+import_tensorflow()
+
+import core.model  # noqa: E402, F401  (what a trial builds its model with)
