@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.linalg import solve_triangular
+from scipy.linalg import cho_solve, cholesky, solve_triangular
 from scipy.optimize import minimize
 from scipy.spatial.distance import cdist
 from sklearn.exceptions import ConvergenceWarning
@@ -145,6 +145,22 @@ class LatentGP(GaussianProcessRegressor):
             self._scaled_train_ = self.X_train_ / np.atleast_1d(self._matern_[0].length_scale)
         return self
 
+    def log_marginal_likelihood(
+        self, theta: Any = None, eval_gradient: bool = False, clone_kernel: bool = True
+    ) -> Any:
+        """sklearn's, computed in one pass of numpy for this project's kernels: the MAP fit
+        calls it a few hundred times per ask, and sklearn's kernel objects spent most of
+        that time in Python (getting and setting parameters), not in arithmetic. The same
+        value and gradient (``tests/test_optimizer.py``); ``self.kernel_`` is left as it
+        is, since the fit sets the optimum's theta itself. Other kernels: sklearn's."""
+        layout = None if theta is None or np.ndim(self.y_train_) != 1 else _layout(self.kernel_)
+        if layout is None:
+            return super().log_marginal_likelihood(theta, eval_gradient, clone_kernel)
+        return matern_log_likelihood(
+            self.X_train_, self.y_train_, self.alpha, np.asarray(theta, dtype=float), layout,
+            eval_gradient,
+        )  # fmt: skip
+
     @property
     def noise_variance(self) -> float:
         """The fitted white-noise variance in the objective's units (0 before fitting)."""
@@ -227,6 +243,82 @@ class LatentGP(GaussianProcessRegressor):
         std = math.sqrt(variance)
         dstd = -(dk.T @ w) * self.y_scale_**2 / std
         return mean, std, dmean, dstd
+
+
+#: Where a kernel's theta holds each hyperparameter: (amplitude, length scales, noise),
+#: each either its fixed value or None if fitted (in theta, in that order, as logs).
+Layout = tuple[float | None, np.ndarray | None, float | None]
+
+
+def _layout(kernel: Kernel) -> Layout | None:
+    """The :data:`Layout` of one of this project's kernels (:func:`_is_project_kernel`),
+    None for another."""
+    if not _is_project_kernel(kernel):
+        return None
+    matern, amplitude, noise = kernel_parts(kernel)
+    fixed = matern.hyperparameter_length_scale.fixed
+    scales = np.atleast_1d(matern.length_scale) if fixed else None
+    if isinstance(kernel, Matern):
+        return 1.0, scales, 0.0
+    return (
+        amplitude if kernel.k1.k1.hyperparameter_constant_value.fixed else None,
+        scales,
+        noise if kernel.k2.hyperparameter_noise_level.fixed else None,
+    )
+
+
+def matern_log_likelihood(
+    X: np.ndarray,  # noqa: N803
+    y: np.ndarray,
+    alpha: Any,
+    theta: np.ndarray,
+    layout: Layout,
+    eval_gradient: bool,
+) -> Any:
+    """The log marginal likelihood of amplitude x Matern 5/2 + white noise (+ ``alpha`` on
+    the diagonal) at log-hyperparameters ``theta``, and its gradient in ``theta``, as
+    sklearn's ``GaussianProcessRegressor.log_marginal_likelihood`` defines them: -inf and a
+    zero gradient where the covariance is not positive definite."""
+    amplitude, scales, noise = layout
+    n_scales = theta.size - (amplitude is None) - (noise is None)  # 1: one for every axis
+    if amplitude is None:
+        amplitude = math.exp(theta[0])
+    if scales is None:
+        start = int(layout[0] is None)
+        scales = np.exp(theta[start : start + n_scales])
+    if noise is None:
+        noise = math.exp(theta[-1])
+    scaled = X / scales
+    squares = (scaled[:, None, :] - scaled[None, :, :]) ** 2  # n x n x d
+    r = np.sqrt(squares.sum(axis=-1))
+    decay = np.exp(-SQRT5 * r)
+    matern = (1.0 + SQRT5 * r + (5.0 / 3.0) * r**2) * decay
+    n = len(y)
+    K = amplitude * matern  # noqa: N806
+    K[np.diag_indices(n)] += noise + alpha
+    try:
+        L = cholesky(K, lower=True, check_finite=False)  # noqa: N806
+    except np.linalg.LinAlgError:
+        return (-np.inf, np.zeros_like(theta)) if eval_gradient else -np.inf
+    weights = cho_solve((L, True), y, check_finite=False)
+    value = -0.5 * float(y @ weights) - float(np.log(np.diag(L)).sum())
+    value -= n / 2 * math.log(2 * math.pi)
+    if not eval_gradient:
+        return value
+    inner = np.outer(weights, weights) - cho_solve((L, True), np.eye(n), check_finite=False)
+    grad = []
+    if layout[0] is None:
+        grad.append(0.5 * float(np.sum(inner * amplitude * matern)))
+    if layout[1] is None:
+        # d K / d log l_k = a 5/3 (1 + sqrt5 r) exp(-sqrt5 r) (x_k - x'_k)^2 / l_k^2
+        slope = inner * (amplitude * (5.0 / 3.0) * (1.0 + SQRT5 * r) * decay)
+        if n_scales == 1:
+            grad.append(0.5 * float(np.sum(slope * squares.sum(axis=-1))))
+        else:
+            grad.extend(0.5 * np.einsum("ij,ijk->k", slope, squares))
+    if layout[2] is None:
+        grad.append(0.5 * noise * float(np.trace(inner)))
+    return value, np.asarray(grad, dtype=float)
 
 
 def project_partial(

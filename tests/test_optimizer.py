@@ -266,6 +266,49 @@ def test_the_fast_posterior_is_sklearns(noise):
         np.testing.assert_allclose(gp.predict(at), ref_mean, rtol=1e-9, atol=1e-12)
 
 
+def likelihood_kernels(d):
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    def matern(scale, bounds=LENGTH_SCALE_BOUNDS):
+        return Matern(nu=2.5, length_scale=scale, length_scale_bounds=bounds)
+
+    def amplitude(bounds=(1e-2, 1e3)):
+        return ConstantKernel(1.0, bounds)
+
+    def white(bounds=(1e-6, 1.0)):
+        return WhiteKernel(1e-2, bounds)
+
+    return [
+        amplitude() * matern([0.3] * d) + white(),  # the default: every part fitted
+        matern([0.3] * d),  # a fixed noise
+        matern(0.3),  # one length scale for every axis
+        amplitude() * matern(0.4, "fixed") + white(),
+        amplitude("fixed") * matern([0.3] * d) + white(),
+        amplitude() * matern(0.3) + white("fixed"),
+    ]
+
+
+@pytest.mark.parametrize("d", [1, 3])
+def test_the_fast_likelihood_is_sklearns(d):
+    """LatentGP's one-pass log marginal likelihood, which the MAP fit calls a few hundred
+    times an ask, gives sklearn's value and gradient for each way the kernel is fitted."""
+    rng = np.random.default_rng(d)
+    X = rng.random((12, d))
+    y = np.sin(5 * X.sum(axis=1)) + rng.normal(0, 0.1, 12)
+    alpha = 1e-6 + 1e-3 * rng.random(12)  # a pruned trial's own variance on some
+    for kernel in likelihood_kernels(d):
+        gp = LatentGP(kernel=kernel, alpha=alpha, normalize_y=True, optimizer=None).fit(X, y)
+        for _ in range(4):
+            theta = gp.kernel_.theta + rng.normal(0, 1, gp.kernel_.theta.size)
+            value, grad = gp.log_marginal_likelihood(theta, eval_gradient=True)
+            ref, ref_grad = GaussianProcessRegressor.log_marginal_likelihood(
+                gp, theta, eval_gradient=True
+            )
+            assert value == pytest.approx(ref, rel=1e-9, abs=1e-9), kernel
+            np.testing.assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-8)
+            assert gp.log_marginal_likelihood(theta) == pytest.approx(ref, rel=1e-9, abs=1e-9)
+
+
 def test_a_fixed_noise_is_the_classic_bayes_opt_gp():
     s = make_strategy("bayes", UNIT2, seed=1, init_points=2, noise=0.03)
     for _ in range(4):
