@@ -206,7 +206,7 @@ class LatentGP(GaussianProcessRegressor):
         matern, amplitude, _ = self._matern_
         scale = np.atleast_1d(matern.length_scale)
         r = cdist(X.reshape(-1, self.X_train_.shape[1]) / scale, self._scaled_train_)
-        k = amplitude * (1.0 + SQRT5 * r + (5.0 / 3.0) * r**2) * np.exp(-SQRT5 * r)
+        k = amplitude * matern52(r)[0]
         mean = (k @ self.alpha_) * self.y_scale_ + self.y_mean_
         if not return_std:
             return mean
@@ -230,8 +230,8 @@ class LatentGP(GaussianProcessRegressor):
         scale = np.atleast_1d(matern.length_scale) * np.ones(x.size)
         diff = (x - self.X_train_) / scale**2  # n x d
         r = cdist(x[None, :] / scale, self._scaled_train_)[0]
-        decay = np.exp(-SQRT5 * r)
-        k = amplitude * (1.0 + SQRT5 * r + (5.0 / 3.0) * r**2) * decay
+        shape, decay = matern52(r)
+        k = amplitude * shape
         dk = (-(5.0 / 3.0) * amplitude * (1.0 + SQRT5 * r) * decay)[:, None] * diff  # n x d
         mean = float(k @ self.alpha_) * self.y_scale_ + self.y_mean_
         dmean = (dk.T @ self.alpha_) * self.y_scale_
@@ -243,6 +243,13 @@ class LatentGP(GaussianProcessRegressor):
         std = math.sqrt(variance)
         dstd = -(dk.T @ w) * self.y_scale_**2 / std
         return mean, std, dmean, dstd
+
+
+def matern52(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Matern 5/2 correlation (1 + sqrt5 r + 5/3 r^2) exp(-sqrt5 r) at scaled distances
+    ``r``, and its factor exp(-sqrt5 r), which the gradients reuse."""
+    decay = np.exp(-SQRT5 * r)
+    return (1.0 + SQRT5 * r + (5.0 / 3.0) * r**2) * decay, decay
 
 
 #: Where a kernel's theta holds each hyperparameter: (amplitude, length scales, noise),
@@ -291,8 +298,7 @@ def matern_log_likelihood(
     scaled = X / scales
     squares = (scaled[:, None, :] - scaled[None, :, :]) ** 2  # n x n x d
     r = np.sqrt(squares.sum(axis=-1))
-    decay = np.exp(-SQRT5 * r)
-    matern = (1.0 + SQRT5 * r + (5.0 / 3.0) * r**2) * decay
+    matern, decay = matern52(r)
     n = len(y)
     K = amplitude * matern  # noqa: N806
     K[np.diag_indices(n)] += noise + alpha
