@@ -350,12 +350,23 @@ def fresh_model(
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
+    # Keras creates an optimizer's slots and the compiled metrics' totals on the first
+    # training step, and a variable created inside a tf.function makes TensorFlow trace it
+    # twice: both made here, each trial traces its training step once (the larger part of
+    # a short trial's cost)
     if not net.optimizer.built:
-        # Keras builds an optimizer's slots on the first training step, and a variable
-        # created inside a tf.function makes TensorFlow trace it twice: built here, each
-        # trial traces its training step once (the larger part of a short trial's cost)
         net.optimizer.build(net.trainable_variables)
+    _build_metrics(net, input_shape)
     return net
+
+
+def _build_metrics(net: Any, input_shape: tuple[int, ...]) -> None:
+    """The compiled metrics' variables, made by one update on a blank image, then reset."""
+    import numpy as np
+
+    blank = np.zeros((1, *input_shape), dtype="float32")
+    net.compute_metrics(blank, np.zeros(1, dtype="int64"), net(blank, training=False))
+    net.reset_metrics()
 
 
 def check_builder(
