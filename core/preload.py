@@ -3,8 +3,10 @@
 and the modules a trial runs. Each training process forks from it ready to train, instead
 of spending seconds of CPU importing them, at every study and every replacement."""
 
-from core.trainer import import_tensorflow
+from core.trainer import freeze_heap, import_tensorflow
 
 import_tensorflow()
 
 import core.model  # noqa: E402, F401  (what a trial builds its model with)
+
+freeze_heap()  # before any fork: each training process starts with it frozen
