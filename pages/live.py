@@ -35,7 +35,7 @@ st.session_state["study"] = st.selectbox(
 
 
 def controls(name: str) -> None:
-    """Stop or Resume, drawn outside the fragment that redraws every 2 s, so a click never
+    """Stop or Resume, drawn outside the fragment that redraws the study, so a click never
     lands on a button being replaced; the fragment reruns the page when the study starts or
     ends, and these follow."""
     try:
@@ -66,7 +66,12 @@ def controls(name: str) -> None:
                 st.rerun()
 
 
-@st.fragment(run_every=2.0)
+#: How often Live redraws, in seconds: while the study runs, and while it does not (only to
+#: notice a start from another tab or the command line). Each redraw of a changed chart
+#: costs the browser CPU that trials train on, and a click on a chart being redrawn is lost.
+REDRAW_ACTIVE, REDRAW_STILL = 2.0, 10.0
+
+
 def live_view() -> None:
     name = st.session_state["study"]
     try:
@@ -126,5 +131,6 @@ def steering(name: str) -> None:
 
 
 controls(st.session_state["study"])
-live_view()
+active = st.session_state.get("live-active", (None, True))[1]
+st.fragment(run_every=REDRAW_ACTIVE if active else REDRAW_STILL)(live_view)()
 steering(st.session_state["study"])
