@@ -195,6 +195,9 @@ def keras_download(
     name: str,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Keras' own loader (downloads once into ~/.keras/datasets). The only network use."""
+    from core.trainer import quiet_tensorflow
+
+    quiet_tensorflow()  # Keras brings TensorFlow, whose start-up lines stay off the terminal
     import keras
 
     return getattr(keras.datasets, name).load_data()
