@@ -73,12 +73,3 @@ def two_training(runner) -> bool:
 def both_training():
     return two_training
 
-
-#: The longest modules first (each runs whole in one process, --dist loadfile): started
-#: last, the browser tests alone kept one process busy minutes after the other had finished.
-LONGEST_FIRST = ("test_browser.py", "test_parallel.py", "test_bench.py", "test_cluster.py")
-
-
-def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept

@@ -336,6 +336,14 @@ def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
     # 40 trials, so the study is still running when the second tab stops it
     configure_tiny(first, server, init_points=3, n_iter=37, epochs=3, name="shared")
     start(first)
+    # A Start from another tab is refused: one worker at a time. (Filled in before a second
+    # Live tab opens: each open Live tab redraws its charts on the cores the trials use.)
+    third = new_page(browser)
+    configure_tiny(third, server, name="another")
+    third.get_by_role("button", name="Start", exact=True).click()
+    third.get_by_text("study 'shared' is running").wait_for()
+    third.context.close()
+
     second = new_page(browser)
     second.goto(f"{server.url}/live")
     second.get_by_text("shared — running").wait_for()
@@ -345,12 +353,6 @@ def test_two_tabs_see_one_study_and_either_can_stop_it(browser, server):
         page.get_by_text(f"trials {done}/40").or_(
             page.get_by_text(f"trials {done + 1}/40")
         ).wait_for()
-
-    # A Start from another tab is refused: one worker at a time.
-    third = new_page(browser)
-    configure_tiny(third, server, name="another")
-    third.get_by_role("button", name="Start", exact=True).click()
-    third.get_by_text("study 'shared' is running").wait_for()
 
     assert db_trials(server.db, FINISHED, "shared") < 40
     second.get_by_role("button", name="Stop").click()
