@@ -72,4 +72,3 @@ def two_training(runner) -> bool:
 @pytest.fixture
 def both_training():
     return two_training
-
