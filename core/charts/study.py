@@ -123,7 +123,7 @@ def surrogate_figure(
             )
         )
         n = surrogate.n_observations
-        if pickable:  # every cell, or every other one past PICKS cells an axis
+        if pickable:  # every cell, or every k-th past PICKS cells an axis
             sx, sy = (-(-len(axis) // PICKS) for axis in (surrogate.x, surrogate.y))
             xs = [show(v) if px.kind == "categorical" else v for v in surrogate.x[::sx]]
             ys = [show(v) if py.kind == "categorical" else v for v in surrogate.y[::sy]]
