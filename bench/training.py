@@ -1,7 +1,9 @@
 """Does the tuner slow training down? Throughput of one trial through the project's
 trainer (and the dashboard's worker process) against a plain ``model.fit`` on the same
-model, data and batch size, alternating, several repeats in rotating order; and the delay from an epoch's
-end to that epoch appearing in the runner's snapshot.
+model, data and batch size, alternating, several repeats in rotating order; what a trial
+costs besides its epochs (model build, compile, tracing: trials of 1, 2 and 3 epochs, the
+intercept of a line through their times); and the delay from an epoch's end to that epoch
+appearing in the runner's snapshot.
 
     .venv/bin/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 6 --out docs/benchmarks/training
 """
@@ -13,7 +15,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from bench.report import publish
 from core.data import load_dataset
@@ -31,7 +36,7 @@ PARAMS = {"dropout2_rate": 0.3, "lr": 1e-3}
 
 
 def plain_fit(ds, budget: Budget, seed: int) -> float:  # noqa: ANN001
-    """Samples a second of a bare model.fit (model built and compiled inside the timing)."""
+    """Seconds of a bare model.fit (model built and compiled inside the timing)."""
     import keras
 
     started = time.perf_counter()
@@ -41,21 +46,49 @@ def plain_fit(ds, budget: Budget, seed: int) -> float:  # noqa: ANN001
     n = budget.train_size(len(ds.y_train))
     model.fit(ds.x_train[:n], ds.y_train[:n], batch_size=budget.batch_size, epochs=budget.epochs,
               validation_data=(ds.x_val, ds.y_val), shuffle=True, verbose=0)  # fmt: skip
-    return n * budget.epochs / (time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
 def trainer(ds, budget: Budget, seed: int) -> float:  # noqa: ANN001
+    """Seconds of one trial through the trainer, in this process (the CLI's way)."""
     started = time.perf_counter()
     out = train_trial(ds, PARAMS, budget, seed=seed, on_epoch=lambda m: None)
     assert out.status == TrialStatus.COMPLETE, out.error
-    return budget.train_size(len(ds.y_train)) * budget.epochs / (time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
 def worker(proc: ProcessTrainer, ds, budget: Budget, seed: int) -> float:  # noqa: ANN001
+    """Seconds of one trial in the dashboard's worker process."""
     started = time.perf_counter()
     out = proc.trial(PARAMS, budget, seed=seed, on_epoch=lambda m: None, should_stop=lambda: False)
     assert out.status == TrialStatus.COMPLETE, out.error
-    return budget.train_size(len(ds.y_train)) * budget.epochs / (time.perf_counter() - started)
+    return time.perf_counter() - started
+
+
+def rotated(names: list[str], repeats: int) -> list[tuple[int, str]]:
+    """Each name once a repeat, the order rotated each repeat so that no path always runs
+    first or after another: (repeat, name) pairs."""
+    k = len(names)
+    return [(r, n) for r in range(repeats) for n in names[r % k :] + names[: r % k]]
+
+
+def fixed_cost(
+    paths: dict[str, Callable[[Budget, int], float]],
+    epochs: list[int],
+    batch_size: int,
+    repeats: int,
+) -> dict[str, tuple[float, float, int]]:
+    """Each path's trial seconds as ``fixed + per_epoch * epochs`` (least squares over trials
+    of each epoch count, ``repeats`` times in rotating order): (fixed, per_epoch, trials)."""
+    times: dict[str, list[tuple[int, float]]] = {name: [] for name in paths}
+    for r, name in rotated(list(paths), repeats):
+        for e in epochs[r % len(epochs) :] + epochs[: r % len(epochs)]:
+            times[name].append((e, paths[name](Budget(e, batch_size), 100 + r)))
+    out = {}
+    for name, points in times.items():
+        per_epoch, fixed = np.polyfit([e for e, _ in points], [t for _, t in points], 1)
+        out[name] = (float(fixed), float(per_epoch), len(points))
+    return out
 
 
 def snapshot_delays(dataset: str, budget: Budget, isolate: bool) -> list[float]:
@@ -87,25 +120,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--fixed-epochs", type=int, nargs="+", default=[1, 2, 3],
+                        help="the epoch counts of the trials that time a trial's fixed cost")  # fmt: skip
+    parser.add_argument("--fixed-repeats", type=int, default=3)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     ds = load_dataset(args.dataset)
     budget = Budget(args.epochs, args.batch_size)
     proc = ProcessTrainer(ds)
-    rates: dict[str, list[float]] = {"plain model.fit": [], "trainer": [], "worker process": []}
-    plain_fit(ds, budget, 0)  # warm-up: graph tracing and caches
-    trainer(ds, budget, 0)
-    worker(proc, ds, budget, 0)
-    paths = {
-        "plain model.fit": lambda seed: plain_fit(ds, budget, seed),
-        "trainer": lambda seed: trainer(ds, budget, seed),
-        "worker process": lambda seed: worker(proc, ds, budget, seed),
+    paths: dict[str, Callable[[Budget, int], float]] = {
+        "plain model.fit": lambda b, seed: plain_fit(ds, b, seed),
+        "trainer": lambda b, seed: trainer(ds, b, seed),
+        "worker process": lambda b, seed: worker(proc, ds, b, seed),
     }
-    names = list(paths)
-    for r in range(args.repeats):
-        # Rotate the order each repeat, so no path always runs first or after another.
-        for name in names[r % 3 :] + names[: r % 3]:
-            rates[name].append(paths[name](r + 1))
+    for run in paths.values():  # warm-up: graph tracing and caches
+        run(budget, 0)
+    samples = budget.train_size(len(ds.y_train)) * budget.epochs
+    rates: dict[str, list[float]] = {name: [] for name in paths}
+    for r, name in rotated(list(paths), args.repeats):
+        rates[name].append(samples / paths[name](budget, r + 1))
+    fixed = fixed_cost(paths, args.fixed_epochs, args.batch_size, args.fixed_repeats)
     proc.close()
     plain = statistics.median(rates["plain model.fit"])
     lines = [
@@ -119,6 +153,20 @@ def main(argv: list[str] | None = None) -> int:
         med = statistics.median(values)
         spread = f"{min(values):,.0f} - {max(values):,.0f}"
         lines.append(f"| {name} | {med:,.0f} | {spread} | {med / plain:.3f} |")
+    counts = ", ".join(str(e) for e in args.fixed_epochs)
+    lines += [
+        "",
+        f"A trial's seconds as fixed + per epoch x epochs: a least-squares line through "
+        f"trials of {counts} epochs, {args.fixed_repeats} of each a path, in rotating order. "
+        "The fixed part is what a trial costs besides its epochs (the model built and "
+        "compiled, the training step traced, the evaluation); a trial the pruner stops "
+        "after its first epoch pays all of it.",
+        "",
+        "| path | fixed (s) | per epoch (s) | trials |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, (cost, per_epoch, n) in fixed.items():
+        lines.append(f"| {name} | {cost:.2f} | {per_epoch:.2f} | {n} |")
     lines += [
         "",
         "| runner | epochs seen | median delay (s) | max delay (s) |",

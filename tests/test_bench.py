@@ -144,10 +144,30 @@ def test_the_surfaces_description_states_each_cnn_surface_s_noise(tiny_table, tm
 
 
 def test_training_benchmark_runs(capsys, tmp_path):
-    argv = ["--dataset", "digits", "--epochs", "1", "--repeats", "1", "--out", str(tmp_path)]
+    argv = ["--dataset", "digits", "--epochs", "1", "--repeats", "1", "--fixed-epochs", "1", "2",
+            "--fixed-repeats", "1", "--out", str(tmp_path)]  # fmt: skip
     assert training.main(argv) == 0
     out = (tmp_path / "results.md").read_text()
     assert "| plain model.fit |" in out and "| worker process (dashboard) |" in out
+    fixed = re.findall(r"^\| (trainer|worker process) \| (-?[\d.]+) \| ([\d.]+) \| 2 \|$", out,
+                       re.MULTILINE)  # fmt: skip
+    assert [name for name, _, _ in fixed] == ["trainer", "worker process"]
+    assert all(float(per_epoch) > 0 for _, _, per_epoch in fixed)
+
+
+def test_a_trials_fixed_cost_is_the_intercept_of_its_times_over_epochs():
+    calls = []
+
+    def run(budget, seed):
+        calls.append((budget.epochs, seed))
+        return 1.5 + 0.25 * budget.epochs
+
+    fixed = training.fixed_cost({"a": run, "b": run}, [1, 2, 3], 64, repeats=2)
+    assert fixed["a"] == pytest.approx((1.5, 0.25, 6)) and fixed["b"] == fixed["a"]
+    assert sorted(e for e, _ in calls) == [1] * 4 + [2] * 4 + [3] * 4
+    assert training.rotated(["a", "b", "c"], 2) == [
+        (0, "a"), (0, "b"), (0, "c"), (1, "b"), (1, "c"), (1, "a"),
+    ]  # fmt: skip
 
 
 def test_the_driver_benchmark_times_each_step_with_and_without_running_trials(tmp_path):
