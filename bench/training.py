@@ -16,12 +16,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 
 from bench.report import publish
-from core.data import load_dataset
+from core.data import Dataset, load_dataset
 from core.model import build_model
 from core.runner import Registry
 from core.status import TrialStatus
@@ -63,6 +64,21 @@ def worker(proc: ProcessTrainer, ds, budget: Budget, seed: int) -> float:  # noq
     out = proc.trial(PARAMS, budget, seed=seed, on_epoch=lambda m: None, should_stop=lambda: False)
     assert out.status == TrialStatus.COMPLETE, out.error
     return time.perf_counter() - started
+
+
+def paths_for(
+    ds: Dataset, proc: ProcessTrainer, warm_up: Budget
+) -> dict[str, Callable[[Budget, int], float]]:
+    """The three ways to train a trial on ``ds``, each run once at ``warm_up`` first (graph
+    tracing and caches a process pays once)."""
+    paths: dict[str, Callable[[Budget, int], float]] = {
+        "plain model.fit": lambda b, seed: plain_fit(ds, b, seed),
+        "trainer": lambda b, seed: trainer(ds, b, seed),
+        "worker process": lambda b, seed: worker(proc, ds, b, seed),
+    }
+    for run in paths.values():
+        run(warm_up, 0)
+    return paths
 
 
 def rotated(names: list[str], repeats: int) -> list[tuple[int, str]]:
@@ -122,25 +138,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fixed-epochs", type=int, nargs="+", default=[1, 2, 3],
                         help="the epoch counts of the trials that time a trial's fixed cost")  # fmt: skip
-    parser.add_argument("--fixed-repeats", type=int, default=3)
+    parser.add_argument("--fixed-repeats", type=int, default=5)
+    parser.add_argument("--fixed-dataset", default="digits",
+                        help="the dataset of those trials: a small one, whose epochs are short "
+                        "enough that the fixed part stands above their scatter")  # fmt: skip
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     ds = load_dataset(args.dataset)
     budget = Budget(args.epochs, args.batch_size)
-    proc = ProcessTrainer(ds)
-    paths: dict[str, Callable[[Budget, int], float]] = {
-        "plain model.fit": lambda b, seed: plain_fit(ds, b, seed),
-        "trainer": lambda b, seed: trainer(ds, b, seed),
-        "worker process": lambda b, seed: worker(proc, ds, b, seed),
-    }
-    for run in paths.values():  # warm-up: graph tracing and caches
-        run(budget, 0)
-    samples = budget.train_size(len(ds.y_train)) * budget.epochs
-    rates: dict[str, list[float]] = {name: [] for name in paths}
-    for r, name in rotated(list(paths), args.repeats):
-        rates[name].append(samples / paths[name](budget, r + 1))
-    fixed = fixed_cost(paths, args.fixed_epochs, args.batch_size, args.fixed_repeats)
-    proc.close()
+    with closing(ProcessTrainer(ds)) as proc:
+        paths = paths_for(ds, proc, budget)
+        samples = budget.train_size(len(ds.y_train)) * budget.epochs
+        rates: dict[str, list[float]] = {name: [] for name in paths}
+        for r, name in rotated(list(paths), args.repeats):
+            rates[name].append(samples / paths[name](budget, r + 1))
+    small = load_dataset(args.fixed_dataset)
+    with closing(ProcessTrainer(small)) as proc:
+        paths = paths_for(small, proc, Budget(args.fixed_epochs[0], args.batch_size))
+        fixed = fixed_cost(paths, args.fixed_epochs, args.batch_size, args.fixed_repeats)
     plain = statistics.median(rates["plain model.fit"])
     lines = [
         f"{ds.summary()}; {args.epochs} epochs, batch {args.batch_size}, "
@@ -157,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "",
         f"A trial's seconds as fixed + per epoch x epochs: a least-squares line through "
-        f"trials of {counts} epochs, {args.fixed_repeats} of each a path, in rotating order. "
+        f"trials of {counts} epochs on {args.fixed_dataset}, {args.fixed_repeats} of each a "
+        "path, in rotating order. "
         "The fixed part is what a trial costs besides its epochs (the model built and "
         "compiled, the training step traced, the evaluation); a trial the pruner stops "
         "after its first epoch pays all of it.",
