@@ -1,8 +1,8 @@
 """Does the tuner slow training down? Throughput of one trial through the project's
 trainer (and the dashboard's worker process) against a plain ``model.fit`` on the same
 model, data and batch size, alternating, several repeats in rotating order; what a trial
-costs besides its epochs (model build, compile, tracing: trials of 1, 2 and 3 epochs, the
-intercept of a line through their times); and the delay from an epoch's end to that epoch
+costs besides its epochs (model build, compile, tracing: trials of 1, 2 and 3 epochs on a
+small dataset, the intercept of a line through their times); and the delay from an epoch's end to that epoch
 appearing in the runner's snapshot.
 
     .venv/bin/python bench/training.py --dataset mnist-5k --epochs 2 --repeats 6 --out docs/benchmarks/training
