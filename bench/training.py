@@ -81,11 +81,16 @@ def paths_for(
     return paths
 
 
+def turned(items: list, r: int) -> list:
+    """``items`` rotated left by ``r`` places."""
+    k = r % len(items)
+    return items[k:] + items[:k]
+
+
 def rotated(names: list[str], repeats: int) -> list[tuple[int, str]]:
     """Each name once a repeat, the order rotated each repeat so that no path always runs
     first or after another: (repeat, name) pairs."""
-    k = len(names)
-    return [(r, n) for r in range(repeats) for n in names[r % k :] + names[: r % k]]
+    return [(r, n) for r in range(repeats) for n in turned(names, r)]
 
 
 def fixed_cost(
@@ -98,7 +103,7 @@ def fixed_cost(
     of each epoch count, ``repeats`` times in rotating order): (fixed, per_epoch, trials)."""
     times: dict[str, list[tuple[int, float]]] = {name: [] for name in paths}
     for r, name in rotated(list(paths), repeats):
-        for e in epochs[r % len(epochs) :] + epochs[: r % len(epochs)]:
+        for e in turned(epochs, r):
             times[name].append((e, paths[name](Budget(e, batch_size), 100 + r)))
     out = {}
     for name, points in times.items():
