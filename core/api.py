@@ -61,7 +61,7 @@ def start(
     if config.model and model is None:
         builder_for(config.model)  # a missing file or function is told before the data loads
     inherited(store, config)  # so is a missing warm-start source
-    dataset = load_dataset(config.dataset, val_fraction=config.val_fraction, seed=config.seed)
+    dataset = load_dataset(config.dataset, val_fraction=config.val_fraction, seed=config.data_seed)
     runner = Registry(store, runs_dir=runs_dir).create(
         config, dataset=dataset, model=model, runner_factory=functools.partial(Runner, model=model)
     )

@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
                 out.write(
                     f"{s.name:<40} {s.display_status:<12} "
                     f"{len(s.counted_trials):>3}/{s.config.total:<3} best {value}  "
-                    f"{s.config.dataset}\n"
+                    f"{s.config.dataset} ({s.config.split})\n"
                 )
             return 0
         if args.command == "export":

@@ -82,6 +82,8 @@ class Dataset:
     num_classes: int
     source: str
     warnings: tuple[str, ...] = field(default=())
+    #: the seed that drew the train/validation split (and the test split where none is given)
+    split: int = 1
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -103,7 +105,7 @@ class Dataset:
         h, w, c = self.input_shape
         return (
             f"{self.name}: {len(self.y_train)} train / {len(self.y_val)} validation / "
-            f"{len(self.y_test)} test, {h}x{w}x{c}, {self.num_classes} classes"
+            f"{len(self.y_test)} test, {h}x{w}x{c}, {self.num_classes} classes, split {self.split}"
         )
 
 
@@ -174,6 +176,7 @@ def _build(
         num_classes=int(classes.max()) + 1,
         source=source,
         warnings=warnings,
+        split=seed,
     )
 
 

@@ -87,6 +87,7 @@ def best_params(study: Study) -> dict[str, Any]:
         "acquisition": cfg.acquisition if cfg.optimizer == "bayes" else None,
         "budget": cfg.budget.to_dict(),
         "seed": cfg.seed,
+        "data_seed": cfg.data_seed,
         "search_space": cfg.space.to_dict(),
         "model_path": final.get("model_path"),
         "notes": (

@@ -59,7 +59,10 @@ class Priors:
     for 5 more trials), and the floor of the length scales (:data:`LENGTH_SCALE_BOUNDS`)
     already keeps spikes away.
 
-    The amplitude and the noise get none: Optuna's Gamma(2, 1) on the amplitude and
+    Where the objective is an accuracy, the amplitude gets a log-normal prior in accuracy
+    units (:func:`signal_prior`): what an accuracy does across a plane, which the values
+    themselves cannot tell while they are few. Elsewhere the amplitude and the noise get
+    none: Optuna's Gamma(2, 1) on the amplitude and
     Gamma(1.1, 30) on the noise expect a nearly exact objective, and on a dozen accuracies
     that differ by noise alone they move the variance from the noise into the function
     (the fitted noise 3 to 20 times below the truth, and a stopping hint that never fires).
@@ -67,19 +70,26 @@ class Priors:
     (:meth:`BayesStrategy.noise_floor`).
     """
 
-    def __init__(self, kinds: Sequence[str]) -> None:
-        #: per entry of the kernel's theta: "length_scale" or "" (no prior)
+    def __init__(self, kinds: Sequence[str], amplitude: tuple[float, float] | None = None) -> None:
+        #: per entry of the kernel's theta: "length_scale", "amplitude" or "" (no prior)
         self.kinds = tuple(kinds)
+        #: the amplitude's prior, a normal over its log (centre, std), or None: none
+        self.amplitude = amplitude
 
     @classmethod
-    def for_kernel(cls, kernel: Kernel) -> Priors:
+    def for_kernel(cls, kernel: Kernel, amplitude: tuple[float, float] | None = None) -> Priors:
+        """The priors for ``kernel``'s free hyperparameters; ``amplitude``: a normal prior
+        (centre, std) over the log of its amplitude in the units it is fitted in (see
+        :func:`signal_prior`), None for none."""
         kinds: list[str] = []
         for h in kernel.hyperparameters:
             if h.fixed:
                 continue
             kind = next((k for key, k in _PRIOR_KINDS.items() if h.name.endswith(key)), "")
+            if kind == "amplitude" and amplitude is None:
+                kind = ""
             kinds += [kind] * h.n_elements
-        return cls(kinds)
+        return cls(kinds, amplitude)
 
     def log_prior(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """The log prior at log-hyperparameters ``theta`` and its gradient."""
@@ -90,6 +100,10 @@ class Priors:
                 square = math.exp(2 * t)
                 value -= 0.1 * square
                 grad[i] = -0.2 * square
+            elif kind == "amplitude":
+                centre, width = self.amplitude
+                value -= 0.5 * ((t - centre) / width) ** 2
+                grad[i] = -(t - centre) / width**2
         return value, grad
 
     def __call__(
@@ -104,7 +118,32 @@ class Priors:
         return result.x, float(result.fun)
 
 
-_PRIOR_KINDS = {"length_scale": "length_scale"}
+_PRIOR_KINDS = {"length_scale": "length_scale", "constant_value": "amplitude"}
+
+#: How far an accuracy moves across a plane of hyperparameters, as a prior on the GP's
+#: signal std in accuracy units: a log-normal with this median and this std of its log. The
+#: two measured planes of the seed's CNN (mnist-5k and fashion-mnist, 12 x 12 cells,
+#: ``bench/data``) have signal stds of 0.031-0.039; one std of the log either side spans
+#: 0.018 to 0.049. Chosen on the simulated default study's development seeds
+#: (``bench/default_study.py``): it holds the band's coverage after 2 trials at a median
+#: of 0.80 where maximum likelihood alone gave 0.05; a median of 0.04, or a std of 1, left
+#: it at 0.67-0.71.
+ACCURACY_SIGNAL = (0.03, 0.5)
+
+
+def signal_prior(
+    scale: float, signal: tuple[float, float] = ACCURACY_SIGNAL
+) -> tuple[float, float]:
+    """The amplitude's prior over its log (centre, std) for values standardised by
+    ``scale`` (their std), from a log-normal ``signal`` std (median, std of its log) in the
+    objective's own units: the amplitude is the signal's variance over ``scale`` squared.
+
+    Without it, two or three values a little apart standardise to ±1, and maximum
+    likelihood reads their spread as the function's whole range: a band that claims to
+    know the plane to a few thousandths, and a colour bar stretched over a difference far
+    below one run's noise."""
+    median, width = signal
+    return 2.0 * math.log(median / scale), 2.0 * width
 
 
 def standard_scale(values: Any) -> float:
@@ -214,6 +253,18 @@ class LatentGP(GaussianProcessRegressor):
         # the function's variance: the fitted white noise is left out, as in predict()
         variance = (amplitude - np.einsum("ij,ij->j", v, v)) * self.y_scale_**2
         return mean, np.sqrt(np.maximum(variance, MIN_VARIANCE))
+
+    def leave_one_out(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each training value as predicted from all the others, and that prediction's std
+        as one more observation (noise included), in the objective's units: the closed form
+        of Rasmussen and Williams (2006, eq. 5.12) with the fitted hyperparameters kept,
+        mean_i = y_i - [K^-1 y]_i / [K^-1]_ii and var_i = 1 / [K^-1]_ii."""
+        inverse = cho_solve((self.L_, True), np.eye(len(self.alpha_)), check_finite=False)
+        diagonal = np.diag(inverse)
+        scale = self.y_scale_ if self.normalize_y else 1.0
+        offset = self.y_mean_ if self.normalize_y else 0.0
+        mean = (self.y_train_ - self.alpha_ / diagonal) * scale + offset
+        return mean, np.sqrt(1.0 / diagonal) * scale
 
     def predict_with_gradient(self, x: Any) -> tuple[float, float, np.ndarray, np.ndarray]:
         """The posterior mean and std at one point ``x`` (as :meth:`predict`) with their

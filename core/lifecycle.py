@@ -58,7 +58,7 @@ class Decision(StrEnum):
     """What :meth:`Lifecycle.report` answers after an epoch."""
 
     CONTINUE = "continue"
-    PRUNE = "prune"  # the pruner stops it: it ends pruned at its last accuracy
+    PRUNE = "prune"  # the pruner stops it: it ends pruned, told as projected to the budget
 
 
 class StudyAborted(RuntimeError):

@@ -38,6 +38,7 @@ from core.gp import (
     LatentGP,
     Priors,
     project_partial,
+    signal_prior,
     standard_scale,
 )
 from core.options import (
@@ -50,7 +51,7 @@ from core.options import (
     default_init_points,
 )
 from core.space import SearchSpace, Value
-from core.views import Convergence, Importance, Recommendation, Surrogate
+from core.views import Calibration, Convergence, Importance, Recommendation, Surrogate
 
 #: An asynchronous proposal keeps at least this far (unit-cube distance) from running trials.
 PENDING_RADIUS = 0.05
@@ -240,6 +241,11 @@ class Strategy(abc.ABC):
 
     def importance(self) -> Importance | None:
         """Each parameter's share of the GP mean's main effects; None without a GP."""
+        return None
+
+    def calibration(self) -> Calibration | None:
+        """Each complete trial's leave-one-out prediction against its value; None without
+        a GP."""
         return None
 
     def convergence(self) -> Convergence | None:
@@ -433,14 +439,32 @@ class BayesStrategy(Strategy):
 
     def _kernel_for(self, scale: float) -> Kernel:
         """:meth:`kernel`, its noise bounded below by :meth:`noise_floor` in the units of the
-        standardised values the GP is fitted on (``scale``: their std)."""
+        standardised values the GP is fitted on (``scale``: their std). For an accuracy the
+        amplitude's bounds span signal stds of 1e-4 to 1 in accuracy units as well, which
+        a few close values standardised by their own small spread would cut off."""
         kernel = self.kernel()
         floor = self.noise_floor()
         if self.noise is not None or floor is None:
             return kernel
         low = max(floor**2 / scale**2, NOISE_BOUNDS[0])
         high = max(NOISE_BOUNDS[1], 10 * low)
-        return kernel.k1 + WhiteKernel(max(1e-2, 2 * low), (low, high))
+        matern = kernel.k1.k2
+        bounds = (min(AMPLITUDE_BOUNDS[0], (1e-4 / scale) ** 2),
+                  max(AMPLITUDE_BOUNDS[1], (1.0 / scale) ** 2))  # fmt: skip
+        signal = ConstantKernel(math.exp(signal_prior(scale)[0]), bounds)
+        return signal * matern + WhiteKernel(max(1e-2, 2 * low), (low, high))
+
+    @property
+    def _signal_prior(self) -> bool:
+        """Whether the fit puts :func:`signal_prior` on the amplitude: a fitted GP of an
+        accuracy (``binomial_n`` known)."""
+        return self.noise is None and self.binomial_n is not None
+
+    def _priors(self, kernel: Kernel, scale: float, signal: bool = True) -> Priors:
+        """The MAP fit's priors: an accuracy's amplitude gets :func:`signal_prior` (unless
+        ``signal`` is False: the trials' word alone)."""
+        use = signal and self._signal_prior
+        return Priors.for_kernel(kernel, signal_prior(scale) if use else None)
 
     def fit(self, index: int | None = None) -> FittedGP:
         """The project's GP fitted to the told history (not fitted when nothing was told).
@@ -487,9 +511,12 @@ class BayesStrategy(Strategy):
             self._refits = Refits()
         return self._refits
 
-    def _fit(self, index: int, kernel: Kernel | None = None) -> tuple[LatentGP, TargetSpace, tuple]:
+    def _fit(
+        self, index: int, kernel: Kernel | None = None, signal: bool = True
+    ) -> tuple[LatentGP, TargetSpace, tuple]:
         """The GP on the told history: its hyperparameters fitted (with restarts), or, with
-        ``kernel``, that kernel kept as it is and the GP conditioned on the history."""
+        ``kernel``, that kernel kept as it is and the GP conditioned on the history.
+        ``signal`` False: no prior on the amplitude (:meth:`convergence`'s fit)."""
         random_state = np.random.RandomState([self.seed, index])
         columns = self.space.columns
         space = TargetSpace(
@@ -506,7 +533,8 @@ class BayesStrategy(Strategy):
         alpha = base + extras / scale**2 if np.any(extras > 0) else base
         if kernel is None:
             kernel = self._kernel_for(scale)
-            optimizer, restarts = Priors.for_kernel(kernel), fit_restarts(len(targets))
+            optimizer = self._priors(kernel, scale, signal)
+            restarts = fit_restarts(len(targets))
         else:
             optimizer, restarts = None, 0
         gp = LatentGP(
@@ -643,20 +671,29 @@ class BayesStrategy(Strategy):
     ) -> Convergence | None:
         """The regret bound against the noise; None during the random start, and until the
         GP has seen as many values as the default random start of this space has
-        (:func:`default_init_points`): a bound from a GP fitted to two points is no verdict."""
+        (:func:`default_init_points`): a bound from a GP fitted to two points is no verdict.
+
+        The verdict is the trials' alone: for an accuracy it comes from a GP fitted without
+        the amplitude's prior (:func:`signal_prior`). That prior keeps the map humble while
+        the values are few, but it holds the amplitude near an accuracy's usual range
+        whatever the trials say, so on a plane of pure noise the bound would never fall to
+        the noise and a study told to stop when converged would never stop."""
         seen = sum(1 for o in self.observations if not o.failed)
         if not self.guided or seen < default_init_points(self.space.dim):
             return None
         if not any(o.complete for o in self.observations):
             return None  # only failures and partial values: no verdict on what can be reached
         fitted = self.fit()
+        gp = fitted.gp
+        if self._signal_prior:
+            gp = self._fit(len(self.observations), signal=False)[0]
         tried = fitted.space.params
         rng = np.random.default_rng([self.seed, len(self.observations), 3])
         everywhere = np.vstack([tried, rng.random((candidates, self.space.width))])
-        mean, std = fitted.gp.predict(everywhere, return_std=True)
+        mean, std = gp.predict(everywhere, return_std=True)
         at_tried_mean, at_tried_std = mean[: len(tried)], std[: len(tried)]
         bound = float(np.max(mean + beta * std) - np.max(at_tried_mean - beta * at_tried_std))
-        return Convergence(len(self.observations), max(bound, 0.0), fitted.gp.observation_noise_std)
+        return Convergence(len(self.observations), max(bound, 0.0), gp.observation_noise_std)
 
     def surrogate(
         self,
@@ -703,6 +740,7 @@ class BayesStrategy(Strategy):
             next_point=self.space.from_unit(next_unit),
             n_observations=len(self.observations),
             fixed=held,
+            noise=self.fit().gp.observation_noise_std,
         )
 
     def recommend(self) -> Recommendation | None:
@@ -728,6 +766,45 @@ class BayesStrategy(Strategy):
             index, self.space.from_unit(top.unit), float(top.value), float(mean[j]),
             float(std[j]), rule,
         )  # fmt: skip
+
+    def expected_at(self, params: Mapping[str, Value]) -> tuple[float, float, float]:
+        """What the GP expects at ``params`` before anything trains there: its mean, its std
+        (of the function, the noise left out) and the acquisition's value."""
+        unit = self.space.snap(np.asarray(self.space.to_unit(params), dtype=float))[None, :]
+        fitted = self.fit()
+        mean, std = fitted.gp.predict(unit, return_std=True)
+        return float(mean[0]), float(std[0]), float(self._acquisition_at(fitted, unit)[0])
+
+    def calibration(self) -> Calibration | None:
+        """Each complete trial's leave-one-out prediction against what it observed: how far
+        to trust the map (:class:`Calibration`). A trial measured twice is one point, its
+        values averaged, as the GP sees it; None before two complete trials."""
+        complete: dict[tuple[float, ...], list[int]] = {}
+        partial: set[tuple[float, ...]] = set()
+        for i, o in enumerate(self.observations):
+            key = tuple(round(float(u), 12) for u in self.space.snap(np.asarray(o.unit)))
+            if o.complete:
+                complete.setdefault(key, []).append(i)
+            else:
+                partial.add(key)  # a projection or a penalty: not an observed accuracy
+        keys = [k for k in complete if k not in partial]
+        if len(keys) < 2:
+            return None
+        fitted = self.fit()
+        mean, std = fitted.gp.leave_one_out()
+        where = {
+            tuple(round(float(u), 12) for u in self.space.snap(np.asarray(x))): j
+            for j, x in enumerate(fitted.space.params)
+        }
+        rows = [(complete[k][0], where[k], float(np.mean(fitted.space.target[where[k]])))
+                for k in keys if k in where]  # fmt: skip
+        return Calibration(
+            trials=tuple(i for i, _, _ in rows),
+            observed=tuple(v for _, _, v in rows),
+            predicted=tuple(float(mean[j]) for _, j, _ in rows),
+            std=tuple(float(std[j]) for _, j, _ in rows),
+            n_observations=len(self.observations),
+        )
 
     def importance(self, base_points: int = 256, resolution: int = 16) -> Importance | None:
         """Main-effect variance of the GP mean for each parameter, as shares of their sum.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.optimizer import BayesStrategy, Strategy, make_strategy
 from core.status import TrialStatus
 from core.study import Study, StudyConfig, Trial
-from core.views import Importance, Recommendation, Surrogate
+from core.views import Calibration, Importance, Recommendation, Surrogate
 
 
 def strategy_for(config: StudyConfig, val_samples: int | None = None) -> Strategy:
@@ -87,3 +87,14 @@ def importance_after(study: Study, k: int | None = None) -> Importance | None:
         gp.observations = list(strategy.observations)
         strategy = gp
     return strategy.importance()
+
+
+def calibration_after(study: Study, k: int | None = None) -> tuple[Calibration, list[int]] | None:
+    """The GP's leave-one-out check after the study's first ``k`` finished trials (all by
+    default), with the trial number of each of its points; None without a GP or before two
+    complete trials."""
+    done = study.finished_trials[:k]
+    check = told_strategy(study, k).calibration()
+    if check is None:
+        return None
+    return check, [done[i].number for i in check.trials]

@@ -239,7 +239,7 @@ class Runner:
     def _search(self) -> StudyStatus:
         cfg = self._config
         dataset = self._dataset or load_dataset(
-            cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.seed
+            cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.data_seed
         )
         model = self._model or cfg.model or None
         # TensorFlow keeps memory of every model a process trains: a study longer than

@@ -122,6 +122,14 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("seed", 1, "the study's seed: its random start and each trial's", int, metavar="N"),
         Setting(
+            "data_seed",
+            1,
+            "the dataset's train/validation/test split: the same for every study on a dataset "
+            "unless you give another (the study's seed never moves it)",
+            int,
+            metavar="N",
+        ),
+        Setting(
             "final_test",
             False,
             "retrain the best params on train+validation, test once, save .keras",

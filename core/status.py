@@ -10,7 +10,7 @@ class TrialStatus(StrEnum):
     COMPLETE = "complete"
     FAILED = "failed"  # diverged, raised, or learned nothing: counted, told as a penalty
     CANCELLED = "cancelled"  # stopped or interrupted: kept, not counted
-    PRUNED = "pruned"  # stopped early by the pruner: counted, told its last accuracy
+    PRUNED = "pruned"  # stopped early by the pruner: counted, told projected to the budget
 
     @property
     def finished(self) -> bool:

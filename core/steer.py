@@ -13,9 +13,10 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from core.space import SearchSpace
+from core.space import SearchSpace, show
 from core.status import TrialOrigin, TrialStatus
 from core.store import Store
 from core.study import Study, StudyConfig, Trial
@@ -105,8 +106,38 @@ def inherited(store: Store, config: StudyConfig) -> tuple[list[Trial], str | Non
         return [], None
     if config.warm_start not in store.names():
         raise ValueError(f"warm start: no study named {config.warm_start!r} to start from")
-    return warm_start_trials(store.load(config.warm_start), config.space)
+    source = store.load(config.warm_start)
+    trials, note = warm_start_trials(source, config.space)
+    theirs = source.config
+    if trials and not config.same_split(theirs):
+        note += (
+            f"; they were scored on {Path(theirs.dataset).name}'s {theirs.split}, this study "
+            f"on {Path(config.dataset).name}'s {config.split}: the GP mixes two yardsticks"
+        )
+    return trials, note
 
 
 def _trials(n: int) -> str:
     return f"{n} trial" + ("" if n == 1 else "s")
+
+
+def expected_at(study: Study, point: Mapping[str, Any]) -> str:
+    """What the study's GP expects at ``point`` (mean ± std and its acquisition), beside
+    the same at the GP's own next point: a person's word before they commit a trial.
+    ValueError names a point outside the space; a study without a GP says so."""
+    from core.optimizer import BayesStrategy
+    from core.replay import told_strategy
+
+    point = study.config.space.point(point)
+    strategy = told_strategy(study)
+    if not isinstance(strategy, BayesStrategy) or not strategy.observations:
+        return "The GP has no word yet: it appears after the first finished trial."
+    mean, std, acq = strategy.expected_at(point)
+    theirs = strategy.ask()
+    their_mean, their_std, their_acq = strategy.expected_at(theirs)
+    label = strategy.acquisition.upper()
+    return (
+        f"The GP expects {mean:.4f} ± {std:.4f} here ({label} {acq:.3g}); at its own next "
+        f"point ({', '.join(f'{k} = {show(v)}' for k, v in theirs.items())}) it expects "
+        f"{their_mean:.4f} ± {their_std:.4f} ({label} {their_acq:.3g})."
+    )

@@ -59,6 +59,9 @@ class StudyConfig:
         )
     )
     seed: int = _DEFAULT["seed"]
+    #: what draws the dataset's train/validation/test split (:func:`core.data.load_dataset`):
+    #: one yardstick for every study on a dataset, whatever its own seed
+    data_seed: int = _DEFAULT["data_seed"]
     val_fraction: float = 0.1
     final_test: bool = _DEFAULT["final_test"]
     pruning: Pruning = field(default_factory=Pruning)
@@ -86,7 +89,14 @@ class StudyConfig:
             raise ValueError(
                 f"acquisition must be one of {opt.ACQUISITIONS}, got {self.acquisition!r}"
             )
-        for key in ("init_points", "n_iter", "seed", "max_consecutive_errors", "max_retries"):
+        for key in (
+            "init_points",
+            "n_iter",
+            "seed",
+            "data_seed",
+            "max_consecutive_errors",
+            "max_retries",
+        ):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{key} must be an integer >= 0, got {value!r}")
@@ -138,6 +148,17 @@ class StudyConfig:
                 ) from None
             raise
 
+    def same_split(self, other: StudyConfig) -> bool:
+        """Whether the two studies score their trials on the same validation images."""
+        return (self.dataset, self.data_seed, self.val_fraction) == (
+            other.dataset, other.data_seed, other.val_fraction
+        )  # fmt: skip
+
+    @property
+    def split(self) -> str:
+        """The data split as a person reads it: "split 1" (its seed)."""
+        return f"split {self.data_seed}"
+
     @property
     def total(self) -> int:
         return self.init_points + self.n_iter
@@ -154,6 +175,8 @@ class StudyConfig:
         data["budget"] = Budget(**data["budget"])
         data["pruning"] = Pruning.from_dict(data.get("pruning"))  # none in older studies
         data["parallel"] = Parallel.from_dict(data.get("parallel"))  # one at a time in older
+        # an older study drew its split from its own seed: it keeps the split it ran on
+        data.setdefault("data_seed", data.get("seed", _DEFAULT["seed"]))
         return cls(**data)
 
 

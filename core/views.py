@@ -76,6 +76,9 @@ class Surrogate:
     next_point: dict[str, Value]
     n_observations: int
     fixed: dict[str, Value] = field(default_factory=dict)
+    #: one trial's noise std as the GP fitted it (0: not known): what a difference on the
+    #: map must exceed to mean something
+    noise: float = 0.0
 
     @property
     def slice_note(self) -> str | None:
@@ -84,6 +87,37 @@ class Surrogate:
             return None
         held = ", ".join(f"{k} = {show(v)}" for k, v in self.fixed.items())
         return f"a slice at {held} (the best trial's values)"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The GP's own evidence: each complete trial's value as the GP predicts it from every
+    other trial (leave one out), against what the trial observed.
+
+    ``predicted`` and ``std`` describe one more observation there (the noise included), so
+    a calibrated GP's ``predicted ± 2 std`` holds about 95% of the ``observed`` values.
+    ``trials`` are the trials' places among the strategy's observations.
+    """
+
+    trials: tuple[int, ...]
+    observed: tuple[float, ...]
+    predicted: tuple[float, ...]
+    std: tuple[float, ...]
+    n_observations: int
+
+    @property
+    def held(self) -> int:
+        """How many observed values lie inside their ``predicted ± 2 std``."""
+        return sum(
+            abs(o - p) <= 2 * s
+            for o, p, s in zip(self.observed, self.predicted, self.std, strict=True)
+        )
+
+    def sentence(self) -> str:
+        """ "the GP's 95% band held 10 of the 11 trials it had not seen", in plain words."""
+        n = len(self.trials)
+        trials = "trial" if n == 1 else "trials"
+        return f"The GP's 95% band held {self.held} of the {n} {trials} it had not seen."
 
 
 @dataclass(frozen=True)

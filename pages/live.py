@@ -13,6 +13,7 @@ from pages.common.registry import live_snapshot, registry, store
 from pages.common.steer import hand_on_search
 from pages.common.widgets import (
     best_card,
+    calibration_view,
     resume_note,
     stop_if_no_studies,
     trials_frame,
@@ -115,6 +116,7 @@ def live_view() -> None:
         st.info(note)
     space_charts(picked, space, version, key="live")
     best_card(study)
+    calibration_view(study, key="live")
     trials = (*snap.trials, *snap.running)
     st.dataframe(trials_frame(trials), hide_index=True, width="stretch")
     st.caption(f"Refreshed {time.strftime('%H:%M:%S')}")

@@ -8,11 +8,12 @@ import streamlit as st
 from core import charts, export
 from core.runner import Snapshot
 from core.status import TrialStatus
-from core.study import convergence_note
+from core.study import Study, convergence_note
 from pages.common.figures import space_charts, surrogate_charts
-from pages.common.registry import registry, replay_surrogate, store
+from pages.common.registry import recommended, registry, replay_surrogate, store
 from pages.common.widgets import (
     best_card,
+    calibration_view,
     model_file,
     plain,
     resume_note,
@@ -26,6 +27,11 @@ st.title("Studies")
 studies = store().list()
 stop_if_no_studies(bool(studies))
 
+
+def handed(s: Study) -> dict | None:
+    return recommended(s.name, len(s.finished_trials))
+
+
 st.dataframe(
     pd.DataFrame(
         [
@@ -33,9 +39,13 @@ st.dataframe(
                 "study": s.name,
                 "status": s.display_status,
                 "trials": f"{len(s.counted_trials)}/{s.config.total}",
-                "best val accuracy": s.best_trial.value if s.best_trial else None,
+                "recommended trial": (picked := handed(s)) and picked["trial"],
+                "its val accuracy (GP estimate)": picked and picked["estimated_val_accuracy"],
+                "its observed val accuracy": picked and picked["observed_val_accuracy"],
+                "best observed val accuracy": s.best_trial.value if s.best_trial else None,
                 "test accuracy": (s.final or {}).get("test_accuracy"),
                 "dataset": Path(s.config.dataset).name,
+                "data split": s.config.data_seed,
                 "optimizer": s.config.optimizer,
                 "created": pd.Timestamp(s.created_at, unit="s").strftime("%Y-%m-%d %H:%M"),
             }
@@ -44,6 +54,12 @@ st.dataframe(
     ),
     hide_index=True,
     width="stretch",
+)
+st.caption(
+    "The recommended trial is the one each study hands over (the GP's choice among its "
+    "complete trials, shown with the GP's estimate of it); the best observed accuracy is "
+    "the luckiest single run, which one training's noise may have flattered. Studies on "
+    "different data splits are scored on different validation images."
 )
 
 by_name = {s.name: s for s in studies}
@@ -96,6 +112,7 @@ if finished >= 1:
     if note:
         st.caption(note)
     space_charts(picked, study.config.space, version, key="studies")
+    calibration_view(study, key="studies", k=k)
     axes = None  # the replay is over the map's axes: the first two, or the picked pair
     if study.config.space.dim > 2 and picked.surrogate is not None:
         axes = (picked.surrogate.x_name, picked.surrogate.y_name)
@@ -161,6 +178,13 @@ st.subheader("Compare studies")
 picked = st.multiselect(
     "Best so far, side by side", names, default=names[: min(2, len(names))], key="compare"
 )
+splits = {(Path(by_name[n].config.dataset).name, by_name[n].config.split) for n in picked}
+if len(splits) > 1:
+    st.warning(
+        "These studies were scored on different validation images ("
+        + ", ".join(f"{d} {s}" for d, s in sorted(splits))
+        + "): part of any difference between them belongs to the split, not to the search."
+    )
 st.plotly_chart(
     charts.comparison_figure(
         {

@@ -80,6 +80,15 @@ ACQ_HELP = {
 
 for key, value in DEFAULTS.items():
     st.session_state.setdefault(f"tune_{key}", value)
+# the preset whose values the form holds when the page opens (Quick look's are the defaults)
+st.session_state.setdefault(
+    "tune_preset",
+    next(
+        (label for label, values in PRESETS.items()
+         if all(st.session_state[f"tune_{k}"] == v for k, v in values.items())),
+        "Custom",
+    ),
+)  # fmt: skip
 
 
 def apply_preset() -> None:
@@ -122,6 +131,15 @@ with data_col:
         format_func=lambda n: "Upload your own .npz" if n == UPLOAD else dataset_label(n),
     )
     dataset_name = st.session_state["tune_dataset"]
+    st.number_input(
+        "data split seed",
+        min_value=0,
+        step=1,
+        key="tune_data_seed",
+        help="Draws the train/validation/test split. It stays the same for every study on a "
+        "dataset, so their accuracies are measured on the same validation images; the "
+        "study's own seed (below) drives the search and the training, never the split.",
+    )
     ds, data_error = None, None
     if dataset_name == UPLOAD:
         upload = st.file_uploader(
@@ -139,7 +157,7 @@ with data_col:
             dataset_name = str(save_upload(upload.name, upload.getvalue()))
     if data_error is None:
         try:
-            ds = cached_dataset(dataset_name, int(st.session_state["tune_seed"]))
+            ds = cached_dataset(dataset_name, int(st.session_state["tune_data_seed"]))
         except ValueError as exc:
             data_error = str(exc)
     if data_error:
@@ -211,7 +229,14 @@ o2.number_input(
     "fits a length scale for each, plus an amplitude and a noise.",
 )
 o3.number_input("n_iter (GP-guided trials)", min_value=0, step=1, key="tune_n_iter")
-o4.number_input("seed", min_value=0, step=1, key="tune_seed")
+o4.number_input(
+    "seed",
+    min_value=0,
+    step=1,
+    key="tune_seed",
+    help="Drives the random start, the search and each trial's training; the data split has "
+    "its own seed (under Data).",
+)
 a1, a2, a3 = st.columns([1, 2, 1])
 a1.radio(
     "Acquisition",
@@ -264,7 +289,9 @@ p1.selectbox(
     list(PRUNER_HELP),
     key="tune_pruner",
     help="Stops trials that are plainly behind the others, so the budget goes to the rest. "
-    "A pruned trial keeps its learning curve and is told to the GP with its last accuracy.",
+    "A pruned trial keeps its learning curve; the GP is told its last accuracy plus the gain "
+    "the complete trials made from there to the end, with that gain's spread as extra "
+    "uncertainty.",
 )
 p2.caption(PRUNER_HELP[st.session_state["tune_pruner"]])
 p2.checkbox(

@@ -1,6 +1,7 @@
 """The dashboard driven through Streamlit's AppTest, page by page, as a user would."""
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -139,8 +140,12 @@ def test_a_tiny_study_runs_from_tune_to_live_and_studies(db):
     at.run()  # Live, after the run
     assert not at.exception
     charts = at.get("plotly_chart")
-    # mean, std, acq, accuracy, learning curves, compute, convergence (more views: none)
-    assert len(charts) == 7
+    # mean, std, acq, accuracy, learning curves, compute, convergence, the GP's own check
+    # (more views: none)
+    assert len(charts) == 8
+    assert charts[7].key == "live-calibration"
+    assert "Does the GP know what it does not know?" in charts[7].proto.spec
+    assert any("it had not seen" in c.value for c in at.caption)
     assert at.radio(key="live-view").value == "none"
     assert any(m.label == "Recommended: estimated accuracy" for m in at.metric)
     assert any(m.label == "Observed accuracy" for m in at.metric)
@@ -159,6 +164,11 @@ def test_a_tiny_study_runs_from_tune_to_live_and_studies(db):
     at.slider(key="replay").set_value(2).run()
     assert not at.exception
     assert "after 2 trials" in json.dumps(at.get("plotly_chart")[0].proto.spec)
+    check = next(c for c in at.get("plotly_chart") if c.key == "studies-calibration")
+    assert re.search(r"held [0-2] of the 2 trials", check.proto.spec)  # after trial k
+    table = at.dataframe[0].value
+    assert table["data split"].tolist() == [1]
+    assert table["recommended trial"].notna().all() and "best observed val accuracy" in table
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels[:3] == ["Best params (JSON)", "All trials (CSV)", "Optimizer state (JSON)"]
 
@@ -309,7 +319,8 @@ def test_four_ticked_hyperparameters_run_and_any_two_are_seen_with_which_ones_ma
     for view in ("3-D view", "importance", "parallel coordinates", "slices"):
         at.radio(key="live-view").set_value(view).run()
         assert not at.exception
-        views[view] = json.loads(at.get("plotly_chart")[-1].proto.spec)
+        shown = next(c for c in at.get("plotly_chart") if c.key == f"live-{view}")
+        views[view] = json.loads(shown.proto.spec)
         if view == "importance":
             assert any("Importance: each parameter's main effect" in c.value for c in at.caption)
     importance = views["importance"]
@@ -421,3 +432,19 @@ def test_a_note_written_on_studies_is_stored_shown_and_exported(db):
         study = store.load("noted")
     assert study.note == "lr *below* 1e-3 diverges [checked]"
     assert json.loads(export.best_params_json(study))["note"] == study.note
+
+
+def test_tune_opens_on_quick_looks_values_and_says_so_with_the_data_split(db):
+    at = open_app()
+    assert at.selectbox(key="tune_preset").value == "Quick look"  # its values are the defaults
+    assert at.number_input(key="tune_data_seed").value == 1
+    at = fill_tiny(at)
+    at.number_input(key="tune_data_seed").set_value(4).run()
+    assert any("split 4" in s.value for s in at.success)  # the preview is the split's
+    at.number_input(key="tune_seed").set_value(9).run()
+    assert any("split 4" in s.value for s in at.success)  # the study's seed never moves it
+    start_button(at).click().run()
+    assert not at.exception
+    wait_idle()
+    config = Store(db).load(at.session_state["study"]).config
+    assert (config.seed, config.data_seed) == (9, 4)

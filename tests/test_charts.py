@@ -69,7 +69,7 @@ def test_linear_lr_gets_a_linear_axis():
 def test_an_empty_study_still_draws_a_titled_figure():
     fig = charts.surrogate_figure(None, [], default_space(), "std")
     assert "standard deviation" in fig.layout.title.text
-    assert "appears after the first" in fig.layout.annotations[0].text
+    assert "appears<br>after the first" in fig.layout.annotations[0].text
     assert charts.accuracy_figure([]).layout.annotations[0].text
     assert charts.learning_curves(None).layout.annotations[0].text
     assert charts.comparison_figure({}).layout.annotations[0].text
@@ -290,3 +290,55 @@ def test_a_one_parameter_study_says_a_map_needs_two_and_draws_the_rest():
     assert len(charts.slice_figure(trials, space).data) >= 1
     assert len(charts.parallel_figure(trials, space).data) == 1
     charts.surface3d_figure(None, trials, space)
+
+
+def _flat_surrogate(noise=0.011):
+    from core.views import Surrogate
+
+    mean = ((0.9061, 0.9063), (0.9064, 0.9066))
+    std = ((0.00411, 0.00412), (0.00413, 0.00412))
+    return Surrogate("dropout2_rate", "lr", (0.2, 0.4), (1e-3, 5e-3), mean, std, mean, "ei",
+                     {"dropout2_rate": 0.3, "lr": 2e-3}, 2, noise=noise)  # fmt: skip
+
+
+def test_a_map_flatter_than_the_noise_looks_flat_and_says_so():
+    sur = _flat_surrogate()
+    mean = charts.surrogate_figure(sur, [], default_space(), "mean")
+    heat = mean.data[0]
+    assert heat.zmax - heat.zmin == pytest.approx(0.022)  # one noise either side
+    assert (heat.zmin + heat.zmax) / 2 == pytest.approx(0.90635)
+    assert "the model cannot tell these apart yet" in mean.layout.title.subtitle.text
+    assert "± %{customdata:.4f}" in heat.hovertemplate  # hovering says mean ± std
+    std = charts.surrogate_figure(sur, [], default_space(), "std").data[0]
+    assert (std.zmin, std.zmax) == (0.0, 0.011)  # 0.00411 to 0.00413 is one colour
+    # a map that moves by more than the noise keeps its own range and no such note
+    wide = charts.surrogate_figure(_flat_surrogate(noise=0.0001), [], default_space(), "mean")
+    assert wide.data[0].zmin == pytest.approx(0.9061) and wide.data[0].zmax == pytest.approx(0.9066)
+    assert "cannot tell" not in wide.layout.title.subtitle.text
+
+
+def test_the_replay_and_its_html_keep_the_colour_rule():
+    from core.charts import replay_figure
+
+    trials = [Trial(1, {"dropout2_rate": 0.2, "lr": 1e-3}, "complete", 0.9061),
+              Trial(2, {"dropout2_rate": 0.4, "lr": 5e-3}, "complete", 0.9066)]  # fmt: skip
+    fig = replay_figure([_flat_surrogate(), _flat_surrogate()], trials, default_space())
+    heat = fig.frames[0].data[0]
+    assert heat.zmax - heat.zmin == pytest.approx(0.022)
+
+
+def test_the_calibration_chart_marks_the_trials_its_band_missed():
+    from core.views import Calibration
+
+    check = Calibration((0, 1, 2), (0.90, 0.93, 0.80), (0.91, 0.925, 0.92), (0.01, 0.01, 0.01), 3)
+    assert check.held == 2
+    fig = charts.calibration_figure(check, [4, 5, 7])
+    assert fig.layout.title.subtitle.text.startswith(
+        "The GP's 95% band held 2 of the 3 trials it had not seen."
+    )
+    inside, outside = scatter(fig, "inside its band"), scatter(fig, "outside its band")
+    assert list(inside.x) == [0.90, 0.93] and list(outside.x) == [0.80]
+    assert list(outside.error_y.array) == [0.02]
+    assert outside.text[0].startswith("trial 7: observed 0.8000")
+    empty = charts.calibration_figure(None)
+    assert "once two trials" in empty.layout.annotations[0].text

@@ -264,3 +264,22 @@ def test_tensorflows_start_up_lines_never_reach_the_terminal(tmp_path):
     assert "trial 1/1 (#1) " in proc.stderr
     for line in ("absl::InitializeLog", "cudart_stub", "cpu_feature_guard", "cuInit"):
         assert line not in proc.stderr + proc.stdout
+
+
+def test_the_data_split_stays_put_whatever_the_studys_seed(tmp_path):
+    """Two studies with different seeds are scored on one split, the data seed's; another
+    split only when asked for, and the export and the list say which."""
+    db = str(tmp_path / "s.db")
+    tiny = ("--dataset", "digits", "--init-points", "1", "--n-iter", "0", "--epochs", "1",
+            "--db", db)  # fmt: skip
+    splits = {}
+    for name, extra in (("one", ["--seed", "1"]), ("two", ["--seed", "2"]),
+                        ("other", ["--seed", "2", "--data-seed", "3"])):  # fmt: skip
+        code, out, err = run("tune", *tiny, "--name", name, *extra)
+        assert code == 0, err
+        splits[name] = re.search(r"10 classes, split (\d+)", err).group(1)
+    assert splits == {"one": "1", "two": "1", "other": "3"}
+    code, out, _ = run("export", "other", "--format", "json", "--db", db)
+    assert json.loads(out)["data_seed"] == 3 and json.loads(out)["seed"] == 2
+    code, out, _ = run("list", "--db", db)
+    assert "digits (split 3)" in out and "digits (split 1)" in out

@@ -1,5 +1,7 @@
 """A person's hand on the search: try a point next, add a result, start from a study."""
 
+import re
+
 import pytest
 
 from core import steer
@@ -115,3 +117,43 @@ def test_a_warm_start_inherits_the_trials_inside_its_bounds(store, tiny_config):
     assert store.names() == ["old", "new"]  # a refused warm start stores nothing
     with pytest.raises(ValueError, match="cannot start from its own trials"):
         tiny_config("old", warm_start="old")
+
+
+def test_a_warm_start_across_data_splits_says_what_it_mixes(store, tiny_config):
+    store.create_study(tiny_config("old", data_seed=4))
+    store.add_results("old", [told_trial(1, {"dropout2_rate": 0.3, "lr": 1e-3}, 0.9)])
+    _, note = steer.inherited(store, tiny_config("same", data_seed=4, warm_start="old"))
+    assert note == "starts from 1 trial of 'old'"
+    _, note = steer.inherited(store, tiny_config("new", warm_start="old"))
+    assert note == (
+        "starts from 1 trial of 'old'; they were scored on digits's split 4, this study on "
+        "digits's split 1: the GP mixes two yardsticks"
+    )
+
+
+def test_the_gp_says_what_it_expects_where_a_person_points(store, tiny_config):
+    store.create_study(tiny_config("mine"))
+    assert steer.expected_at(store.load("mine"), {"dropout2_rate": 0.3, "lr": 1e-3}) == (
+        "The GP has no word yet: it appears after the first finished trial."
+    )
+    values = [(0.2, 1e-3, 0.90), (0.4, 5e-3, 0.94), (0.3, 3e-4, 0.86)]
+    store.add_results(
+        "mine",
+        [told_trial(i, {"dropout2_rate": d, "lr": lr}, v) for i, (d, lr, v) in enumerate(values, 1)],
+    )  # fmt: skip
+    study = store.load("mine")
+    said = steer.expected_at(study, {"dropout2_rate": 0.4, "lr": 5e-3})
+    match = re.fullmatch(
+        r"The GP expects (0\.\d{4}) ± (0\.\d{4}) here \(EI ([^)]+)\); at its own next point "
+        r"\(dropout2_rate = [\d.]+, lr = [\de.-]+\) it expects 0\.\d{4} ± 0\.\d{4} \(EI [^)]+\)\.",
+        said,
+    )
+    assert match, said
+    mean, std = float(match.group(1)), float(match.group(2))
+    strategy = told_strategy(study)
+    assert (mean, std) == tuple(
+        round(v, 4) for v in strategy.expected_at({"dropout2_rate": 0.4, "lr": 5e-3})[:2]
+    )
+    assert 0.9 < mean < 0.95  # near the 0.94 told there
+    with pytest.raises(ValueError, match="lr: 0.5 lies outside its range"):
+        steer.expected_at(study, {"dropout2_rate": 0.4, "lr": 0.5})

@@ -287,3 +287,22 @@ def test_a_pruned_trial_is_stored_and_told_to_a_resumed_optimizer_with_its_last_
     assert study.best_trial.number == 1
     told = [o.value for o in told_strategy(study).observations]
     assert told == [0.9, 0.64, None]  # pruned: its last accuracy; failed: a failure
+
+
+def test_a_study_stored_before_the_data_seed_keeps_the_split_it_ran_on(store, tiny_config):
+    """A configuration written before studies had a data seed drew its split from its own
+    seed: it opens with that split, and a new study gets the fixed default."""
+    import json as _json
+
+    old = tiny_config("old", seed=7).to_dict()
+    del old["data_seed"]
+    with store._tx() as conn:
+        conn.execute(
+            "INSERT INTO studies (name, config, status, created_at, updated_at) "
+            "VALUES (?, ?, 'stopped', 0, 0)",
+            ("old", _json.dumps(old)),
+        )
+    assert store.load("old").config.data_seed == 7
+    new = tiny_config("new", seed=7)
+    assert new.data_seed == 1 and not new.same_split(store.load("old").config)
+    assert new.same_split(tiny_config("again", seed=9))

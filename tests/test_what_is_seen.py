@@ -166,3 +166,84 @@ def test_on_too_few_trials_the_recommendation_is_the_best_observed():
     rec = s.recommend()
     assert rec.observed == 0.965 and rec.rule.startswith("best observed")
     assert rec.mean is not None and rec.std > 0  # the GP's estimate is still shown
+
+
+def test_after_two_close_trials_the_map_says_it_knows_little():
+    """Two accuracies 0.0005 apart, about a twentieth of one run's noise: maximum
+    likelihood alone read their spread as the plane's whole range (a std map of 0.004
+    everywhere, a colour bar stretched over 0.0005). The amplitude's prior keeps the band
+    at an accuracy's usual range, and the colour scale spans the noise."""
+    from core.charts import colour_range
+    from core.charts.study import flat_note
+
+    s = make_strategy("bayes", default_space(), seed=1, init_points=5, binomial_n=400)
+    s.tell({"dropout2_rate": 0.2, "lr": 1e-3}, 0.9061)
+    s.tell({"dropout2_rate": 0.4, "lr": 5e-3}, 0.9066)
+    surrogate = s.surrogate()
+    std = np.asarray(surrogate.std)
+    assert np.median(std) > 0.01 and std.max() > 0.02  # maximum likelihood alone: 0.004
+    low, high = colour_range(surrogate, "mean")
+    assert high - low >= 0.02 and high - low >= 2 * surrogate.noise
+    assert colour_range(surrogate, "std")[0] == 0.0
+    assert flat_note(surrogate).startswith("the model cannot tell these apart yet")
+    # the trials' word alone gives no verdict either way this early
+    assert s.convergence() is None
+
+
+def test_a_plane_of_noise_is_called_converged_by_the_trials_alone():
+    """The amplitude's prior keeps the map humble, but the stopping verdict is the trials':
+    on a plane where accuracy moves by noise only, the hint still fires."""
+    rng = np.random.default_rng(5)
+    s = make_strategy("bayes", UNIT2, seed=5, init_points=4, binomial_n=400)
+    for _ in range(8):
+        s.tell(s.ask(), rng.binomial(400, 0.9) / 400)
+    verdict = s.convergence()
+    assert verdict.converged
+    # the map itself still allows an accuracy's usual range away from the trials
+    assert float(np.max(s.surrogate().std)) > verdict.noise
+
+
+def test_leave_one_out_is_the_gp_conditioned_on_the_other_trials():
+    """The closed form (Rasmussen and Williams, eq. 5.12) against the same kernel
+    conditioned on every trial but one, point by point."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    rng = np.random.default_rng(1)
+    s = make_strategy("bayes", UNIT2, seed=1, init_points=3, binomial_n=400)
+    for _ in range(9):
+        p = s.ask()
+        s.tell(p, 0.9 + 0.04 * np.sin(4 * p["x"]) * p["y"] + rng.normal(0, 0.01))
+    gp = s.fit().gp
+    X, y = gp.X_train_, gp.y_train_ * gp.y_scale_ + gp.y_mean_  # noqa: N806
+    mean, std = gp.leave_one_out()
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        alone = GaussianProcessRegressor(gp.kernel_, alpha=gp.alpha, optimizer=None)
+        alone.fit(X[keep], (y[keep] - gp.y_mean_) / gp.y_scale_)  # the same standardisation
+        m, sd = alone.predict(X[i : i + 1], return_std=True)  # the white noise included
+        assert mean[i] == pytest.approx(m[0] * gp.y_scale_ + gp.y_mean_, abs=1e-9)
+        one_more_run = np.sqrt(sd[0] ** 2 + gp.alpha)  # and the base alpha: one more run
+        assert std[i] == pytest.approx(one_more_run * gp.y_scale_, rel=1e-6)
+
+    check = s.calibration()  # a repeat is one point, its values averaged, as the GP sees it
+    n = len(y)
+    assert len(check.trials) == n and check.held >= n - 2
+    assert check.sentence() == (
+        f"The GP's 95% band held {check.held} of the {n} trials it had not seen."
+    )
+
+
+def test_an_overconfident_gp_fails_its_own_check():
+    """A GP told the values are exact and smooth (a fixed, tiny noise and a long length
+    scale) predicts each noisy accuracy from the others far too sharply: its band holds
+    few of them, where the project's GP holds nearly all."""
+    rng = np.random.default_rng(2)
+    honest = make_strategy("bayes", UNIT2, seed=2, init_points=12, binomial_n=400)
+    exact = BayesStrategy(UNIT2, seed=2, init_points=12, noise=1e-6, length_scale=3.0)
+    for _ in range(12):
+        p = honest.ask()
+        value = rng.binomial(400, 0.9) / 400
+        honest.tell(p, value)
+        exact.tell(p, value)
+    assert honest.calibration().held >= 11
+    assert exact.calibration().held <= 3

@@ -18,6 +18,8 @@ from core.charts.space import (
 from core.charts.study import (
     accuracy_figure,
     best_so_far,
+    calibration_figure,
+    colour_range,
     comparison_figure,
     compute_figure,
     convergence_figure,
@@ -27,6 +29,8 @@ from core.charts.study import (
 )
 
 __all__ = [
+    "calibration_figure",
+    "colour_range",
     "IMPORTANCE_METHOD",
     "importance_figure",
     "parallel_figure",

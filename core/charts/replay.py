@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.charts._base import HEIGHT, empty_figure
-from core.charts.study import _at, surrogate_figure
+from core.charts.study import _at, spread_range, surrogate_figure
 from core.space import SearchSpace
 from core.study import Trial
 from core.views import Surrogate
@@ -66,13 +66,16 @@ def replay_figure(
         return empty_figure(title, why, height)
     # one colour scale for every step, so a colour means the same accuracy throughout
     means = np.concatenate([np.ravel(s.mean) for _, s in shown])
+    zmin, zmax = spread_range(
+        float(means.min()), float(means.max()), max(s.noise for _, s in shown)
+    )
     values = [t.value for t in trials if t.value is not None and np.isfinite(t.value)]
     frames, layouts = [], []
     for k, surrogate in shown:
         traces, layout = _step_traces(surrogate, trials[:k], space, height)
         layouts.append(layout)
         note = layout.title.subtitle.text
-        traces[0].update(zmin=float(means.min()), zmax=float(means.max()), zauto=False)
+        traces[0].update(zmin=zmin, zmax=zmax, zauto=False)
         if values:
             traces[1].marker.update(cmin=min(values), cmax=max(values))
         frames.append(

@@ -17,7 +17,7 @@ from core.options import ACQUISITION_LABELS
 from core.space import Param, SearchSpace, show
 from core.status import TrialStatus
 from core.study import Trial, repeats
-from core.views import Surrogate
+from core.views import Calibration, Surrogate
 
 SURFACES = {
     "mean": ("GP mean (predicted accuracy)", "Viridis", "mean"),
@@ -59,6 +59,41 @@ def _hover(trial: Trial, names: Sequence[str], repeat_of: int | None = None) -> 
 #: one a downward triangle, a failed one a cross.
 SYMBOLS = {TrialStatus.COMPLETE: "circle", TrialStatus.PRUNED: "triangle-down",
            TrialStatus.FAILED: "x"}  # fmt: skip
+
+
+def colour_range(surrogate: Surrogate, surface: str = "mean") -> tuple[float, float]:
+    """The colour scale's ends for a map of ``surface``: a map never stretches a difference
+    the model cannot tell from noise over the whole ramp.
+
+    The mean's scale spans at least one trial's fitted noise either side of its centre, so
+    a map flatter than the noise looks flat. The std's starts at 0 and reaches at least the
+    noise, so a band of 0.00411 to 0.00413 is one colour, as it is one belief. The
+    acquisition's is its own range: only its peak matters."""
+    z = np.asarray(getattr(surrogate, SURFACES[surface][2]), dtype=float)
+    low, high = float(np.nanmin(z)), float(np.nanmax(z))
+    if surface == "mean":
+        return spread_range(low, high, surrogate.noise)
+    if surface == "std":
+        return 0.0, max(high, surrogate.noise)
+    return low, high
+
+
+def spread_range(low: float, high: float, noise: float) -> tuple[float, float]:
+    """``(low, high)`` widened about its centre to at least ``noise`` either side."""
+    centre, half = (low + high) / 2, max((high - low) / 2, noise)
+    return centre - half, centre + half
+
+
+def flat_note(surrogate: Surrogate) -> str | None:
+    """A plain sentence when the whole mean map moves by less than one trial's noise."""
+    z = np.asarray(surrogate.mean, dtype=float)
+    spread = float(np.nanmax(z) - np.nanmin(z))
+    if surrogate.noise <= 0 or spread >= surrogate.noise:
+        return None
+    return (
+        f"the model cannot tell these apart yet: the map moves by {spread:.4f}, less than "
+        f"one trial's noise ({surrogate.noise:.4f})"
+    )
 
 
 #: The most invisible "pick" points a map carries along an axis: each is an SVG marker the
@@ -106,7 +141,7 @@ def surrogate_figure(
         )
     if surrogate is None:
         fig = empty_figure(
-            title, "The Gaussian process appears after the first finished trial", height
+            title, "The Gaussian process appears<br>after the first finished trial", height
         )
         fig.update_layout(xaxis={"visible": True, "title": px.name}, yaxis={"visible": True})
     else:
@@ -115,10 +150,18 @@ def surrogate_figure(
                 x=[show(v) if px.kind == "categorical" else v for v in surrogate.x],
                 y=[show(v) if py.kind == "categorical" else v for v in surrogate.y],
                 z=np.asarray(getattr(surrogate, attr)),
+                zmin=colour_range(surrogate, surface)[0],
+                zmax=colour_range(surrogate, surface)[1],
                 colorscale=scale,
                 colorbar={"thickness": 12, "len": 0.9},
-                hovertemplate=f"{px.name}=%{{x}}<br>{py.name}=%{{y}}<br>{attr}=%{{z:.4f}}"
-                "<extra></extra>",
+                customdata=np.asarray(surrogate.std),
+                hovertemplate=f"{px.name}=%{{x}}<br>{py.name}=%{{y}}<br>"
+                + (
+                    "mean=%{z:.4f} ± %{customdata:.4f} (std)"
+                    if surface == "mean"
+                    else f"{attr}=%{{z:.4f}}"
+                )
+                + "<extra></extra>",
                 name=attr,
             )
         )
@@ -149,6 +192,9 @@ def surrogate_figure(
             note += "; ▼ pruned: partial, projected to the whole budget"
         if TrialStatus.FAILED in statuses:
             note += "; × failed"
+        flat = flat_note(surrogate) if surface == "mean" else None
+        if flat:
+            note += f"<br>{flat}"
         fig.update_layout(title={"text": title, "subtitle": {"text": note}})
     done = [t for t in trials if t.finished]
     again = repeats(tuple(trials))
@@ -482,5 +528,65 @@ def comparison_figure(curves: Mapping[str, Sequence[float | None]]) -> go.Figure
         xaxis={"title": "trial"},
         yaxis={"title": "best validation accuracy"},
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
+    )
+    return fig
+
+
+def calibration_figure(check: Calibration | None, numbers: Sequence[int] = ()) -> go.Figure:
+    """Each complete trial's accuracy as the GP predicts it from all the other trials (± 2
+    std, one more run's spread) against what it observed, on a diagonal of perfect
+    predictions; trials outside their band in red. The subtitle says how many the band
+    held. ``numbers``: the trials' numbers, for the hover."""
+    title = "Does the GP know what it does not know?"
+    if check is None:
+        return empty_figure(
+            title, "The check appears once two trials<br>have completed (a GP-guided study)"
+        )
+    numbers = list(numbers) or [i + 1 for i in check.trials]
+    observed, predicted = np.asarray(check.observed), np.asarray(check.predicted)
+    spread = 2 * np.asarray(check.std)
+    inside = np.abs(observed - predicted) <= spread
+    low = float(min(observed.min(), (predicted - spread).min()))
+    high = float(max(observed.max(), (predicted + spread).max()))
+    fig = go.Figure(
+        go.Scatter(
+            x=[low, high], y=[low, high], mode="lines", name="prediction = observation",
+            line={"color": "grey", "dash": "dot"}, hoverinfo="skip",
+        )
+    )  # fmt: skip
+    for held, name, colour in ((True, "inside its band", "#1f77b4"),
+                               (False, "outside its band", "crimson")):  # fmt: skip
+        mask = inside == held
+        if not mask.any():
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=observed[mask],
+                y=predicted[mask],
+                error_y={"type": "data", "array": spread[mask], "color": colour},
+                mode="markers",
+                name=name,
+                marker={"color": colour, "size": 9},
+                text=[
+                    f"trial {n}: observed {o:.4f}<br>the GP from the other trials: "
+                    f"{p:.4f} ± {2 * d:.4f}"
+                    for n, o, p, d, m in zip(
+                        numbers, observed, predicted, check.std, inside == held, strict=True
+                    )
+                    if m
+                ],  # fmt: skip
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title={
+            "text": title,
+            "subtitle": {"text": check.sentence() + " Each trial predicted from the others."},
+        },
+        height=HEIGHT,
+        xaxis={"title": "observed val accuracy"},
+        yaxis={"title": "predicted without it (± 2 std)"},
+        margin={"l": 60, "r": 20, "t": 64, "b": 50 + LEGEND_ROOM},
+        legend=BELOW_AXIS_TITLE,
     )
     return fig

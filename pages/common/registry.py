@@ -8,10 +8,10 @@ from pathlib import Path
 import streamlit as st
 
 from core.export import handed_over
-from core.replay import importance_after, surrogate_after
+from core.replay import calibration_after, importance_after, surrogate_after
 from core.runner import Registry, Snapshot
 from core.store import Store
-from core.views import Importance, Surrogate
+from core.views import Calibration, Importance, Surrogate
 
 DB_ENV = "TUNER_DB"
 
@@ -62,3 +62,10 @@ def recommended(name: str, k: int) -> dict | None:
 def replay_importance(name: str, k: int) -> Importance | None:
     """The parameters' importance after the k-th finished trial, cached per (study, k)."""
     return importance_after(store().load(name), k)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def calibration(name: str, k: int) -> tuple[Calibration, list[int]] | None:
+    """The GP's leave-one-out check after the k-th finished trial, with the trials'
+    numbers, cached per (study, k)."""
+    return calibration_after(store().load(name), k)

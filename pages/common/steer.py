@@ -61,8 +61,15 @@ def hand_on_search(study: Study, next_point: dict[str, Any] | None) -> None:
             st.markdown("**Try here next.** The next trial trains at this point, marked "
                         "'chosen by you'; it starts at the GP's next point.")  # fmt: skip
             point = _point(st, space, start, study.name, try_key)
-            if st.form_submit_button("Train this point next"):
+            train, ask = st.columns(2)
+            if train.form_submit_button("Train this point next"):
                 _say(lambda: steer.try_next(store(), study.name, point))
+            ask.form_submit_button("What does the GP expect here?")
+        # the points typed or picked on the map (a click fills the form and reruns the page)
+        try:
+            left.caption(expected(study.name, len(study.finished_trials), _key(point)))
+        except ValueError as exc:
+            left.error(str(exc))
         with right.form(f"tell-{study.name}"):
             st.markdown("**Add a known result** trained elsewhere: told to the GP, marked "
                         "'added by you', not counted in the study's total.")  # fmt: skip
@@ -78,6 +85,17 @@ def hand_on_search(study: Study, next_point: dict[str, Any] | None) -> None:
         if waiting:
             st.caption(f"Waiting in the queue: {len(waiting)} "
                        "(taken before the study's next trial).")  # fmt: skip
+
+
+def _key(point: dict[str, Any]) -> tuple:
+    return tuple(sorted(point.items()))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def expected(name: str, k: int, point: tuple) -> str:
+    """The GP's word at ``point`` after the study's k-th finished trial, cached per
+    (study, k, point)."""
+    return steer.expected_at(store().load(name), dict(point))
 
 
 def _say(action: Any) -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core import charts
 from core.runner import user_model_refusal
 from core.space import show
 from core.study import Study, Trial, repeats
-from pages.common.registry import db_path, recommended
+from pages.common.registry import calibration, db_path, recommended
 
 
 def use_app_navigation() -> None:
@@ -66,6 +67,21 @@ def trials_frame(trials: Iterable[Trial]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def calibration_view(study: Study, key: str, k: int | None = None) -> None:
+    """The GP's own evidence after its k-th finished trial (all by default): each complete
+    trial predicted from the others, and the plain sentence of how many its 95% band held."""
+    found = calibration(study.name, len(study.finished_trials) if k is None else k)
+    check, numbers = found if found is not None else (None, [])
+    st.plotly_chart(charts.calibration_figure(check, numbers), key=f"{key}-calibration",
+                    width="stretch")  # fmt: skip
+    if check is not None:
+        st.caption(
+            f"{check.sentence()} Each complete trial is predicted by the GP conditioned on "
+            "every other trial (the hyperparameters fitted to all): a band that holds about "
+            "95% of them is one to trust; far fewer, and the map claims more than it knows."
+        )
 
 
 def best_card(study: Study) -> None:
