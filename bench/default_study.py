@@ -130,15 +130,23 @@ def figures(strategy: Strategy, truth: Yardstick, plane: Plane) -> dict[str, flo
 COLLAPSE = {"dropout2_rate": 0.32, "lr": 1e-2}
 
 
+#: Where the default study's first real trial trained to 0.865, 7 sigma below the table's
+#: 0.940: an unstable run far from chance, which no failure rule catches.
+UNSTABLE = ({"dropout2_rate": 0.32, "lr": 8e-3}, 0.865)
+
+
 def collapse(strategy: Strategy, truth: Yardstick, plane: Plane) -> dict[str, float]:
     """The map near the best if one more run had collapsed to chance at :data:`COLLAPSE`:
-    told as its value (0.10) or as a failure (what the runner does), in sigma."""
+    told as its value (0.10) or as a failure (what the runner does), or had been as
+    unstable as :data:`UNSTABLE`, in sigma."""
     out = {}
-    for label, value in (("collapse_as_value", BASELINE), ("collapse_as_failure", None)):
+    for label, value in (("collapse_as_value", BASELINE), ("collapse_as_failure", None),
+                         ("unstable_run", UNSTABLE[1])):  # fmt: skip
         other = copy.copy(strategy)
         other._fitted = None
         other.observations = list(strategy.observations)
-        other.tell(COLLAPSE, value, curve=[BASELINE] if value is not None else ())
+        point = UNSTABLE[0] if label == "unstable_run" else COLLAPSE
+        other.tell(point, value, curve=[value] if value is not None else ())
         mean = other.posterior(plane.units)[0]
         err = (mean - plane.truth) / truth.sigma
         out[label] = float(np.sqrt(np.mean(err[plane.near] ** 2)))
@@ -405,12 +413,14 @@ def report(by: dict[str, list[dict]], seeds: range) -> list[str]:
         "The same studies with one more run that collapsed to chance (0.10) at dropout 0.32, "
         "lr 1e-2, where a stored run did. Map RMSE near the best, median:",
         "",
-        "| trials | without it | told as its value | told as a failure (the runner) |",
-        "| --- | --- | --- | --- |",
+        "| trials | without it | told as its value | told as a failure (the runner) | "
+        "one unstable run instead (0.865 at lr 8e-3) |",
+        "| --- | --- | --- | --- | --- |",
         *(
             f"| {k} | {_median(asha, k, 'map_rmse_near'):.2f} | "
             f"{_median(asha, k, 'collapse_as_value'):.2f} | "
-            f"{_median(asha, k, 'collapse_as_failure'):.2f} |"
+            f"{_median(asha, k, 'collapse_as_failure'):.2f} | "
+            f"{_median(asha, k, 'unstable_run'):.2f} |"
             for k in LATE
         ),
         "",

@@ -37,7 +37,9 @@ from core.gp import (
     NOISE_BOUNDS,
     LatentGP,
     Priors,
+    heavy_tail_variance,
     project_partial,
+    rescaled,
     signal_prior,
     standard_scale,
 )
@@ -357,6 +359,8 @@ class BayesStrategy(Strategy):
         self._fixed_kernel: Kernel | None = None
         #: hyperparameters refitted in the background (:meth:`refit_in_background`)
         self._refits: Refits | None = None
+        #: the verdicts' GP for a history of this many values (:meth:`_trials_gp`)
+        self._verdict: tuple[int, LatentGP] | None = None
         self.acquisition = acquisition
         self.kappa = float(kappa)
         self.xi = float(xi)
@@ -405,7 +409,7 @@ class BayesStrategy(Strategy):
         told += [(o, penalty, 0.0) for o in self.observations if o.failed]
         merged: dict[tuple[float, ...], list[tuple[float, float]]] = {}
         for o, value, extra in told:
-            key = tuple(round(float(u), 12) for u in self.space.snap(np.asarray(o.unit)))
+            key = self._key(o.unit)
             merged.setdefault(key, []).append((value, extra))
         return [
             (k, float(np.mean([v for v, _ in vs])), float(np.mean([e for _, e in vs])) / len(vs))
@@ -516,7 +520,11 @@ class BayesStrategy(Strategy):
     ) -> tuple[LatentGP, TargetSpace, tuple]:
         """The GP on the told history: its hyperparameters fitted (with restarts), or, with
         ``kernel``, that kernel kept as it is and the GP conditioned on the history.
-        ``signal`` False: no prior on the amplitude (:meth:`convergence`'s fit)."""
+        ``signal`` False: no prior on the amplitude (:meth:`convergence`'s fit).
+
+        For an accuracy, a value that the GP fitted without it finds more than
+        :data:`OUTLIER_Z` of its stds off is weighed as a Student-t draw
+        (:func:`heavy_tail_variance`): one unstable training run does not bend the map."""
         random_state = np.random.RandomState([self.seed, index])
         columns = self.space.columns
         space = TargetSpace(
@@ -525,7 +533,36 @@ class BayesStrategy(Strategy):
         targets = self.weighted_targets()
         for unit, value, _ in targets:
             space.register(dict(zip(columns, unit, strict=True)), value)
-        scale = standard_scale([v for _, v, _ in targets])
+        gp = self._gp_on(targets, kernel, signal, random_state)
+        if self._signal_prior and kernel is None and len(targets) >= 4:
+            failed = {self._key(o.unit) for o in self.observations if o.failed}
+            exempt = [self._key(unit) in failed for unit, _, _ in targets]
+            extra = heavy_tail_variance(
+                gp,
+                exempt,
+                lambda i: self._gp_on(
+                    targets[:i] + targets[i + 1 :], None, signal, random_state
+                ),  # fmt: skip
+            )
+            if extra is not None:  # told with its weight, on the others' hyperparameters
+                i, variance, other = extra
+                unit, value, before = targets[i]
+                targets = [*targets[:i], (unit, value, before + variance), *targets[i + 1 :]]
+                factor = (other.y_scale_ / standard_scale([v for _, v, _ in targets])) ** 2
+                gp = self._gp_on(targets, rescaled(other.kernel_, factor), signal, random_state)
+        return gp, space, random_state.get_state()
+
+    def _gp_on(
+        self,
+        targets: list[tuple[tuple[float, ...], float, float]],
+        kernel: Kernel | None,
+        signal: bool,
+        random_state: np.random.RandomState,
+    ) -> LatentGP:
+        """The project's GP on ``targets`` (where, value, extra variance in the objective's
+        units): its hyperparameters fitted, or ``kernel`` kept as it is."""
+        values = [v for _, v, _ in targets]
+        scale = standard_scale(values)
         base = 1e-6 if self.noise is None else self.noise
         # a pruned trial's projection adds its own variance (standardised, as sklearn's
         # alpha is) to the one observation's noise that every trial carries
@@ -548,9 +585,26 @@ class BayesStrategy(Strategy):
         gp.transform = (
             None if all(p.kind == "float" for p in self.space.params) else self.space.snap
         )
-        if len(space):
-            gp.fit(space.params, space.target)  # its warnings at bounds: core.gp
-        return gp, space, random_state.get_state()
+        if targets:
+            gp.fit(np.array([u for u, _, _ in targets]), np.array(values))  # warnings: core.gp
+        return gp
+
+    def _trials_gp(self) -> LatentGP:
+        """The GP the verdicts read (stop when converged, the recommended trial and its
+        estimate): for an accuracy, one fitted without the amplitude's prior, on the trials'
+        word alone; else the map's. The prior keeps the map humble while values are few;
+        a verdict must not rest on it (on a plane of noise the bound would never reach the
+        noise, and a lucky single run would be believed more than a region of six)."""
+        if not self._signal_prior:
+            return self.fit().gp
+        n = len(self.observations)
+        if self._verdict is None or self._verdict[0] != n:
+            self._verdict = (n, self._fit(n, signal=False)[0])
+        return self._verdict[1]
+
+    def _key(self, unit: Sequence[float]) -> tuple[float, ...]:
+        """A point's place as the GP sees it: snapped, to twelve decimals (repeats merge)."""
+        return tuple(round(float(u), 12) for u in self.space.snap(np.asarray(unit)))
 
     def _suggest_unit(self, fitted: FittedGP) -> np.ndarray:
         x = fitted.acquisition.suggest(
@@ -684,9 +738,7 @@ class BayesStrategy(Strategy):
         if not any(o.complete for o in self.observations):
             return None  # only failures and partial values: no verdict on what can be reached
         fitted = self.fit()
-        gp = fitted.gp
-        if self._signal_prior:
-            gp = self._fit(len(self.observations), signal=False)[0]
+        gp = self._trials_gp()
         tried = fitted.space.params
         rng = np.random.default_rng([self.seed, len(self.observations), 3])
         everywhere = np.vstack([tried, rng.random((candidates, self.space.width))])
@@ -754,7 +806,7 @@ class BayesStrategy(Strategy):
         if not done:
             return None
         units = np.array([self.space.snap(np.asarray(o.unit)) for _, o in done])
-        mean, std = self.fit().gp.predict(units, return_std=True)
+        mean, std = self._trials_gp().predict(units, return_std=True)
         seen = sum(1 for o in self.observations if not o.failed)
         if seen >= default_init_points(self.space.dim):
             j, rule = int(np.argmax(mean)), "highest GP posterior mean among the complete trials"
@@ -782,7 +834,7 @@ class BayesStrategy(Strategy):
         complete: dict[tuple[float, ...], list[int]] = {}
         partial: set[tuple[float, ...]] = set()
         for i, o in enumerate(self.observations):
-            key = tuple(round(float(u), 12) for u in self.space.snap(np.asarray(o.unit)))
+            key = self._key(o.unit)
             if o.complete:
                 complete.setdefault(key, []).append(i)
             else:
@@ -792,10 +844,7 @@ class BayesStrategy(Strategy):
             return None
         fitted = self.fit()
         mean, std = fitted.gp.leave_one_out()
-        where = {
-            tuple(round(float(u), 12) for u in self.space.snap(np.asarray(x))): j
-            for j, x in enumerate(fitted.space.params)
-        }
+        where = {self._key(x): j for j, x in enumerate(fitted.space.params)}
         rows = [(complete[k][0], where[k], float(np.mean(fitted.space.target[where[k]])))
                 for k in keys if k in where]  # fmt: skip
         return Calibration(

@@ -58,8 +58,12 @@ def test_the_pruner_decides_at_the_epoch_and_the_trial_ends_pruned_and_told(stor
     assert life.strategy.observations[-1].partial  # told as partial
     assert store.load("tiny").trials[1].status == "pruned"
     third, _ = life.start()
-    assert third.params != second.params  # a pruned point is never trained again
     assert not life.should_stop(third.number)
+    life.end(third.number, complete(0.8))
+    assert life.done() and life.reason == StopReason.TOTAL  # the pruned trial counted
+    # a pruned point is never trained again (a lost worker's point is: same params)
+    trained = [t.params for t in store.load("tiny").trials]
+    assert trained.count(second.params) == 1 and len(trained) == 3
 
 
 def test_a_collapsed_run_cut_by_the_pruner_is_a_failure():

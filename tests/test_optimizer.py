@@ -363,7 +363,9 @@ def test_convergence_compares_the_possible_gain_with_the_noise():
         if len(flat.observations) < 5:  # the random start, then too few values for a verdict
             assert flat.convergence() is None
     done = flat.convergence()
-    assert done.trials == 12 and 0.5 < done.noise / 0.015 < 2
+    # the noise this verdict weighs against is the fitted one (that it follows a noise well
+    # above its floor: test_what_is_seen.py)
+    assert done.trials == 12 and done.noise == flat.fit().gp.observation_noise_std
     assert done.converged and done.regret_bound <= done.noise
 
     early = make_strategy("bayes", UNIT2, seed=1, init_points=4)
@@ -594,9 +596,9 @@ def test_parallel_asks_condition_on_every_result_while_the_hyperparameters_refit
         calls = []
         real_fit = BayesStrategy._fit
 
-        def recorded(self, index, kernel=None):
+        def recorded(self, index, kernel=None, signal=True):
             calls.append((threading.current_thread().name, kernel))
-            return real_fit(self, index, kernel)
+            return real_fit(self, index, kernel, signal)
 
         with mock.patch.object(BayesStrategy, "_fit", recorded):
             for _ in range(4):
@@ -609,18 +611,17 @@ def test_parallel_asks_condition_on_every_result_while_the_hyperparameters_refit
         assert refits.wait(len(strategy.observations), 60)
         assert refits.fitted_on() == len(strategy.observations)
         assert refits.fits >= 1
-        # exact given the kernel: conditioning with a full fit's kernel is that fit
+        # the ask conditions on the kernel the background fitted to this very history: the
+        # same posterior as a fit made in line, from two separate computations
         full = make_strategy("bayes", space, seed=3, init_points=3)
         full.observations = list(strategy.observations)
         strategy._fitted = None
         conditioned = strategy.fit().gp
         reference = full.fit().gp
         assert conditioned.optimizer is None and reference.optimizer is not None
+        np.testing.assert_allclose(conditioned.kernel_.theta, reference.kernel_.theta, rtol=1e-6)
         grid = np.random.default_rng(0).random((50, space.width))
-        mine = make_strategy("bayes", space, seed=3, init_points=3)
-        mine.observations = list(strategy.observations)
-        mine._fixed_kernel = reference.kernel_
-        m1, s1 = mine.fit().gp.predict(grid, return_std=True)
+        m1, s1 = conditioned.predict(grid, return_std=True)
         m2, s2 = reference.predict(grid, return_std=True)
         np.testing.assert_allclose(m1, m2, atol=1e-6)
         np.testing.assert_allclose(s1, s2, atol=1e-6)

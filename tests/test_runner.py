@@ -80,6 +80,46 @@ def test_cancel_stops_mid_trial_and_resume_reaches_the_total(
     assert [t.number for t in study.finished_trials] == [2, 3, 4, 5]
 
 
+def test_stop_during_the_first_epoch_ends_the_trial_inside_that_epoch(
+    store, tiny_config, digits, tmp_path, wait_for
+):
+    """A trial of one epoch of 1,295 batches (a batch of one image): a Stop while it trains
+    ends it cancelled with that epoch unfinished, where a stop read only between trials
+    would let it complete. That the trainer reads the stop at every batch:
+    ``test_trainer.py::test_cancel_is_honoured_at_the_next_batch``."""
+    config = tiny_config(init_points=1, n_iter=1, budget=Budget(epochs=1, batch_size=1))
+    runner = Registry(store, runs_dir=tmp_path).create(config, dataset=digits)
+    assert wait_for(lambda: bool(runner.snapshot().running), timeout=60)
+    runner.cancel()
+    assert runner.join(60)
+    (trial,) = store.load("tiny").trials  # and the second never starts
+    assert trial.status == "cancelled" and trial.history == ()
+
+
+def test_stop_between_trials_ends_before_the_next_one_starts(
+    store, tiny_config, digits, tmp_path, monkeypatch
+):
+    """Stop pressed the moment the first trial's result is stored: the study ends stopped
+    with that one trial, and the second never starts (a stop read only inside a trial
+    would start it, then cancel it)."""
+    from core.runner import Runner
+
+    store.create_study(tiny_config(init_points=2, n_iter=1))
+    runner = Runner(store, "tiny", runs_dir=tmp_path, dataset=digits)
+    finish = store.finish_trial
+
+    def stop_after_the_first(name, number, **kwargs):
+        finish(name, number, **kwargs)
+        runner.cancel()
+
+    monkeypatch.setattr(store, "finish_trial", stop_after_the_first)
+    runner.start()
+    assert runner.join(60)
+    study = store.load("tiny")
+    assert study.status == "stopped"
+    assert [(t.number, t.status) for t in study.trials] == [(1, "complete")]
+
+
 def test_a_diverging_trial_fails_and_the_study_goes_on(store, tiny_config, digits, tmp_path):
     config = tiny_config(space=default_space(lr=(1e-3, 1e9)), init_points=3, n_iter=1, seed=3)
     runner = Registry(store, runs_dir=tmp_path).create(config, dataset=digits)
@@ -330,15 +370,17 @@ def test_stop_when_converged_ends_a_study_whose_trials_differ_only_by_noise(
     store, tiny_config, digits, tmp_path
 ):
     # every trial trains (almost) the same network: only training noise tells them apart
+    # a random start of 7, longer than the 5 values a verdict needs: on such a plane the
+    # verdict would come at the 5th trial, but never during the random start
     space = default_space(dropout=(0.2, 0.2001), lr=(3e-3, 3.001e-3))
-    config = tiny_config(space=space, init_points=3, n_iter=7, stop_when_converged=True)
+    config = tiny_config(space=space, init_points=7, n_iter=5, stop_when_converged=True)
     runner = Registry(store, runs_dir=tmp_path).create(config, dataset=digits)
     assert runner.join(180)
     study = store.load("tiny")
-    assert study.status == "complete" and 3 <= len(study.finished_trials) < 10
+    assert study.status == "complete" and 7 <= len(study.finished_trials) < 12
     last = study.finished_trials[-1]
     assert last.regret_bound is not None and last.regret_bound <= last.noise_std
-    assert all(t.regret_bound is None for t in study.finished_trials[:2])  # the random start
+    assert all(t.regret_bound is None for t in study.finished_trials[:6])  # the random start
     assert "unlikely to beat the best" in runner.snapshot().message
 
 

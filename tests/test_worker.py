@@ -8,19 +8,39 @@ from core.worker import LocalTrainer, ProcessTrainer, make_trainer
 PARAMS = {"dropout2_rate": 0.2, "lr": 3e-3}
 
 
-def test_both_trainers_train_exactly_the_dataset_they_were_handed(digits):
-    """The data that was validated is the data that trains: never reloaded by name."""
-    subset = replace(digits, x_train=digits.x_train[:300], y_train=digits.y_train[:300])
+def test_both_trainers_train_exactly_the_dataset_they_were_handed(digits, tmp_path):
+    """The data that was validated is the data that trains: never reloaded by name. The
+    handed data keeps the name "digits", but 300 training images only, and every label
+    turned round (digit c labelled 9 - c): trained on it, a network scores these labels;
+    trained on digits reloaded by name, it would score near 0 on them, since no digit keeps
+    its label, and its epochs would see 1,295 images."""
+
+    def turned(y):
+        return (9 - y).astype(y.dtype)
+
+    handed = replace(
+        digits,
+        x_train=digits.x_train[:300],
+        y_train=turned(digits.y_train[:300]),
+        y_val=turned(digits.y_val),
+        y_test=turned(digits.y_test),
+    )
     for isolate, cls in ((False, LocalTrainer), (True, ProcessTrainer)):
-        trainer = make_trainer(subset, isolate=isolate)
+        trainer = make_trainer(handed, isolate=isolate)
         try:
             assert isinstance(trainer, cls)
             assert trainer.info.n_train == 300
             assert "300 train" in trainer.info.summary
             outcome = trainer.trial(
-                PARAMS, Budget(1, 64), seed=1, on_epoch=lambda m: None, should_stop=lambda: False
+                PARAMS, Budget(3, 32), seed=1, on_epoch=lambda m: None, should_stop=lambda: False
             )
             assert outcome.status == "complete"
+            assert outcome.value > 0.5, outcome.value  # the turned labels were learnt
+            for epoch in outcome.history:  # every epoch saw the 300 handed images
+                assert round(epoch.samples_per_second * epoch.seconds) == 300
+            final = trainer.final(PARAMS, Budget(3, 32), seed=1, path=tmp_path / f"{isolate}.keras",
+                                  should_stop=lambda: False)  # fmt: skip
+            assert final["test_accuracy"] > 0.5, final  # on the handed test split's labels
         finally:
             trainer.close()
 
