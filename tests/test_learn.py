@@ -152,6 +152,7 @@ def test_learn_page_runs_the_comparison_in_the_background():
         if at.dataframe:
             break
         time.sleep(0.5)
+    assert at.dataframe, "the comparison drew no table within 120 s"
     frame = at.dataframe[0].value
     assert list(frame["method"]) == ["bayes", "random", "grid"]
     assert len(at.get("plotly_chart")) == 3

@@ -126,6 +126,7 @@ def test_stop_cancels_both_running_trials_and_keeps_the_finished(
     )
     runner = Registry(store, runs_dir=tmp_path).create(config)
     assert wait_for(lambda: both_training(runner), 120)
+    trained = {t.number: len(t.history) for t in runner.snapshot().running}
     asked = time.monotonic()
     runner.cancel()
     assert runner.join(30)
@@ -134,6 +135,8 @@ def test_stop_cancels_both_running_trials_and_keeps_the_finished(
     assert study.status == StudyStatus.STOPPED
     assert [t.status for t in study.trials] == [TrialStatus.CANCELLED] * 2
     assert all(t.history for t in study.trials)  # the epochs they trained are kept
+    # each stopped inside the epoch it was training (32 batches of 30 epochs), not at its end
+    assert all(len(t.history) <= trained[t.number] + 1 for t in study.trials), trained
     assert runner.snapshot().running == ()
     store.close()
 

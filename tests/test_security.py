@@ -35,16 +35,36 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_the_running_server_listens_on_loopback_only(tmp_path):
+def put_upload(url: str) -> tuple[int, str]:
+    """A file upload as another site's page would send it: no XSRF token."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{url}/_stcore/upload_file/some-session/some-file", data=b"x" * 10, method="PUT"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_the_running_server_listens_on_loopback_only_and_refuses_forged_uploads(tmp_path):
+    """Against the server `make run` starts (the project's config): it listens on
+    loopback only, and an upload without the XSRF token is refused before anything else
+    is looked at (with the protection off, the same request reaches the session check)."""
     from bench.browser import Server
 
     server = Server(tmp_path / "studies.db").start()
     try:
         addresses = listening_addresses(server.port)
+        status, body = put_upload(server.url)
     finally:
         server.stop()
     assert addresses, f"nothing listens on port {server.port}"
     assert all(ipaddress.ip_address(a).is_loopback for a in addresses), addresses
+    assert status == 403 and "XSRF token missing or invalid" in body, (status, body)
 
 
 @pytest.mark.parametrize(

@@ -60,10 +60,34 @@ def test_studies_survive_reopening(tmp_path, tiny_config):
 
 
 def test_sql_is_parameterized_so_odd_names_are_just_data(store, tiny_config):
+    """Every call that takes a person's text (a study name, a note, a point, an error)
+    with SQL in it: nothing is injected, each is stored or refused as plain data."""
     store.create_study(tiny_config("real"))
+    hostile = "x'); DROP TABLE trials; --' OR '1'='1"
     with pytest.raises(StudyNotFound):
-        store.load("x' OR '1'='1")
-    assert store.names() == ["real"]
+        store.load(hostile)
+    with pytest.raises(StudyNotFound):
+        store.set_note(hostile, "a note")
+    with pytest.raises(StudyNotFound):
+        store.enqueue(hostile, {"lr": 1e-3})
+    assert store.queued(hostile) == []
+    store.set_status(hostile, "stopped")  # no such study: nothing to change
+    store.set_final(hostile, {"test_accuracy": 1.0})
+    store.set_val_samples(hostile, 1)
+    assert store.release_running_trials(hostile) == 0
+    store.start_trial(hostile, 1, {"lr": 1e-3}, guided=False)  # inserts nothing
+    # the same text as data of the real study, read back as it was written
+    store.set_note("real", hostile)
+    store.enqueue("real", {hostile: hostile})
+    store.start_trial("real", 1, {"lr": 1e-3, "note": hostile}, guided=False, origin="search")
+    store.add_epoch("real", 1, [{"val_accuracy": 0.5}])
+    store.finish_trial("real", 1, status="failed", value=None, history=[], error=hostile,
+                       seconds=1.0)  # fmt: skip
+    study = store.load("real")
+    assert study.note == hostile and study.trials[0].error == hostile
+    assert study.trials[0].params["note"] == hostile
+    assert store.queued("real")[0].params == {hostile: hostile}
+    assert store.names() == ["real"] and len(study.trials) == 1
 
 
 def finished_trials(db):
