@@ -55,6 +55,10 @@ bench: $(DEV)
 	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "cnn-8d #10000" \
 		"cnn-8d #10001" "cnn-9d #10000" "cnn-9d #10001" $(TYPED_PEERS) --seeds 10 \
 		--budget 50 --tables 25 50 --out docs/benchmarks/protocol/held-out-8-9d
+	OMP_NUM_THREADS=1 $(BIN)/python bench/protocol.py --surfaces "cnn mnist-5k" \
+		"cnn fashion-mnist" --methods "bayes (this project)" random --seeds 80 --budget 25 \
+		--tables 12 25 --jobs 1 --out docs/benchmarks/protocol/cnn-ours
+	$(BIN)/python bench/summary.py --out docs/benchmarks/protocol/summary
 	OMP_NUM_THREADS=1 $(BIN)/python bench/suggestion_time.py --out docs/benchmarks/suggestion-time
 	$(BIN)/python bench/surfaces.py --out docs/benchmarks/surfaces
 	OMP_NUM_THREADS=1 $(BIN)/python bench/default_study.py --seeds 40 --jobs 2 \

@@ -355,13 +355,25 @@ def test_the_default_study_benchmark_scores_what_a_person_sees(tmp_path):
     assert 0 <= row["coverage"] <= 1 and row["noise_ratio"] > 0.2 and row["map_rmse_near"] > 0
     assert row["gp_regret"] >= 0 and row["observed_regret"] >= 0
     text = "\n".join(default_study.report(runs, range(0, 1)))
-    assert "Map RMSE near the best, 12 trials" in text and "stopping hint" in text
+    assert "Map RMSE near the best at 12 trials" in text and "stopping hint" in text
+    assert "| 2 | " in text and "one unstable run instead" in text
 
 
 def test_the_default_study_trained_for_real_runs_from_the_cli_and_is_scored(tmp_path):
     from bench import default_study
 
-    run = default_study.real_study(3, tmp_path, dataset="digits", epochs=1, n_iter=1)
+    run = default_study.real_study(3, tmp_path, dataset="digits", epochs=1, n_iter=7)
+    assert sorted(run["checkpoints"]) == [2, 3, 5, 8, 12]  # what a person saw after each k
     row = run["checkpoints"][12]
-    assert row["epochs"] == 6 and row["seconds"] > 0 and 0 <= row["coverage"] <= 1
-    assert "| 3 |" in "\n".join(default_study.real_report([run]))
+    assert row["epochs"] == 12 and row["seconds"] > 0 and 0 <= row["coverage"] <= 1
+    text = "\n".join(default_study.real_report([run]))
+    assert "| 3 |" in text and "### Targets" in text and "| 2 | " in text
+
+
+def test_the_protocol_summary_reads_the_stored_curves(tmp_path):
+    from bench import summary
+
+    assert summary.main(["--out", str(tmp_path)]) == 0
+    text = (tmp_path / "results.md").read_text()
+    assert "Geometric mean over the 10 functions, ours / best GP peer: " in text
+    assert "| skopt gp_minimize | " in text
