@@ -401,6 +401,11 @@ def test_a_person_tries_a_point_and_adds_a_result_on_live_and_warm_starts_on_tun
     assert not at.exception
     assert any("Stored as trial 1, added by you" in s.value for s in at.success)
     at.run()  # the view above the forms redraws (every 2 s in a browser)
+    # before committing a point, the form says what the GP expects there and at its own
+    ask = next(b for b in at.button if b.label == "What does the GP expect here?")
+    ask.click().run()
+    said = [c.value for c in at.caption if c.value.startswith("The GP expects")]
+    assert said and "here (EI " in said[0] and "at its own next point" in said[0], said
     (table,) = [d.value for d in at.dataframe if "kind" in d.value.columns]
     assert table["kind"].tolist() == ["added by you"]
     with Store(db) as store:
@@ -447,3 +452,19 @@ def test_tune_opens_on_quick_looks_values_and_says_so_with_the_data_split(db):
     wait_idle()
     config = Store(db).load(at.session_state["study"]).config
     assert (config.seed, config.data_seed) == (9, 4)
+
+
+def test_studies_on_different_splits_say_so_where_they_are_compared(db):
+    from core.study import StudyConfig
+    from core.trainer import Budget
+
+    with Store(db) as store:
+        for name, split in (("one", 1), ("other", 3)):
+            store.create_study(StudyConfig(name=name, dataset="digits", data_seed=split,
+                                           budget=Budget(epochs=1, batch_size=64)))  # fmt: skip
+    at = open_app("pages/studies.py")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert dict(zip(table["study"], table["data split"], strict=True)) == {"one": 1, "other": 3}
+    (warning,) = [w.value for w in at.warning if "validation images" in w.value]
+    assert "digits split 1, digits split 3" in warning and "belongs to the split" in warning

@@ -196,6 +196,12 @@ def test_tune_watch_stop_reload_and_download(browser, server, tmp_path, wait_for
     page.get_by_text(f"trials {kept}/40").wait_for()
     page.get_by_role("button", name="Resume").wait_for()  # drawn just after the status line
     assert page.get_by_role("button", name="Resume").count() == 1
+    # the GP's own evidence, redrawn with the study: each complete trial predicted from the
+    # others (ASHA prunes most of these short trials: with fewer than two complete, it says
+    # when it will appear)
+    page.get_by_text("Does the GP know what it does not know?").first.wait_for()
+    said = re.compile(r"band held \d+ of the \d+ trials? it had not seen|once two trials")
+    page.get_by_text(said).first.wait_for()
 
     # try here next: a click on the GP mean map fills the form with that spot
     page.get_by_text("Your hand on the search").click()
@@ -211,6 +217,7 @@ def test_tune_watch_stop_reload_and_download(browser, server, tmp_path, wait_for
 
     assert any(clicked() for _ in range(4)), "the spot clicked never reached the form"
     assert abs(math.log10(float(lr.input_value())) - math.log10(10**-3.5)) < 0.1  # log axis
+    page.get_by_text("The GP expects").first.wait_for()  # its word there, before committing
     page.get_by_role("button", name="Train this point next").click()
     page.get_by_text("Queued (1 waiting): it trains when the study is resumed").wait_for()
     with sqlite3.connect(server.db) as conn:

@@ -286,8 +286,10 @@ def test_the_python_function_tunes_a_notebook_model(tmp_path):
         epochs=1,
         db=tmp_path / "s.db",
         name="notebook",
+        data_seed=5,
     )
     assert len(study.finished_trials) == 4 and study.best_trial is not None
+    assert (study.config.seed, study.config.data_seed) == (1, 5)  # the split asked for
     assert type(study.best_trial.params["units"]) is int
     assert study.config.model.endswith(":build")
     with pytest.raises(ValueError, match="the model's output has shape"):
