@@ -359,8 +359,8 @@ class BayesStrategy(Strategy):
         self._fixed_kernel: Kernel | None = None
         #: hyperparameters refitted in the background (:meth:`refit_in_background`)
         self._refits: Refits | None = None
-        #: the verdicts' GP for a history of this many values (:meth:`_trials_gp`)
-        self._verdict: tuple[int, LatentGP] | None = None
+        #: the picture's GP for a history of this many values (:meth:`picture`)
+        self._picture: tuple[int, LatentGP] | None = None
         self.acquisition = acquisition
         self.kappa = float(kappa)
         self.xi = float(xi)
@@ -464,9 +464,9 @@ class BayesStrategy(Strategy):
         accuracy (``binomial_n`` known)."""
         return self.noise is None and self.binomial_n is not None
 
-    def _priors(self, kernel: Kernel, scale: float, signal: bool = True) -> Priors:
-        """The MAP fit's priors: an accuracy's amplitude gets :func:`signal_prior` (unless
-        ``signal`` is False: the trials' word alone)."""
+    def _priors(self, kernel: Kernel, scale: float, signal: bool = False) -> Priors:
+        """The MAP fit's priors; with ``signal``, an accuracy's amplitude gets
+        :func:`signal_prior` (:meth:`picture`'s fit)."""
         use = signal and self._signal_prior
         return Priors.for_kernel(kernel, signal_prior(scale) if use else None)
 
@@ -516,11 +516,11 @@ class BayesStrategy(Strategy):
         return self._refits
 
     def _fit(
-        self, index: int, kernel: Kernel | None = None, signal: bool = True
+        self, index: int, kernel: Kernel | None = None, signal: bool = False
     ) -> tuple[LatentGP, TargetSpace, tuple]:
         """The GP on the told history: its hyperparameters fitted (with restarts), or, with
         ``kernel``, that kernel kept as it is and the GP conditioned on the history.
-        ``signal`` False: no prior on the amplitude (:meth:`convergence`'s fit).
+        ``signal``: the amplitude's prior for an accuracy (:meth:`picture`'s fit).
 
         For an accuracy, a value that the GP fitted without it finds more than
         :data:`OUTLIER_Z` of its stds off is weighed as a Student-t draw
@@ -589,18 +589,23 @@ class BayesStrategy(Strategy):
             gp.fit(np.array([u for u, _, _ in targets]), np.array(values))  # warnings: core.gp
         return gp
 
-    def _trials_gp(self) -> LatentGP:
-        """The GP the verdicts read (stop when converged, the recommended trial and its
-        estimate): for an accuracy, one fitted without the amplitude's prior, on the trials'
-        word alone; else the map's. The prior keeps the map humble while values are few;
-        a verdict must not rest on it (on a plane of noise the bound would never reach the
-        noise, and a lucky single run would be believed more than a region of six)."""
+    def picture(self) -> LatentGP:
+        """The GP a person is shown (the mean and std maps, the leave-one-out check, the
+        word at a point): for an accuracy, fitted with the amplitude's prior
+        (:func:`signal_prior`), which keeps its band at an accuracy's usual range while the
+        values are few; else the search's (:meth:`fit`).
+
+        The search and the verdicts (the next point, stop when converged, the recommended
+        trial) keep the trials' word alone. With the prior, the search explored more and
+        found less on the CNN surfaces (docs/BENCHMARKS.md, section 3); on a plane of pure
+        noise the regret bound never fell to the noise; and a lucky single run was believed
+        more than a region of six."""
         if not self._signal_prior:
             return self.fit().gp
         n = len(self.observations)
-        if self._verdict is None or self._verdict[0] != n:
-            self._verdict = (n, self._fit(n, signal=False)[0])
-        return self._verdict[1]
+        if self._picture is None or self._picture[0] != n:
+            self._picture = (n, self._fit(n, signal=True)[0])
+        return self._picture[1]
 
     def _key(self, unit: Sequence[float]) -> tuple[float, ...]:
         """A point's place as the GP sees it: snapped, to twelve decimals (repeats merge)."""
@@ -702,15 +707,16 @@ class BayesStrategy(Strategy):
         n_samples: int = 0,
         pending: Sequence[Mapping[str, Value]] = (),
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The fitted GP at unit-cube ``units`` (shape n x dim).
+        """The GP at unit-cube ``units`` (shape n x dim), as a person is shown it.
 
-        Returns mean, std, acquisition, ``n_samples`` posterior sample paths (n_samples x n),
-        and the unit-cube point the next ``ask(pending)`` returns: the next trial.
+        Returns the picture's mean and std (:meth:`picture`), the search's acquisition,
+        ``n_samples`` posterior sample paths (n_samples x n), and the unit-cube point the
+        next ``ask(pending)`` returns: the next trial.
         """
         next_unit = np.asarray(self.space.to_unit(self.ask(pending)), dtype=float)
         fitted = self.fit()
         units = np.asarray(units, dtype=float).reshape(-1, self.space.width)
-        gp = fitted.gp
+        gp = self.picture()
         mean, std = gp.predict(units, return_std=True)
         acq = self._acquisition_at(fitted, units)
         samples = (
@@ -726,19 +732,14 @@ class BayesStrategy(Strategy):
         """The regret bound against the noise; None during the random start, and until the
         GP has seen as many values as the default random start of this space has
         (:func:`default_init_points`): a bound from a GP fitted to two points is no verdict.
-
-        The verdict is the trials' alone: for an accuracy it comes from a GP fitted without
-        the amplitude's prior (:func:`signal_prior`). That prior keeps the map humble while
-        the values are few, but it holds the amplitude near an accuracy's usual range
-        whatever the trials say, so on a plane of pure noise the bound would never fall to
-        the noise and a study told to stop when converged would never stop."""
+        The search's GP, on the trials' word alone (:meth:`picture`)."""
         seen = sum(1 for o in self.observations if not o.failed)
         if not self.guided or seen < default_init_points(self.space.dim):
             return None
         if not any(o.complete for o in self.observations):
             return None  # only failures and partial values: no verdict on what can be reached
         fitted = self.fit()
-        gp = self._trials_gp()
+        gp = fitted.gp
         tried = fitted.space.params
         rng = np.random.default_rng([self.seed, len(self.observations), 3])
         everywhere = np.vstack([tried, rng.random((candidates, self.space.width))])
@@ -792,7 +793,7 @@ class BayesStrategy(Strategy):
             next_point=self.space.from_unit(next_unit),
             n_observations=len(self.observations),
             fixed=held,
-            noise=self.fit().gp.observation_noise_std,
+            noise=self.picture().observation_noise_std,
         )
 
     def recommend(self) -> Recommendation | None:
@@ -806,7 +807,7 @@ class BayesStrategy(Strategy):
         if not done:
             return None
         units = np.array([self.space.snap(np.asarray(o.unit)) for _, o in done])
-        mean, std = self._trials_gp().predict(units, return_std=True)
+        mean, std = self.fit().gp.predict(units, return_std=True)
         seen = sum(1 for o in self.observations if not o.failed)
         if seen >= default_init_points(self.space.dim):
             j, rule = int(np.argmax(mean)), "highest GP posterior mean among the complete trials"
@@ -820,16 +821,16 @@ class BayesStrategy(Strategy):
         )  # fmt: skip
 
     def expected_at(self, params: Mapping[str, Value]) -> tuple[float, float, float]:
-        """What the GP expects at ``params`` before anything trains there: its mean, its std
-        (of the function, the noise left out) and the acquisition's value."""
+        """What the GP expects at ``params`` before anything trains there: the picture's mean
+        and std (of the function, the noise left out) and the search's acquisition there."""
         unit = self.space.snap(np.asarray(self.space.to_unit(params), dtype=float))[None, :]
         fitted = self.fit()
-        mean, std = fitted.gp.predict(unit, return_std=True)
+        mean, std = self.picture().predict(unit, return_std=True)
         return float(mean[0]), float(std[0]), float(self._acquisition_at(fitted, unit)[0])
 
     def calibration(self) -> Calibration | None:
         """Each complete trial's leave-one-out prediction against what it observed: how far
-        to trust the map (:class:`Calibration`). A trial measured twice is one point, its
+        to trust the map (:class:`Calibration`), of the picture's GP. A trial measured twice is one point, its
         values averaged, as the GP sees it; None before two complete trials."""
         complete: dict[tuple[float, ...], list[int]] = {}
         partial: set[tuple[float, ...]] = set()
@@ -842,8 +843,8 @@ class BayesStrategy(Strategy):
         keys = [k for k in complete if k not in partial]
         if len(keys) < 2:
             return None
-        fitted = self.fit()
-        mean, std = fitted.gp.leave_one_out()
+        fitted = self.fit()  # the told values, in the order both GPs hold them
+        mean, std = self.picture().leave_one_out()
         where = {self._key(x): j for j, x in enumerate(fitted.space.params)}
         rows = [(complete[k][0], where[k], float(np.mean(fitted.space.target[where[k]])))
                 for k in keys if k in where]  # fmt: skip

@@ -596,7 +596,7 @@ def test_parallel_asks_condition_on_every_result_while_the_hyperparameters_refit
         calls = []
         real_fit = BayesStrategy._fit
 
-        def recorded(self, index, kernel=None, signal=True):
+        def recorded(self, index, kernel=None, signal=False):
             calls.append((threading.current_thread().name, kernel))
             return real_fit(self, index, kernel, signal)
 
