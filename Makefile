@@ -75,7 +75,7 @@ bench-system: $(DEV)
 		--out docs/benchmarks/pruning-dev
 	OMP_NUM_THREADS=1 $(BIN)/python bench/pruning.py --seeds 40 --out docs/benchmarks/pruning
 	$(BIN)/python bench/pruning_e2e.py --pruner asha --seeds 3 --out docs/benchmarks/pruning-e2e
-	$(BIN)/python bench/default_study.py --seeds 3 --real 3 --out docs/benchmarks/default-study-real
+	$(BIN)/python bench/default_study.py --seeds 10 --real 10 --out docs/benchmarks/default-study-real
 	OMP_NUM_THREADS=1 $(BIN)/python bench/parallel.py --surfaces --real "" \
 		--out docs/benchmarks/parallel/scheduling
 	OMP_NUM_THREADS=1 $(BIN)/python bench/parallel.py --workers --real "" --seeds 20 \

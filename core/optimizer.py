@@ -597,9 +597,9 @@ class BayesStrategy(Strategy):
 
         The search and the verdicts (the next point, stop when converged, the recommended
         trial) keep the trials' word alone. With the prior, the search explored more and
-        found less on the CNN surfaces (docs/BENCHMARKS.md, section 3); on a plane of pure
-        noise the regret bound never fell to the noise; and a lucky single run was believed
-        more than a region of six."""
+        found less on the CNN surface's development seeds; on a plane of pure noise the
+        regret bound never fell to the noise; and a lucky single run was believed more than
+        a region of six (``tests/test_what_is_seen.py``)."""
         if not self._signal_prior:
             return self.fit().gp
         n = len(self.observations)
