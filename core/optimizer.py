@@ -802,12 +802,17 @@ class BayesStrategy(Strategy):
 
         Until the GP has seen as many values as a verdict needs (:meth:`convergence`), its
         fit cannot tell signal from noise (on three values it reads them as noise about one
-        mean), so the best observed trial is recommended, with the GP's estimate there."""
+        mean), so the best observed trial is recommended, with the GP's estimate there.
+
+        The trial and the estimate are the search's GP's, on the trials' word alone; the std
+        shown with it is the picture's (:meth:`picture`), as the std map shows it there: a
+        fit that reads a few values as one flat mean would claim to know it to 0.0001."""
         done = [(i, o) for i, o in enumerate(self.observations) if o.complete]
         if not done:
             return None
         units = np.array([self.space.snap(np.asarray(o.unit)) for _, o in done])
-        mean, std = self.fit().gp.predict(units, return_std=True)
+        mean = self.fit().gp.predict(units)
+        std = self.picture().predict(units, return_std=True)[1]
         seen = sum(1 for o in self.observations if not o.failed)
         if seen >= default_init_points(self.space.dim):
             j, rule = int(np.argmax(mean)), "highest GP posterior mean among the complete trials"

@@ -295,3 +295,16 @@ def test_a_run_within_the_noise_is_told_as_it_is():
     for _ in range(12):
         s.tell({"x": float(rng.random()), "y": float(rng.random())}, 0.9 + rng.normal(0, 0.012))
     assert np.allclose(np.asarray(s.fit().gp.alpha), 1e-6)
+
+
+def test_the_recommendation_is_stated_with_the_pictures_std():
+    """Three close accuracies: the search's GP reads them as one flat mean known to a few
+    hundred-thousandths; the best card states the std the picture shows there, about one
+    run's noise over the trials near it."""
+    s = make_strategy("bayes", default_space(), seed=1, init_points=5, binomial_n=400)
+    for dropout, lr, value in ((0.2, 1e-3, 0.9061), (0.4, 5e-3, 0.9066), (0.3, 2e-3, 0.907)):
+        s.tell({"dropout2_rate": dropout, "lr": lr}, value)
+    rec = s.recommend()
+    unit = np.array([s.observations[rec.index].unit])
+    assert s.fit().gp.predict(unit, return_std=True)[1][0] < 0.001  # the search's own
+    assert 0.005 < rec.std < 0.02
