@@ -739,14 +739,13 @@ class BayesStrategy(Strategy):
         if not any(o.complete for o in self.observations):
             return None  # only failures and partial values: no verdict on what can be reached
         fitted = self.fit()
-        gp = fitted.gp
         tried = fitted.space.params
         rng = np.random.default_rng([self.seed, len(self.observations), 3])
         everywhere = np.vstack([tried, rng.random((candidates, self.space.width))])
-        mean, std = gp.predict(everywhere, return_std=True)
+        mean, std = fitted.gp.predict(everywhere, return_std=True)
         at_tried_mean, at_tried_std = mean[: len(tried)], std[: len(tried)]
         bound = float(np.max(mean + beta * std) - np.max(at_tried_mean - beta * at_tried_std))
-        return Convergence(len(self.observations), max(bound, 0.0), gp.observation_noise_std)
+        return Convergence(len(self.observations), max(bound, 0.0), fitted.gp.observation_noise_std)
 
     def surrogate(
         self,
