@@ -11,6 +11,7 @@ from core.status import TrialStatus
 from core.study import Study, convergence_note
 from pages.common.figures import space_charts, surrogate_charts
 from pages.common.registry import recommended, registry, replay_surrogate, store
+from pages.common.steer import point_preview
 from pages.common.widgets import (
     best_card,
     calibration_view,
@@ -113,6 +114,7 @@ if finished >= 1:
         st.caption(note)
     space_charts(picked, study.config.space, version, key="studies")
     calibration_view(study, key="studies", k=k)
+    point_preview(study, picked.surrogate.next_point if picked.surrogate else None)
     axes = None  # the replay is over the map's axes: the first two, or the picked pair
     if study.config.space.dim > 2 and picked.surrogate is not None:
         axes = (picked.surrogate.x_name, picked.surrogate.y_name)

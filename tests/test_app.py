@@ -167,6 +167,9 @@ def test_a_tiny_study_runs_from_tune_to_live_and_studies(db):
     assert "after 2 trials" in json.dumps(at.get("plotly_chart")[0].proto.spec)
     check = next(c for c in at.get("plotly_chart") if c.key == "studies-calibration")
     assert re.search(r"held [0-2] of the 2 trials", check.proto.spec)  # after trial k
+    at.number_input(key=f"ask-{name}-lr").set_value(0.004)  # the GP's word at a point
+    next(b for b in at.button if b.label == "What does the GP expect here?").click().run()
+    assert any(c.value.startswith("The GP expects") for c in at.caption)
     table = at.dataframe[0].value
     assert table["data split"].tolist() == [1]
     assert table["recommended trial"].notna().all() and "best observed val accuracy" in table

@@ -87,6 +87,28 @@ def hand_on_search(study: Study, next_point: dict[str, Any] | None) -> None:
                        "(taken before the study's next trial).")  # fmt: skip
 
 
+def ask_key(study: str, name: str) -> str:
+    return f"ask-{study}-{name}"
+
+
+def point_preview(study: Study, next_point: dict[str, Any] | None) -> None:
+    """What the GP expects at a point a person types, for a study that is only looked at
+    (Studies): the "try here next" form's word, without the training."""
+    if study.config.optimizer != "bayes":
+        return
+    space = study.config.space
+    start = next_point or {p.name: p.from_unit(0.5) for p in space.params}
+    with st.form(f"ask-{study.name}"):
+        st.markdown("**What does the GP expect at a point?** Its mean ± std and acquisition "
+                    "there, beside its own next point.")  # fmt: skip
+        point = _point(st, space, start, study.name, ask_key)
+        st.form_submit_button("What does the GP expect here?")
+    try:
+        st.caption(expected(study.name, len(study.finished_trials), _key(point)))
+    except ValueError as exc:
+        st.error(str(exc))
+
+
 def _key(point: dict[str, Any]) -> tuple:
     return tuple(sorted(point.items()))
 
