@@ -105,13 +105,17 @@ class Calibration:
     std: tuple[float, ...]
     n_observations: int
 
-    @property
-    def held(self) -> int:
-        """How many observed values lie inside their ``predicted ± 2 std``."""
-        return sum(
+    def inside(self) -> list[bool]:
+        """Whether each observed value lies inside its ``predicted ± 2 std``."""
+        return [
             abs(o - p) <= 2 * s
             for o, p, s in zip(self.observed, self.predicted, self.std, strict=True)
-        )
+        ]
+
+    @property
+    def held(self) -> int:
+        """How many observed values lie inside their band."""
+        return sum(self.inside())
 
     def sentence(self) -> str:
         """ "the GP's 95% band held 10 of the 11 trials it had not seen", in plain words."""

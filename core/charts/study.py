@@ -145,13 +145,14 @@ def surrogate_figure(
         )
         fig.update_layout(xaxis={"visible": True, "title": px.name}, yaxis={"visible": True})
     else:
+        zmin, zmax = colour_range(surrogate, surface)
         fig = go.Figure(
             go.Heatmap(
                 x=[show(v) if px.kind == "categorical" else v for v in surrogate.x],
                 y=[show(v) if py.kind == "categorical" else v for v in surrogate.y],
                 z=np.asarray(getattr(surrogate, attr)),
-                zmin=colour_range(surrogate, surface)[0],
-                zmax=colour_range(surrogate, surface)[1],
+                zmin=zmin,
+                zmax=zmax,
                 colorscale=scale,
                 colorbar={"thickness": 12, "len": 0.9},
                 customdata=np.asarray(surrogate.std),
@@ -545,7 +546,7 @@ def calibration_figure(check: Calibration | None, numbers: Sequence[int] = ()) -
     numbers = list(numbers) or [i + 1 for i in check.trials]
     observed, predicted = np.asarray(check.observed), np.asarray(check.predicted)
     spread = 2 * np.asarray(check.std)
-    inside = np.abs(observed - predicted) <= spread
+    inside = np.array(check.inside())
     low = float(min(observed.min(), (predicted - spread).min()))
     high = float(max(observed.max(), (predicted + spread).max()))
     fig = go.Figure(
