@@ -54,7 +54,7 @@ def hand_on_search(study: Study, next_point: dict[str, Any] | None) -> None:
     if study.config.optimizer != "bayes":
         return
     space = study.config.space
-    start = next_point or {p.name: p.from_unit(0.5) for p in space.params}
+    start = _start(space, next_point)
     with st.expander("Your hand on the search: try a point next, or add a result"):
         left, right = st.columns(2)
         with left.form(f"try-{study.name}"):
@@ -97,7 +97,7 @@ def point_preview(study: Study, next_point: dict[str, Any] | None) -> None:
     if study.config.optimizer != "bayes":
         return
     space = study.config.space
-    start = next_point or {p.name: p.from_unit(0.5) for p in space.params}
+    start = _start(space, next_point)
     with st.form(f"ask-{study.name}"):
         st.markdown("**What does the GP expect at a point?** Its mean ± std and acquisition "
                     "there, beside its own next point.")  # fmt: skip
@@ -107,6 +107,11 @@ def point_preview(study: Study, next_point: dict[str, Any] | None) -> None:
         st.caption(expected(study.name, len(study.finished_trials), _key(point)))
     except ValueError as exc:
         st.error(str(exc))
+
+
+def _start(space: SearchSpace, next_point: dict[str, Any] | None) -> dict[str, Any]:
+    """Where a form's point starts: the GP's next point, else the middle of the space."""
+    return next_point or {p.name: p.from_unit(0.5) for p in space.params}
 
 
 def _key(point: dict[str, Any]) -> tuple:
