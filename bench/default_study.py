@@ -29,7 +29,6 @@ seed, then as medians:
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import subprocess
@@ -45,8 +44,9 @@ import numpy as np
 from bench.pruning import Curves, load
 from bench.report import add_seed_arguments, publish, seed_range
 from bench.stats import wilson
+from core import explain
 from core.charts import colour_range
-from core.optimizer import Strategy, make_strategy
+from core.optimizer import Strategy, build_strategy
 from core.pruners import DEFAULT as DEFAULT_PRUNER
 from core.pruners import Pruning
 from core.space import SearchSpace
@@ -100,7 +100,7 @@ class Plane(NamedTuple):
 
 def figures(strategy: Strategy, truth: Yardstick, plane: Plane) -> dict[str, float]:
     """What the person sees after the trials told to ``strategy``, against the yardstick."""
-    mean, std, *_ = strategy.posterior(plane.units)
+    mean, std, *_ = explain.posterior(strategy, plane.units)
     err = (mean - plane.truth) / truth.sigma
     inside = np.abs(mean - plane.truth) <= 1.96 * np.maximum(std, 1e-12)
     row = {
@@ -109,11 +109,11 @@ def figures(strategy: Strategy, truth: Yardstick, plane: Plane) -> dict[str, flo
         "coverage": float(np.mean(inside)),
         "noise_ratio": strategy.fit().gp.observation_noise_std / truth.sigma,
     }
-    surrogate = strategy.surrogate(RESOLUTION)
+    surrogate = explain.surrogate(strategy, RESOLUTION)
     row["colour_span"] = float(np.subtract(*reversed(colour_range(surrogate, "mean"))))
     row["median_std"] = float(np.median(std))
-    rec = strategy.recommend()
-    observed = Strategy.recommend(strategy)  # the best observed trial
+    rec = explain.recommend(strategy)
+    observed = explain.best_observed(strategy)  # the best observed trial
     for rule, r, shown in (
         ("gp", rec, None if rec is None else rec.mean),
         ("observed", observed, None if observed is None else observed.observed),
@@ -142,12 +142,10 @@ def collapse(strategy: Strategy, truth: Yardstick, plane: Plane) -> dict[str, fl
     out = {}
     for label, value in (("collapse_as_value", BASELINE), ("collapse_as_failure", None),
                          ("unstable_run", UNSTABLE[1])):  # fmt: skip
-        other = copy.copy(strategy)
-        other._fitted = None
-        other.observations = list(strategy.observations)
+        other = strategy.frozen()
         point = UNSTABLE[0] if label == "unstable_run" else COLLAPSE
         other.tell(point, value, curve=[value] if value is not None else ())
-        mean = other.posterior(plane.units)[0]
+        mean = explain.posterior(other, plane.units)[0]
         err = (mean - plane.truth) / truth.sigma
         out[label] = float(np.sqrt(np.mean(err[plane.near] ** 2)))
     return out
@@ -166,7 +164,7 @@ def one_seed(args: tuple[int, str]) -> dict:
     curves: Curves = load(sorted((ROOT / "bench" / "curves").glob("cnn-mnist-5k-run*.json")))
     truth = Yardstick()
     space = curves.space
-    strategy = make_strategy(
+    strategy = build_strategy(
         "bayes", space, seed=seed, init_points=INIT_POINTS, binomial_n=VAL_SAMPLES
     )
     pruning = Pruning(pruner)
@@ -193,9 +191,9 @@ def one_seed(args: tuple[int, str]) -> dict:
         else:
             pruned += stopped
             strategy.tell(p, trained[-1], curve=trained, partial=stopped)
-        verdict = strategy.convergence()
+        verdict = explain.convergence(strategy)
         if verdict is not None and verdict.converged and fired is None:
-            rec = strategy.recommend()
+            rec = explain.recommend(strategy)
             fired = k
             fired_regret = (truth.best - truth(rec.params)) / truth.sigma if rec else math.inf
         if k not in CHECKPOINTS:
@@ -439,7 +437,7 @@ def loud_ratio(seed: int) -> float:
     from core.space import Param
 
     space = SearchSpace([Param("dropout2_rate", 0.1, 0.5), Param("lr", 1e-4, 1e-2, log=True)])
-    strategy = make_strategy("bayes", space, seed=seed, init_points=INIT_POINTS,
+    strategy = build_strategy("bayes", space, seed=seed, init_points=INIT_POINTS,
                              binomial_n=VAL_SAMPLES)  # fmt: skip
     rng = np.random.default_rng([seed, 2])
     for _ in range(12):

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core import explain
 from core.optimizer import BayesStrategy
 from core.space import SearchSpace, default_space, parse_param
 
@@ -67,12 +68,12 @@ def step_seconds(dim: int, told: int, pending: int, repeats: int,
         unit = rng.random(space.width)
         started = time.perf_counter()
         strategy.tell(space.from_unit(unit), objective(unit, rng))
-        strategy.convergence()
+        explain.convergence(strategy)
         strategy.ask(running)
         seconds.append(time.perf_counter() - started)
         frozen = strategy.frozen()
         started = time.perf_counter()
-        frozen.surrogate(40, pending=running)
+        explain.surrogate(frozen, 40, pending=running)
         maps.append(time.perf_counter() - started)
         if refits is not None:  # trials train a while between two ends: the refit's time
             refits.wait(len(strategy.observations))

@@ -37,7 +37,7 @@ from bench.report import add_seed_arguments, publish, seed_range
 from bench.stats import holm, wilcoxon
 from bench.surfaces import Surface, builders
 from core.executor import Parallel, TrialActor, make_pool
-from core.optimizer import make_strategy
+from core.optimizer import build_strategy
 from core.status import TrialStatus
 from core.trainer import Budget, EpochMetrics, TrialOutcome
 
@@ -242,7 +242,7 @@ def simulate(
     """``budget`` trials of Bayesian optimization with ``workers`` asynchronous workers on a
     simulated clock. The k-th point asked takes the k-th duration drawn for the seed and the
     k-th noise draw, whatever the number of workers."""
-    strategy = make_strategy("bayes", surface.space, seed=seed, init_points=INIT_POINTS)
+    strategy = build_strategy("bayes", surface.space, seed=seed, init_points=INIT_POINTS)
     rng = np.random.default_rng([seed, 3])
     draws = rng.choice(durations, size=budget)
     pick = rng.integers(max(1, len(surface.runs)), size=budget)

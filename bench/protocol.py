@@ -38,8 +38,9 @@ from bench.optimizers import recorded_run
 from bench.report import add_seed_arguments, publish, seed_range
 from bench.stats import bootstrap_mean, holm, wilcoxon, wilson
 from bench.surfaces import ROOT, Surface, builders
+from core import explain
 from core.learn import simple_regret, trials_to_target
-from core.optimizer import BayesStrategy, default_init_points, make_strategy
+from core.optimizer import BayesStrategy, build_strategy, default_init_points
 from core.space import Param, SearchSpace
 
 OURS = "bayes (this project)"
@@ -318,7 +319,7 @@ def gp_handover(s: Surface, points: list[dict], values: np.ndarray) -> dict:
     strategy = BayesStrategy(s.space, seed=0, binomial_n=s.binomial_n)
     for p, v in zip(points, values, strict=True):
         strategy.tell(p, float(v))
-    rec = strategy.recommend()
+    rec = explain.recommend(strategy)
     return rec.params if rec is not None else points[int(np.argmax(values))]
 
 
@@ -447,7 +448,7 @@ def map_errors(name: str, seed: int, data: str, checkpoints: tuple[int, ...]) ->
     s = catalogue(data)[name]
     asked, yardstick = fresh_noise(s, seed)
     start = default_init_points(s.space.dim)
-    strategy = make_strategy(
+    strategy = build_strategy(
         "bayes", s.space, seed=seed, init_points=start, budget=max(checkpoints),
         binomial_n=s.binomial_n,
     )  # fmt: skip
@@ -466,7 +467,7 @@ def map_errors(name: str, seed: int, data: str, checkpoints: tuple[int, ...]) ->
             continue
         tried = np.array([s.space.to_unit(q) for q in points])
         maps = {
-            OURS: strategy.posterior(units)[0],
+            OURS: explain.posterior(strategy, units)[0],
             "skopt gp_minimize": skopt_map(s.space, points, np.array(values), grid),
             "optuna GP": optuna_map(tried, np.array(values), units),
         }

@@ -33,7 +33,8 @@ from bench.methods import optuna_suggest
 from bench.report import add_seed_arguments, seed_range
 from bench.stats import holm, wilcoxon, wilson
 from bench.surfaces import denoise
-from core.optimizer import make_strategy
+from core import explain
+from core.optimizer import build_strategy
 from core.pruners import Pruning
 from core.space import Param, SearchSpace
 
@@ -165,7 +166,7 @@ def ours(kind: str, pruner: str, tell_pruned: str = "partial") -> Callable[[Curv
     seen)."""
 
     def run(curves: Curves, seed: int, max_trials: int) -> Run:
-        strategy = make_strategy(
+        strategy = build_strategy(
             kind, curves.space, seed=seed, init_points=INIT_POINTS, budget=max_trials,
             binomial_n=curves.binomial_n if kind == "bayes" else None,
         )  # fmt: skip
@@ -237,7 +238,7 @@ class Hint:
 
 
 def stopping_hint(curves: Curves, seed: int, budget: int) -> Hint:
-    strategy = make_strategy(
+    strategy = build_strategy(
         "bayes", curves.space, seed=seed, init_points=INIT_POINTS, binomial_n=curves.binomial_n
     )
     book = Bookkeeper(curves, seed)
@@ -249,7 +250,7 @@ def stopping_hint(curves: Curves, seed: int, budget: int) -> Hint:
         strategy.tell(p, trained[-1])
         if book.finish(p, trained, secs) and math.isinf(hint.reached):
             hint.reached = trial
-        convergence = strategy.convergence()
+        convergence = explain.convergence(strategy)
         if convergence is not None and convergence.converged and math.isinf(hint.fired):
             hint.fired = trial
     return hint

@@ -33,9 +33,9 @@ from bench.parallel import StandIn, stand_in_trial
 from core.data import load_dataset
 from core.executor import Parallel, Pool
 from core.runner import Runner
-from core.settings import study_config
 from core.space import default_space
 from core.store import Store
+from core.study import study_config
 from core.trainer import Budget, TrialOutcome
 from core.worker import LocalTrainer
 

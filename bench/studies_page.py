@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def fill(db: Path, trials: int) -> None:
     """A complete bayes study of ``trials`` trials of 5 epochs, and its model file."""
     from core.model import build_model
-    from core.replay import strategy_for
+    from core.optimizer import make_strategy
     from core.status import TrialStatus
     from core.store import Store
     from core.study import StudyConfig
@@ -36,7 +36,7 @@ def fill(db: Path, trials: int) -> None:
     store = Store(db)
     config = StudyConfig(name="big", init_points=10, n_iter=trials - 10, budget=Budget(5, 64))
     store.create_study(config)
-    strategy, rng = strategy_for(config), np.random.default_rng(0)
+    strategy, rng = make_strategy(config), np.random.default_rng(0)
     for number in range(1, trials + 1):
         params = strategy.ask() if number <= 10 else strategy.space.from_unit(rng.random(2))
         value = 0.95 - 0.02 * (np.log10(params["lr"]) + 2.7) ** 2 + rng.normal(0, 0.01)

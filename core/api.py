@@ -34,10 +34,10 @@ from typing import Any, TextIO
 
 from core.data import DEFAULT_DATASET
 from core.model import Builder
-from core.settings import preset_values, study_config
+from core.settings import preset_values
 from core.space import Param, SearchSpace, load_space_file, parse_param
 from core.store import DEFAULT_DB, Store
-from core.study import Study, StudyConfig, default_name
+from core.study import Study, StudyConfig, default_name, study_config
 
 
 def start(

@@ -15,11 +15,11 @@ from core.eta import format_duration
 from core.export import estimate_text, handed_over
 from core.pruners import Pruning
 from core.runner import Registry, Runner, Snapshot
-from core.settings import PRESETS, SETTINGS, preset_values, study_config
+from core.settings import PRESETS, SETTINGS, preset_values
 from core.space import show
 from core.status import StudyStatus, TrialOrigin
 from core.store import DEFAULT_DB, Store, StudyNotFound
-from core.study import Study, convergence_note, repeats
+from core.study import Study, convergence_note, repeats, study_config
 from core.trainer import quiet_tensorflow
 
 if TYPE_CHECKING:

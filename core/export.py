@@ -84,7 +84,7 @@ def best_params(study: Study) -> dict[str, Any]:
         "pruned_trials": sum(1 for t in study.trials if t.status == TrialStatus.PRUNED),
         "pruner": cfg.pruning.to_dict(),
         "optimizer": cfg.optimizer,
-        "acquisition": cfg.acquisition if cfg.optimizer == "bayes" else None,
+        "acquisition": cfg.search.acquisition if cfg.optimizer == "bayes" else None,
         "budget": cfg.budget.to_dict(),
         "seed": cfg.seed,
         "data_seed": cfg.data_seed,
@@ -170,21 +170,21 @@ def bayes_opt_state(strategy: BayesStrategy) -> dict[str, Any]:
     optimizer = BayesianOptimization(
         f=None,
         pbounds={name: (0.0, 1.0) for name in strategy.space.columns},
-        acquisition_function=fitted.acquisition.stock(),
+        acquisition_function=strategy.acquisition_function().stock(),
         random_state=np.random.RandomState([strategy.seed, len(strategy.observations)]),
         verbose=0,
         allow_duplicate_points=True,
     )
-    for unit, value in strategy.targets():
+    for unit, value, _ in strategy.history.weighted_targets():
         optimizer.register(dict(zip(strategy.space.columns, unit, strict=True)), value)
     if len(fitted.space):
         description = str(fitted.gp.kernel_)
         matern, amplitude, noise = kernel_parts(fitted.gp.kernel_)
-        alpha = noise / amplitude if strategy.noise is None else strategy.noise
+        alpha = noise / amplitude if strategy.search.noise is None else strategy.search.noise
     else:
         description = "not fitted (no trials yet)"
         matern = kernel_parts(fitted.gp.kernel)[0]
-        alpha = 1e-2 if strategy.noise is None else strategy.noise
+        alpha = 1e-2 if strategy.search.noise is None else strategy.search.noise
     optimizer.set_gp_params(
         kernel=Matern(
             nu=matern.nu,

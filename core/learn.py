@@ -18,7 +18,9 @@ import numpy as np
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import Sum
 
-from core.optimizer import BayesStrategy, make_strategy
+from core import explain
+from core.fit import base_kernel
+from core.optimizer import BayesStrategy, build_strategy
 from core.options import DEFAULT_NOISE, DEFAULT_XI, KINDS
 from core.space import Param, SearchSpace
 
@@ -117,7 +119,8 @@ class Playground:
         """The GP's prior at ``units``: mean 0 and the kernel's amplitude (1) as its std, in
         the standardised units it is fitted in, and ``n_samples`` functions drawn from it
         (with the strategy's kernel, so as smooth as its length scale makes them)."""
-        kernel = self.strategy().kernel()
+        strategy = self.strategy()
+        kernel = base_kernel(strategy.space.width, strategy.search)
         if isinstance(kernel, Sum):  # amplitude x Matern + noise: a function, not its noise
             kernel = kernel.k1
         prior = GaussianProcessRegressor(kernel=kernel, optimizer=None)
@@ -147,7 +150,7 @@ class Playground:
                 acquisition=self.acquisition,
             )
         guided = s.guided
-        mean, std, acq, samples, next_unit = s.posterior(units[:, None], n_samples)
+        mean, std, acq, samples, next_unit = explain.posterior(s, units[:, None], n_samples)
         return PlaygroundView(
             x=tuple(xs),
             truth=truth,
@@ -297,7 +300,7 @@ def run_strategy(
 ) -> list[float]:
     """The values of ``budget`` sequential trials of one of the tuner's strategies on ``f``
     (``binomial_n``: ``f`` is an accuracy over that many samples, as a study tells it)."""
-    strategy = make_strategy(
+    strategy = build_strategy(
         kind, space, seed=seed, init_points=init_points, budget=budget, binomial_n=binomial_n
     )
     values = []

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from core import explain
 from core.data import Dataset
 from core.replay import tell, told_strategy
 from core.status import StudyStatus, TrialOrigin, TrialStatus
@@ -307,7 +308,7 @@ class Lifecycle:
         self._counted += 1
         self._errors = self._errors + 1 if outcome.errored else 0
         tell(self.strategy, trial)
-        convergence = self.strategy.convergence()
+        convergence = explain.convergence(self.strategy)
         if convergence is not None:
             trial = replace(
                 trial, regret_bound=convergence.regret_bound, noise_std=convergence.noise

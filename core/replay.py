@@ -6,27 +6,11 @@ strategy rebuilt here asks for exactly the points the study's own would have ask
 
 from __future__ import annotations
 
-from core.optimizer import BayesStrategy, Strategy, make_strategy
+from core import explain
+from core.optimizer import Strategy, make_strategy
 from core.status import TrialStatus
-from core.study import Study, StudyConfig, Trial
+from core.study import Study, Trial
 from core.views import Calibration, Importance, Recommendation, Surrogate
-
-
-def strategy_for(config: StudyConfig, val_samples: int | None = None) -> Strategy:
-    """A new optimizer as the configuration describes it, told nothing yet; ``val_samples``
-    (how many validation samples score a trial) floors a GP's noise."""
-    return make_strategy(
-        config.optimizer,
-        config.space,
-        seed=config.seed,
-        init_points=config.init_points,
-        acquisition=config.acquisition,
-        kappa=config.kappa,
-        xi=config.xi,
-        noise=config.noise,
-        budget=config.total,
-        binomial_n=val_samples,
-    )
 
 
 def tell(strategy: Strategy, trial: Trial) -> None:
@@ -43,7 +27,7 @@ def tell(strategy: Strategy, trial: Trial) -> None:
 
 def told_strategy(study: Study, upto: int | None = None) -> Strategy:
     """The study's optimizer, told its first ``upto`` finished trials (all by default)."""
-    strategy = strategy_for(study.config, study.val_samples)
+    strategy = make_strategy(study.config, study.val_samples)
     for trial in study.finished_trials[:upto]:
         tell(strategy, trial)
     return strategy
@@ -53,7 +37,7 @@ def recommendation(study: Study) -> tuple[Trial, Recommendation] | None:
     """The trial the study hands over as its best, and the optimizer's word on it: for a
     GP-guided study the complete trial with the highest posterior mean, else the best
     observed (None before any complete trial)."""
-    rec = told_strategy(study).recommend()
+    rec = explain.recommend(told_strategy(study))
     if rec is None:
         return None
     return study.finished_trials[rec.index], rec
@@ -64,7 +48,7 @@ def surrogate_after(
 ) -> Surrogate | None:
     """The surrogate as it was right after the study's k-th finished trial (the replay),
     over ``axes`` (the first two parameters by default)."""
-    return told_strategy(study, k).surrogate(resolution, axes)
+    return explain.surrogate(told_strategy(study, k), resolution, axes)
 
 
 def replay_steps(
@@ -81,12 +65,7 @@ def importance_after(study: Study, k: int | None = None) -> Importance | None:
     """Each parameter's share of the GP mean's main effects after the first ``k`` finished
     trials. A study without a GP of its own (random, grid) gets one fitted with the
     default settings to its trials."""
-    strategy = told_strategy(study, k)
-    if not isinstance(strategy, BayesStrategy):
-        gp = BayesStrategy(study.config.space, seed=study.config.seed)
-        gp.observations = list(strategy.observations)
-        strategy = gp
-    return strategy.importance()
+    return explain.importance(told_strategy(study, k))
 
 
 def calibration_after(study: Study, k: int | None = None) -> tuple[Calibration, list[int]] | None:
@@ -94,7 +73,7 @@ def calibration_after(study: Study, k: int | None = None) -> tuple[Calibration, 
     default), with the trial number of each of its points; None without a GP or before two
     complete trials."""
     done = study.finished_trials[:k]
-    check = told_strategy(study, k).calibration()
+    check = explain.calibration(told_strategy(study, k))
     if check is None:
         return None
     return check, [done[i].number for i in check.trials]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core import explain
 from core.data import Dataset, load_dataset
 from core.eta import measured_rate, seconds_left
 from core.executor import Pool, make_pool
@@ -350,7 +351,7 @@ class Runner:
         strategy = life.strategy.frozen()
         return OnDemand(
             len(strategy.observations),
-            lambda: strategy.surrogate(self._resolution, pending=pending),
+            lambda: explain.surrogate(strategy, self._resolution, pending=pending),
         )
 
     def _train(self, life: Lifecycle, trainer: Trainer, current: Trial) -> TrialOutcome:

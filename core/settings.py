@@ -2,17 +2,18 @@
 what it does, and the named presets.
 
 The command line builds its options and their help from :data:`SETTINGS`, the Tune page
-takes its defaults and its presets from here, and :func:`study_config` turns the values
-(a preset's, then a person's) into one :class:`~core.study.StudyConfig` for all three and
-for the Python API. A new setting is one :class:`Setting` here, the optimizer that reads
-it, and its widget on the Tune page.
+draws its widgets, defaults and presets from here, and
+:meth:`core.study.StudyConfig.from_settings` turns the values (a preset's, then a
+person's) into one configuration for all three and for the Python API. The settings of
+the search (``group="search"``) travel together as one :class:`Search`, which the
+optimizer reads: a new one is one :class:`Setting` here and the code that reads it.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +45,41 @@ def parse_noise(text: str) -> float | None:
     return value
 
 
+def parse_length_scale(text: str) -> float | None:
+    """``fitted`` (None: fitted per parameter with the GP) or a fixed length scale > 0."""
+    if text.strip().lower() == "fitted":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected 'fitted' or a number > 0, got {text!r}")
+    return value
+
+
+def at_least(low: float, strict: bool = False) -> Callable[[str, Any], Any]:
+    """A rule: a finite number >= ``low`` (> with ``strict``); None passes where the
+    setting's default is None (its "fitted")."""
+
+    def check(name: str, value: Any) -> Any:
+        ok = (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and (value > low if strict else value >= low)
+        )
+        if not ok:
+            rule = f"> {low:g}" if strict else f">= {low:g}"
+            raise ValueError(f"{name} must be a finite number {rule}, got {value!r}")
+        return float(value)
+
+    return check
+
+
 @dataclass(frozen=True)
 class Setting:
-    """One setting: its name (a :func:`study_config` keyword), default and help."""
+    """One setting: its name (a configuration keyword), default, help and rule."""
 
     name: str
     default: Any
@@ -55,6 +88,30 @@ class Setting:
     parse: Callable[[str], Any] = str
     choices: tuple[str, ...] = ()
     metavar: str | None = None
+    #: "search": read by the optimizer, carried in the configuration's :class:`Search`
+    group: str = "study"
+    #: the rule a value must keep, as ``check(name, value) -> value`` (None: any value of
+    #: ``parse``'s type); a setting whose default is None also takes None
+    check: Callable[[str, Any], Any] | None = None
+    #: how the Tune page offers it: its label and the section it sits in
+    label: str = ""
+    section: str = ""
+
+    def valid(self, value: Any) -> Any:
+        """``value`` as the setting keeps it, or ValueError naming the setting and its rule."""
+        if self.choices and value not in self.choices:
+            raise ValueError(f"{self.name} must be one of {self.choices}, got {value!r}")
+        if value is None and self.default is None:
+            return None
+        if self.check is None:
+            return value
+        try:
+            return self.check(self.name, value)
+        except ValueError as exc:
+            if self.default is None:  # its None is a choice too: say so
+                fitted = str(exc).replace(" must be ", " must be None (fitted) or ", 1)
+                raise ValueError(fitted) from None
+            raise
 
     @property
     def flag(self) -> str:
@@ -66,7 +123,7 @@ class Setting:
             return None
         if self.parse is bool:
             return bool(value)
-        if self.parse is parse_noise:
+        if self.parse in (parse_noise, parse_length_scale):
             return float(value)
         return self.parse(value)
 
@@ -95,15 +152,53 @@ SETTINGS: dict[str, Setting] = {
             DEFAULT_ACQUISITION,
             "acquisition function: ei, ucb or poi",
             choices=ACQUISITIONS,
+            group="search",
+            label="Acquisition function",
+            section="search",
         ),
-        Setting("kappa", DEFAULT_KAPPA, "UCB's exploration: mean + K x std", float, metavar="K"),
-        Setting("xi", DEFAULT_XI, "EI's and PI's margin over the best, in accuracy units", float),
+        Setting(
+            "kappa",
+            DEFAULT_KAPPA,
+            "UCB's exploration: mean + K x std",
+            float,
+            metavar="K",
+            group="search",
+            check=at_least(0),
+            label="kappa (UCB exploration)",
+            section="search",
+        ),
+        Setting(
+            "xi",
+            DEFAULT_XI,
+            "EI's and PI's margin over the best, in accuracy units",
+            float,
+            group="search",
+            check=at_least(0),
+            label="xi (EI/PI margin)",
+            section="search",
+        ),
         Setting(
             "noise",
             DEFAULT_NOISE,
             "GP observation noise: fitted with the GP (default) or a fixed alpha >= 0",
             parse_noise,
             metavar="fitted|ALPHA",
+            group="search",
+            check=at_least(0),
+            label="GP noise (alpha)",
+            section="search",
+        ),
+        Setting(
+            "length_scale",
+            None,
+            "the GP's Matern length scale, in unit-cube widths: fitted per parameter "
+            "(default) or one fixed value > 0",
+            parse_length_scale,
+            metavar="fitted|L",
+            group="search",
+            check=at_least(0, strict=True),
+            label="GP length scale",
+            section="search",
         ),
         Setting(
             "pruner",
@@ -215,6 +310,55 @@ def defaults() -> dict[str, Any]:
     return {name: s.default for name, s in SETTINGS.items()}
 
 
+#: The settings the optimizer reads, in declaration order.
+SEARCH_SETTINGS = tuple(name for name, s in SETTINGS.items() if s.group == "search")
+
+
+class Search(Mapping[str, Any]):
+    """The values of the search's settings (:data:`SEARCH_SETTINGS`), each checked by its
+    declaration, the ones not given at their defaults: the one object of settings the
+    optimizer reads (``search["kappa"]`` or ``search.kappa``). Immutable and hashable."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None, /, **more: Any) -> None:
+        given = {**(values or {}), **more}
+        unknown = sorted(set(given) - set(SEARCH_SETTINGS))
+        if unknown:
+            raise ValueError(
+                f"unknown search setting {unknown[0]!r}: they are {', '.join(SEARCH_SETTINGS)}"
+            )
+        self._values = {
+            name: SETTINGS[name].valid(given.get(name, SETTINGS[name].default))
+            for name in SEARCH_SETTINGS
+        }
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self) == dict(other)
+
+    def __repr__(self) -> str:
+        return f"Search({self._values!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
 def preset_values(key: str) -> dict[str, Any]:
     """A preset's values (ValueError naming the presets for an unknown one)."""
     if key not in PRESETS:
@@ -222,33 +366,5 @@ def preset_values(key: str) -> dict[str, Any]:
     return dict(PRESETS[key].values)
 
 
-def study_config(name: str, dataset: str, space: Any, **values: Any) -> Any:
-    """A :class:`~core.study.StudyConfig` from settings' values; the ones not given take
-    their defaults.
-
-    Besides :data:`SETTINGS`: ``pruning`` (a :class:`~core.pruners.Pruning`, else one of
-    ``pruner``), ``parallel``, ``model``, ``warm_start``, ``val_fraction``.
-    """
-    from core.pruners import Pruning
-    from core.study import StudyConfig
-    from core.trainer import Budget
-
-    unknown = sorted(set(values) - set(SETTINGS) - EXTRA)
-    if unknown:
-        raise ValueError(f"unknown setting {unknown[0]!r}: the settings are {', '.join(SETTINGS)}")
-    given = {**defaults(), **values}
-    budget = Budget(given.pop("epochs"), given.pop("batch_size"), given.pop("max_train_samples"))
-    pruner = given.pop("pruner")
-    pruning = given.pop("pruning", None) or Pruning(pruner)
-    return StudyConfig(
-        name=name,
-        dataset=dataset,
-        space=space,
-        budget=budget,
-        pruning=pruning,
-        **given,
-    )
-
-
-#: What :func:`study_config` takes besides the settings.
+#: What a configuration takes besides the settings.
 EXTRA = {"pruning", "parallel", "model", "warm_start", "val_fraction"}

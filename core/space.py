@@ -435,6 +435,11 @@ class SearchSpace:
         ]
 
     @property
+    def continuous(self) -> bool:
+        """Whether every parameter is a float (no point is snapped to a level)."""
+        return not any(p.discrete for p in self.params)
+
+    @property
     def discrete(self) -> bool:
         """Whether every parameter takes a finite set of values."""
         return all(p.discrete for p in self.params)

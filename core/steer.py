@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from core import explain
 from core.space import SearchSpace, show
 from core.status import TrialOrigin, TrialStatus
 from core.store import Store
@@ -132,10 +133,10 @@ def expected_at(study: Study, point: Mapping[str, Any]) -> str:
     strategy = told_strategy(study)
     if not isinstance(strategy, BayesStrategy) or not strategy.observations:
         return "The GP has no word yet: it appears after the first finished trial."
-    mean, std, acq = strategy.expected_at(point)
+    mean, std, acq = explain.expected_at(strategy, point)
     theirs = strategy.ask()
-    their_mean, their_std, their_acq = strategy.expected_at(theirs)
-    label = strategy.acquisition.upper()
+    their_mean, their_std, their_acq = explain.expected_at(strategy, theirs)
+    label = strategy.search.acquisition.upper()
     return (
         f"The GP expects {mean:.4f} ± {std:.4f} here ({label} {acq:.3g}); at its own next "
         f"point ({', '.join(f'{k} = {show(v)}' for k, v in theirs.items())}) it expects "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import time
@@ -12,7 +11,7 @@ from typing import Any
 from core import options as opt
 from core.executor import Parallel
 from core.pruners import Pruning
-from core.settings import defaults
+from core.settings import EXTRA, SEARCH_SETTINGS, SETTINGS, Search, defaults
 from core.space import SearchSpace, default_space
 from core.status import StudyStatus, TrialOrigin, TrialStatus
 from core.trainer import Budget
@@ -49,10 +48,8 @@ class StudyConfig:
     #: None: one more than the parameters, at least 5 (:func:`core.options.default_init_points`)
     init_points: int | None = _DEFAULT["init_points"]
     n_iter: int = _DEFAULT["n_iter"]
-    acquisition: str = _DEFAULT["acquisition"]
-    kappa: float = _DEFAULT["kappa"]
-    xi: float = _DEFAULT["xi"]
-    noise: float | None = _DEFAULT["noise"]  # None: fitted with the GP
+    #: the optimizer's settings (acquisition, kappa, xi, noise...): :class:`Search`
+    search: Search = field(default_factory=Search)
     budget: Budget = field(
         default_factory=lambda: Budget(
             _DEFAULT["epochs"], _DEFAULT["batch_size"], _DEFAULT["max_train_samples"]
@@ -85,10 +82,8 @@ class StudyConfig:
             object.__setattr__(self, "init_points", opt.default_init_points(self.space.dim))
         if self.optimizer not in opt.KINDS:
             raise ValueError(f"optimizer must be one of {opt.KINDS}, got {self.optimizer!r}")
-        if self.acquisition not in opt.ACQUISITIONS:
-            raise ValueError(
-                f"acquisition must be one of {opt.ACQUISITIONS}, got {self.acquisition!r}"
-            )
+        if not isinstance(self.search, Search):
+            object.__setattr__(self, "search", Search(self.search))
         for key in (
             "init_points",
             "n_iter",
@@ -106,12 +101,6 @@ class StudyConfig:
             raise ValueError(
                 f"init_points + n_iter must be at most {MAX_TRIALS} trials, got {self.total}"
             )
-        for key in ("kappa", "xi", "noise"):
-            value = getattr(self, key)
-            if key == "noise" and value is None:
-                continue
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
         if not (0 < self.val_fraction < 1):
             raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction!r}")
         if not isinstance(self.warm_start, str):
@@ -175,9 +164,33 @@ class StudyConfig:
         data["budget"] = Budget(**data["budget"])
         data["pruning"] = Pruning.from_dict(data.get("pruning"))  # none in older studies
         data["parallel"] = Parallel.from_dict(data.get("parallel"))  # one at a time in older
+        # an older study kept the search's settings beside the others
+        search = {k: data.pop(k) for k in SEARCH_SETTINGS if k in data}
+        data["search"] = Search({**search, **(data.get("search") or {})})
         # an older study drew its split from its own seed: it keeps the split it ran on
         data.setdefault("data_seed", data.get("seed", _DEFAULT["seed"]))
         return cls(**data)
+
+
+def study_config(name: str, dataset: str, space: SearchSpace, **values: Any) -> StudyConfig:
+    """A :class:`StudyConfig` from settings' values (:data:`core.settings.SETTINGS`); the
+    ones not given take their defaults, the search's travel as one :class:`Search`.
+
+    Besides the settings: ``pruning`` (a :class:`~core.pruners.Pruning`, else one of
+    ``pruner``), ``parallel``, ``model``, ``warm_start``, ``val_fraction``.
+    """
+    unknown = sorted(set(values) - set(SETTINGS) - EXTRA)
+    if unknown:
+        raise ValueError(f"unknown setting {unknown[0]!r}: the settings are {', '.join(SETTINGS)}")
+    given = {**_DEFAULT, **values}
+    budget = Budget(given.pop("epochs"), given.pop("batch_size"), given.pop("max_train_samples"))
+    pruner = given.pop("pruner")
+    pruning = given.pop("pruning", None) or Pruning(pruner)
+    search = Search({k: given.pop(k) for k in SEARCH_SETTINGS})
+    return StudyConfig(
+        name=name, dataset=dataset, space=space, budget=budget, pruning=pruning,
+        search=search, **given,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

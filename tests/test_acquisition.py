@@ -1,6 +1,7 @@
 """The acquisition functions and their search (core/acquisition.py)."""
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from scipy.optimize import approx_fprime
 from scipy.stats import norm
 
 from core.acquisition import Acquisition, log_h
+from core.fit import FittedGP
 from core.optimizer import BayesStrategy
 from core.space import Param, SearchSpace
 
@@ -17,9 +19,28 @@ def fitted(space: SearchSpace, f, n: int = 14, seed: int = 3):
     for _ in range(n):
         p = strategy.ask()
         strategy.tell(p, f(np.asarray(space.to_unit(p))))
-    fit = strategy.fit()
+    fit = FittedWith(strategy.fit(), strategy.acquisition_function())
     fit.acquisition.y_max = float(np.max(fit.space.target))
     return strategy, fit
+
+
+@dataclass(frozen=True)
+class FittedWith:
+    """A fitted GP with the acquisition a strategy proposes from it."""
+
+    fitted: FittedGP
+    acquisition: Acquisition
+
+    @property
+    def gp(self):
+        return self.fitted.gp
+
+    @property
+    def space(self):
+        return self.fitted.space
+
+    def random_state(self):
+        return self.fitted.random_state()
 
 
 def bowl(u):

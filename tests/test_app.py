@@ -155,7 +155,7 @@ def test_a_tiny_study_runs_from_tune_to_live_and_studies(db):
 
     study = Store(db).load(name)
     assert study.status == "complete" and len(study.finished_trials) == 4
-    assert study.config.noise is None  # fitted by default
+    assert study.config.search.noise is None  # fitted by default
 
     at.switch_page("pages/studies.py").run()
     assert not at.exception
@@ -214,7 +214,7 @@ def test_stop_from_live_then_resume_from_studies(db, wait_for):
     wait_idle()
     study = Store(db).load(name)
     assert study.status == "complete" and len(study.finished_trials) == 3
-    assert study.config.noise == 0.03
+    assert study.config.search.noise == 0.03
 
 
 @pytest.mark.parametrize(

@@ -3,15 +3,15 @@ import math
 import numpy as np
 import pytest
 
-from core import charts
-from core.optimizer import make_strategy
+from core import charts, explain
+from core.optimizer import build_strategy
 from core.space import default_space
 from core.study import Trial
 
 
 def make_trials(n=5, failed=()):
     trials = []
-    strategy = make_strategy("bayes", default_space(), seed=1, init_points=3)
+    strategy = build_strategy("bayes", default_space(), seed=1, init_points=3)
     for i in range(1, n + 1):
         p = strategy.ask()
         value = None if i in failed else 0.9 + 0.01 * math.sin(i)
@@ -44,7 +44,7 @@ def scatter(fig, name):
 @pytest.mark.parametrize("surface", ["mean", "std", "acq"])
 def test_surrogate_chart_has_log_lr_axis_trials_and_next_point(surface):
     trials, strategy = make_trials()
-    sur = strategy.surrogate(15)
+    sur = explain.surrogate(strategy, 15)
     fig = charts.surrogate_figure(sur, trials, default_space(), surface)
     assert fig.layout.yaxis.type == "log"
     assert fig.layout.yaxis.title.text == "lr"
@@ -77,7 +77,7 @@ def test_an_empty_study_still_draws_a_titled_figure():
 
 def test_failed_trials_are_crosses_on_the_surrogate():
     trials, strategy = make_trials(5, failed=(2,))
-    fig = charts.surrogate_figure(strategy.surrogate(8), trials, default_space(), "mean")
+    fig = charts.surrogate_figure(explain.surrogate(strategy, 8), trials, default_space(), "mean")
     symbols = list(scatter(fig, "trials").marker.symbol)
     assert symbols[1] == "x" and symbols.count("x") == 1
 
@@ -159,7 +159,9 @@ def test_running_trials_are_marked_on_the_surrogate_and_get_one_curve_each():
 
     trials, strategy = make_trials(3)
     running = [replace(t, status="running", number=10 + i) for i, t in enumerate(trials[:2])]
-    fig = charts.surrogate_figure(strategy.surrogate(10), [*trials, *running], default_space())
+    fig = charts.surrogate_figure(
+        explain.surrogate(strategy, 10), [*trials, *running], default_space()
+    )
     marked = [d for d in fig.data if d.name == "running"]
     assert len(marked) == 1 and len(marked[0].x) == 2
     assert marked[0].marker.symbol == "diamond-open"
@@ -197,7 +199,7 @@ def mixed_trials(n=8):
             Param("optimizer", kind="categorical", choices=("adam", "sgd", "rmsprop")),
         ]
     )
-    strategy = make_strategy("bayes", space, seed=2, init_points=5)
+    strategy = build_strategy("bayes", space, seed=2, init_points=5)
     trials = []
     for i in range(1, n + 1):
         p = strategy.ask()
@@ -209,7 +211,7 @@ def mixed_trials(n=8):
 
 def test_a_surrogate_over_an_int_and_a_categorical_says_where_the_slice_is():
     space, trials, strategy = mixed_trials()
-    sur = strategy.surrogate(12, axes=("units", "optimizer"))
+    sur = explain.surrogate(strategy, 12, axes=("units", "optimizer"))
     fig = charts.surrogate_figure(sur, trials, space, "mean")
     assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text == "units"
     assert fig.layout.yaxis.type == "category"
@@ -219,13 +221,13 @@ def test_a_surrogate_over_an_int_and_a_categorical_says_where_the_slice_is():
     points = scatter(fig, "trials")
     assert list(points.y) == [t.params["optimizer"] for t in trials]
     flat, seed_strategy = make_trials()
-    two_d = charts.surrogate_figure(seed_strategy.surrogate(10), flat, default_space())
+    two_d = charts.surrogate_figure(explain.surrogate(seed_strategy, 10), flat, default_space())
     assert "slice" not in two_d.layout.title.subtitle.text  # two parameters: the whole map
 
 
 def test_importance_chart_ranks_the_parameters_and_says_what_it_measures():
     space, _, strategy = mixed_trials(10)
-    fig = charts.importance_figure(strategy.importance())
+    fig = charts.importance_figure(explain.importance(strategy))
     bar = fig.data[0]
     assert sorted(bar.y) == sorted(space.names)
     assert list(bar.x) == sorted(bar.x)  # the largest share drawn on top
@@ -258,7 +260,7 @@ def test_one_slice_panel_per_parameter():
 
 def test_the_3d_view_has_the_mean_between_its_two_sigma_surfaces_and_the_trials():
     space, trials, strategy = mixed_trials()
-    sur = strategy.surrogate(10, axes=("lr", "units"))
+    sur = explain.surrogate(strategy, 10, axes=("lr", "units"))
     fig = charts.surface3d_figure(sur, trials, space)
     upper, mean, lower = (np.asarray(t.z) for t in fig.data[:3])
     assert [t.name for t in fig.data] == ["mean + 2σ", "GP mean", "mean - 2σ", "trials"]
@@ -275,13 +277,13 @@ def test_a_one_parameter_study_says_a_map_needs_two_and_draws_the_rest():
     from core.space import Param, SearchSpace
 
     space = SearchSpace([Param("units", 8, 64, kind="int")])
-    strategy = make_strategy("bayes", space, seed=1, init_points=2)
+    strategy = build_strategy("bayes", space, seed=1, init_points=2)
     trials = []
     for i in range(1, 5):
         p = strategy.ask()
         strategy.tell(p, 0.8 + 0.01 * i)
         trials.append(Trial(i, p, "complete", 0.8 + 0.01 * i, guided=i > 2))
-    assert strategy.surrogate() is None
+    assert explain.surrogate(strategy) is None
     for surface in ("mean", "std", "acq"):
         fig = charts.surrogate_figure(None, trials, space, surface)
         assert "A map needs two parameters: this study tunes one (units)" in (

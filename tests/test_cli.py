@@ -153,8 +153,8 @@ def test_noise_option_fixes_alpha_or_refuses_bad_values(tmp_path, capsys):
     code, _, err = run("tune", *args, "--name", "fitted", "--db", db)
     assert code == 0, err
     store = Store(db)
-    assert store.load("fixed").config.noise == 0.05
-    assert store.load("fitted").config.noise is None
+    assert store.load("fixed").config.search.noise == 0.05
+    assert store.load("fitted").config.search.noise is None
 
 
 def test_bad_pruner_settings_are_a_message_and_store_nothing(tmp_path):

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 from sklearn.gaussian_process import GaussianProcessRegressor
 
+import core.fit
+from core import explain
 from core.export import bayes_opt_state
 from core.gp import LENGTH_SCALE_BOUNDS, LatentGP, kernel_parts
-from core.optimizer import BayesStrategy, GridStrategy, default_init_points, make_strategy
+from core.optimizer import BayesStrategy, GridStrategy, build_strategy, default_init_points
 from core.space import Param, SearchSpace, default_space
 
 UNIT2 = SearchSpace([Param("x", 0.0, 1.0), Param("y", 0.0, 1.0)])
@@ -36,14 +38,14 @@ def test_bayes_beats_random_on_branin_over_seeds():
     regrets = {"bayes": [], "random": []}
     for seed in range(5):  # bayes' median is 0.055 here, a sixth of random's 1.09
         for kind in regrets:
-            s = make_strategy(kind, UNIT2, seed=seed, init_points=5)
+            s = build_strategy(kind, UNIT2, seed=seed, init_points=5)
             regrets[kind].append(BRANIN_MAX - run(s, branin_unit, budget))
     assert np.median(regrets["bayes"]) < np.median(regrets["random"]) / 3
 
 
 def test_same_seed_gives_the_same_points_and_another_seed_does_not():
     def points(seed):
-        s = make_strategy("bayes", UNIT2, seed=seed, init_points=3)
+        s = build_strategy("bayes", UNIT2, seed=seed, init_points=3)
         out = []
         for _ in range(6):
             p = s.ask()
@@ -56,7 +58,7 @@ def test_same_seed_gives_the_same_points_and_another_seed_does_not():
 
 
 def test_first_init_points_are_random_then_guided():
-    s = make_strategy("bayes", UNIT2, seed=1, init_points=2)
+    s = build_strategy("bayes", UNIT2, seed=1, init_points=2)
     assert not s.guided
     for _ in range(2):
         p = s.ask()
@@ -65,13 +67,13 @@ def test_first_init_points_are_random_then_guided():
 
 
 def test_a_resumed_strategy_asks_what_an_uninterrupted_one_would():
-    a = make_strategy("bayes", UNIT2, seed=4, init_points=3)
+    a = build_strategy("bayes", UNIT2, seed=4, init_points=3)
     told = []
     for _ in range(5):
         p = a.ask()
         told.append((p, branin_unit(p)))
         a.tell(*told[-1])
-    b = make_strategy("bayes", UNIT2, seed=4, init_points=3)
+    b = build_strategy("bayes", UNIT2, seed=4, init_points=3)
     for p, v in told:
         b.tell(p, v)
     assert a.ask() == b.ask()
@@ -80,7 +82,7 @@ def test_a_resumed_strategy_asks_what_an_uninterrupted_one_would():
 @pytest.mark.parametrize("acquisition", ["ucb", "ei", "poi"])
 def test_each_acquisition_suggests_points_inside_the_bounds(acquisition):
     space = default_space()
-    s = make_strategy("bayes", space, seed=1, init_points=3, acquisition=acquisition)
+    s = build_strategy("bayes", space, seed=1, init_points=3, acquisition=acquisition)
     for i in range(6):
         p = s.ask()
         assert 0.1 <= p["dropout2_rate"] <= 0.5
@@ -89,22 +91,22 @@ def test_each_acquisition_suggests_points_inside_the_bounds(acquisition):
 
 
 def test_duplicate_points_never_crash():
-    s = make_strategy("bayes", UNIT2, seed=1, init_points=1)
+    s = build_strategy("bayes", UNIT2, seed=1, init_points=1)
     for _ in range(4):
         s.tell({"x": 0.5, "y": 0.5}, 1.0)
     s.tell({"x": 0.5, "y": 0.5}, 0.0)
     p = s.ask()
     assert set(p) == {"x", "y"}
-    assert s.surrogate(5) is not None
+    assert explain.surrogate(s, 5) is not None
 
 
 def test_failed_trial_is_told_as_the_worst_value_seen_never_nan():
-    s = make_strategy("bayes", UNIT2, seed=1, init_points=1)
+    s = build_strategy("bayes", UNIT2, seed=1, init_points=1)
     s.tell({"x": 0.1, "y": 0.1}, 0.8)
     s.tell({"x": 0.9, "y": 0.9}, 0.6)
     s.tell({"x": 0.5, "y": 0.5}, None)
     s.tell({"x": 0.4, "y": 0.4}, float("nan"))
-    targets = dict(s.targets())
+    targets = {u: v for u, v, _ in s.history.weighted_targets()}
     assert targets[(0.5, 0.5)] == 0.6
     assert targets[(0.4, 0.4)] == 0.6
     assert all(math.isfinite(v) for v in targets.values())
@@ -113,14 +115,14 @@ def test_failed_trial_is_told_as_the_worst_value_seen_never_nan():
 
 
 def test_best_is_none_before_any_success():
-    s = make_strategy("random", UNIT2, seed=1)
+    s = build_strategy("random", UNIT2, seed=1)
     assert s.best is None
     s.tell(s.ask(), None)
     assert s.best is None
 
 
 def test_grid_lays_the_budget_out_as_the_nearest_square():
-    g = make_strategy("grid", UNIT2, seed=1, budget=12)
+    g = build_strategy("grid", UNIT2, seed=1, budget=12)
     assert isinstance(g, GridStrategy)
     assert len(g.points) == 9
     seen = []
@@ -134,7 +136,7 @@ def test_grid_lays_the_budget_out_as_the_nearest_square():
 
 
 def test_random_points_on_a_log_axis_are_log_uniform():
-    s = make_strategy("random", default_space(), seed=3)
+    s = build_strategy("random", default_space(), seed=3)
     lrs = []
     for _ in range(400):
         p = s.ask()
@@ -146,12 +148,12 @@ def test_random_points_on_a_log_axis_are_log_uniform():
 
 def test_surrogate_grid_holds_mean_std_acq_and_the_next_point():
     space = default_space()
-    s = make_strategy("bayes", space, seed=1, init_points=3, acquisition="ei")
-    assert s.surrogate(10) is None  # nothing observed yet
+    s = build_strategy("bayes", space, seed=1, init_points=3, acquisition="ei")
+    assert explain.surrogate(s, 10) is None  # nothing observed yet
     for _ in range(4):
         p = s.ask()
         s.tell(p, 1 - (p["dropout2_rate"] - 0.3) ** 2)
-    sur = s.surrogate(12)
+    sur = explain.surrogate(s, 12)
     assert (sur.x_name, sur.y_name) == ("dropout2_rate", "lr")
     assert len(sur.x) == len(sur.y) == 12
     assert np.array(sur.mean).shape == (12, 12)
@@ -165,14 +167,14 @@ def test_surrogate_grid_holds_mean_std_acq_and_the_next_point():
 
 def test_with_trials_running_the_maps_next_point_is_the_next_trial_not_a_running_one():
     space = default_space()
-    s = make_strategy("bayes", space, seed=1, init_points=3, acquisition="ei")
+    s = build_strategy("bayes", space, seed=1, init_points=3, acquisition="ei")
     for _ in range(5):
         p = s.ask()
         s.tell(p, 1 - (p["dropout2_rate"] - 0.3) ** 2)
     running = [s.ask()]  # handed out, still training
-    sur = s.surrogate(12, pending=running)
+    sur = explain.surrogate(s, 12, pending=running)
     assert sur.next_point != running[0]
-    fresh = make_strategy("bayes", space, seed=1, init_points=3, acquisition="ei")
+    fresh = build_strategy("bayes", space, seed=1, init_points=3, acquisition="ei")
     fresh.observations = list(s.observations)
     assert sur.next_point == fresh.ask(running)  # what the study really tries next
 
@@ -182,7 +184,7 @@ def test_surrogate_is_near_observations_and_uncertain_far_away():
     for x in (0.0, 0.1, 0.2):
         for y in (0.0, 0.1, 0.2):
             s.tell({"x": x, "y": y}, x + y)
-    sur = s.surrogate(11)
+    sur = explain.surrogate(s, 11)
     std = np.array(sur.std)
     assert std[1, 1] < std[10, 10]
     assert np.array(sur.mean)[2, 2] == pytest.approx(0.4, abs=0.05)
@@ -190,15 +192,15 @@ def test_surrogate_is_near_observations_and_uncertain_far_away():
 
 def test_bad_optimizer_settings_are_named():
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        make_strategy("tpe", UNIT2)
+        build_strategy("tpe", UNIT2)
     with pytest.raises(ValueError, match="acquisition must be one of"):
-        make_strategy("bayes", UNIT2, acquisition="foo")
+        build_strategy("bayes", UNIT2, acquisition="foo")
     with pytest.raises(ValueError, match="kappa must be a finite number >= 0"):
-        make_strategy("bayes", UNIT2, kappa=-1)
+        build_strategy("bayes", UNIT2, kappa=-1)
 
 
 def test_optimizer_state_is_bayes_opt_json():
-    s = make_strategy("bayes", default_space(), seed=1, init_points=2)
+    s = build_strategy("bayes", default_space(), seed=1, init_points=2)
     for _ in range(3):
         p = s.ask()
         s.tell(p, 0.9)
@@ -212,12 +214,12 @@ def test_surrogate_of_noisy_accuracies_is_not_flat():
     """A dozen noisy accuracies must give a shaped surface, not spikes over a flat prior."""
     rng = np.random.default_rng(0)
     space = default_space()
-    s = make_strategy("bayes", space, seed=1, init_points=12)
+    s = build_strategy("bayes", space, seed=1, init_points=12)
     for _ in range(12):
         p = s.ask()
         lr_term = (math.log10(p["lr"]) + 2.5) ** 2
         s.tell(p, 0.96 - 0.03 * lr_term + rng.normal(0, 0.01))
-    sur = s.surrogate(20)
+    sur = explain.surrogate(s, 20)
     mean = np.array(sur.mean)
     assert np.ptp(mean) > 0.02
     assert np.ptp(mean[:, 5]) > 0.01  # varies along lr (a collapsed GP gives 0)
@@ -230,7 +232,7 @@ def test_fitted_noise_is_learnt_and_left_out_of_the_function_std():
     rng = np.random.default_rng(3)
     fitted = {}
     for label, scatter in (("noisy", 0.02), ("exact", 0.0)):
-        s = make_strategy("bayes", UNIT2, seed=2, init_points=15)
+        s = build_strategy("bayes", UNIT2, seed=2, init_points=15)
         for _ in range(15):
             p = s.ask()
             s.tell(p, 0.9 - 0.1 * (p["x"] - 0.5) ** 2 + rng.normal(0, scatter))
@@ -240,7 +242,7 @@ def test_fitted_noise_is_learnt_and_left_out_of_the_function_std():
         with_noise = GaussianProcessRegressor.predict(gp, at, return_std=True)[1][0]
         latent = gp.predict(at, return_std=True)[1][0]
         assert latent**2 == pytest.approx(with_noise**2 - gp.noise_variance, abs=1e-12)
-        assert s.posterior(at)[1][0] == pytest.approx(latent)
+        assert explain.posterior(s, at)[1][0] == pytest.approx(latent)
     assert 1e-4 < fitted["noisy"] < 1e-3  # scatter**2 = 4e-4
     assert fitted["exact"] < 1e-6
 
@@ -251,7 +253,7 @@ def test_the_fast_posterior_is_sklearns(noise):
     fitted and a fixed noise, at one point and at many."""
     rng = np.random.default_rng(5)
     space = SearchSpace([Param(f"x{i}", 0.0, 1.0) for i in range(4)])
-    s = make_strategy("bayes", space, seed=3, noise=noise)
+    s = build_strategy("bayes", space, seed=3, noise=noise)
     for _ in range(20):
         x = rng.random(4)
         s.tell(space.from_unit(x), float(np.sin(3 * x).sum() + rng.normal(0, 0.05)))
@@ -310,7 +312,7 @@ def test_the_fast_likelihood_is_sklearns(d):
 
 
 def test_a_fixed_noise_is_the_classic_bayes_opt_gp():
-    s = make_strategy("bayes", UNIT2, seed=1, init_points=2, noise=0.03)
+    s = build_strategy("bayes", UNIT2, seed=1, init_points=2, noise=0.03)
     for _ in range(4):
         p = s.ask()
         s.tell(p, p["x"])
@@ -318,7 +320,7 @@ def test_a_fixed_noise_is_the_classic_bayes_opt_gp():
     assert gp.alpha == 0.03
     assert "WhiteKernel" not in repr(gp.kernel_)
     with pytest.raises(ValueError, match="noise must be None"):
-        make_strategy("bayes", UNIT2, noise=-1.0)
+        build_strategy("bayes", UNIT2, noise=-1.0)
 
 
 def test_the_gp_that_proposes_points_is_the_projects(monkeypatch):
@@ -341,7 +343,7 @@ def test_the_gp_that_proposes_points_is_the_projects(monkeypatch):
     monkeypatch.setattr(LatentGP, "fit", spy_fit)
     for cls in (LatentGP, GaussianProcessRegressor):  # ours, and any GP bayes_opt builds
         monkeypatch.setattr(cls, "predict", spy(cls.predict))
-    s = make_strategy("bayes", UNIT2, seed=1, init_points=3)
+    s = build_strategy("bayes", UNIT2, seed=1, init_points=3)
     for _ in range(3):
         p = s.ask()
         s.tell(p, branin_unit(p))
@@ -355,24 +357,24 @@ def test_the_gp_that_proposes_points_is_the_projects(monkeypatch):
 
 def test_convergence_compares_the_possible_gain_with_the_noise():
     rng = np.random.default_rng(3)
-    flat = make_strategy("bayes", UNIT2, seed=3, init_points=4, binomial_n=400)
-    assert flat.convergence() is None  # nothing during the random start
+    flat = build_strategy("bayes", UNIT2, seed=3, init_points=4, binomial_n=400)
+    assert explain.convergence(flat) is None  # nothing during the random start
     for _ in range(12):
         p = flat.ask()
         flat.tell(p, rng.binomial(400, 0.9) / 400)  # nothing to find but noise
         if len(flat.observations) < 5:  # the random start, then too few values for a verdict
-            assert flat.convergence() is None
-    done = flat.convergence()
+            assert explain.convergence(flat) is None
+    done = explain.convergence(flat)
     # the noise this verdict weighs against is the fitted one (that it follows a noise well
     # above its floor: test_what_is_seen.py)
     assert done.trials == 12 and done.noise == flat.fit().gp.observation_noise_std
     assert done.converged and done.regret_bound <= done.noise
 
-    early = make_strategy("bayes", UNIT2, seed=1, init_points=4)
+    early = build_strategy("bayes", UNIT2, seed=1, init_points=4)
     for _ in range(5):
         p = early.ask()
         early.tell(p, branin_unit(p))
-    open_question = early.convergence()
+    open_question = explain.convergence(early)
     assert not open_question.converged and open_question.regret_bound > 10 * open_question.noise
 
 
@@ -386,7 +388,7 @@ def test_a_history_of_one_value_and_failures_still_proposes_a_finite_point():
         ((0.3146149578768909, 0.0025737660371459884), None),
         ((0.4875123304416097, 0.0027071487903858075), None),
     ]
-    s = make_strategy("bayes", default_space(), seed=10014, init_points=5)
+    s = build_strategy("bayes", default_space(), seed=10014, init_points=5)
     for (dropout, lr), value in history:
         s.tell({"dropout2_rate": dropout, "lr": lr}, value)
     p = s.ask()
@@ -397,11 +399,11 @@ def test_a_history_of_one_value_and_failures_still_proposes_a_finite_point():
 
 @pytest.mark.parametrize("kind", ["bayes", "random", "grid"])
 def test_asynchronous_asks_hand_out_new_points_away_from_the_running_ones(kind):
-    from core.optimizer import PENDING_RADIUS
+    from core.propose import PENDING_RADIUS
 
     space = default_space()
     for seed in range(4):
-        strategy = make_strategy(kind, space, seed=seed, init_points=3, budget=16)
+        strategy = build_strategy(kind, space, seed=seed, init_points=3, budget=16)
         rng = np.random.default_rng(seed)
         pending: list[dict[str, float]] = []
         for _ in range(12):
@@ -422,8 +424,8 @@ def test_asynchronous_asks_hand_out_new_points_away_from_the_running_ones(kind):
 def test_two_asks_in_a_row_are_the_same_as_an_asynchronous_replay():
     """The k-th ask depends on what was told and what is running, not on when it was made."""
     space = default_space()
-    a = make_strategy("bayes", space, seed=5, init_points=2)
-    b = make_strategy("bayes", space, seed=5, init_points=2)
+    a = build_strategy("bayes", space, seed=5, init_points=2)
+    b = build_strategy("bayes", space, seed=5, init_points=2)
     first = [a.ask([]), None]
     first[1] = a.ask([first[0]])
     assert first[0] != first[1]
@@ -450,7 +452,7 @@ def test_the_default_random_start_grows_with_the_dimension():
         return float(-np.sum((asked[-1] - 0.3) ** 2))
 
     ours("bayes")(Surface("bowl", space, f, 0.0, 0.1), 4, 8)
-    random = make_strategy("random", space, seed=4)
+    random = build_strategy("random", space, seed=4)
     for k, unit in enumerate(asked):
         same = np.allclose(unit, random._random_unit(k))
         assert same == (k < 7), k
@@ -473,7 +475,7 @@ def _discrete_objective(p):
 
 @pytest.mark.parametrize("kind", ["bayes", "random"])
 def test_no_duplicate_proposals_for_integer_and_categorical_parameters(kind):
-    strategy = make_strategy(kind, SMALL_DISCRETE, seed=3, init_points=4)
+    strategy = build_strategy(kind, SMALL_DISCRETE, seed=3, init_points=4)
     seen = []
     for _ in range(24):
         p = strategy.ask()
@@ -485,7 +487,7 @@ def test_no_duplicate_proposals_for_integer_and_categorical_parameters(kind):
 
 
 def test_pending_discrete_points_are_not_handed_out_twice():
-    strategy = make_strategy("bayes", SMALL_DISCRETE, seed=4, init_points=3)
+    strategy = build_strategy("bayes", SMALL_DISCRETE, seed=4, init_points=3)
     for _ in range(5):
         p = strategy.ask()
         strategy.tell(p, _discrete_objective(p))
@@ -499,7 +501,7 @@ def test_pending_discrete_points_are_not_handed_out_twice():
 
 def test_the_gp_sees_an_integer_as_its_value_not_a_continuous_coordinate():
     space = SearchSpace([Param("x", 0.0, 1.0), Param("n", 1, 3, kind="int")])
-    strategy = make_strategy("bayes", space, seed=1, init_points=2, noise=1e-4)
+    strategy = build_strategy("bayes", space, seed=1, init_points=2, noise=1e-4)
     for x in (0.1, 0.5, 0.9):
         for n in (1, 2, 3):
             strategy.tell({"x": x, "n": n}, x + (n - 2) ** 2)
@@ -515,7 +517,7 @@ def test_a_categorical_parameter_is_one_hot_for_the_gp():
     space = SearchSpace(
         [Param("x", 0.0, 1.0), Param("o", kind="categorical", choices=("a", "b", "c"))]
     )
-    strategy = make_strategy("bayes", space, seed=1, init_points=2)
+    strategy = build_strategy("bayes", space, seed=1, init_points=2)
     for p in ({"x": 0.1, "o": "a"}, {"x": 0.9, "o": "b"}, {"x": 0.5, "o": "c"}):
         strategy.tell(p, 1.0)
     assert strategy.fit().gp.X_train_.shape == (3, 4)
@@ -530,12 +532,12 @@ def test_importance_finds_the_parameter_that_matters():
             Param("o", kind="categorical", choices=("a", "b")),
         ]
     )
-    strategy = make_strategy("bayes", space, seed=2, init_points=30)
+    strategy = build_strategy("bayes", space, seed=2, init_points=30)
     rng = np.random.default_rng(0)
     for _ in range(30):
         p = strategy.ask()
         strategy.tell(p, math.sin(3 * p["matters"]) + 0.01 * rng.normal())
-    imp = strategy.importance()
+    imp = explain.importance(strategy)
     assert imp.ranked()[0][0] == "matters"
     shares = dict(zip(imp.names, imp.shares, strict=True))
     assert shares["matters"] > 0.9 and shares["noise_only"] < 0.05 and shares["o"] < 0.05
@@ -551,23 +553,23 @@ def test_the_surrogate_over_any_two_axes_is_a_slice_at_the_best_trial():
             Param("b", 0.0, 1.0),
         ]
     )
-    strategy = make_strategy("bayes", space, seed=2, init_points=6)
+    strategy = build_strategy("bayes", space, seed=2, init_points=6)
     for _ in range(8):
         p = strategy.ask()
         strategy.tell(p, p["a"] + 0.1 * p["n"] + (p["o"] == "y"))
     best = strategy.best[0]
-    s = strategy.surrogate(resolution=10, axes=("o", "n"))
+    s = explain.surrogate(strategy, resolution=10, axes=("o", "n"))
     assert s.x == ("x", "y") and s.y == (1, 2, 3, 4, 5)
     assert np.asarray(s.mean).shape == (5, 2)
     assert s.fixed == {"a": best["a"], "b": best["b"]}
     assert s.slice_note.startswith("a slice at a = ") and "best trial" in s.slice_note
-    assert strategy.surrogate(resolution=10, axes=("a", "b")).fixed == {
+    assert explain.surrogate(strategy, resolution=10, axes=("a", "b")).fixed == {
         "n": best["n"],
         "o": best["o"],
     }
-    assert make_strategy("bayes", default_space(), seed=1).surrogate() is None
+    assert explain.surrogate(build_strategy("bayes", default_space(), seed=1)) is None
     with pytest.raises(ValueError, match="unknown parameter 'zz'"):
-        strategy.surrogate(axes=("a", "zz"))
+        explain.surrogate(strategy, axes=("a", "zz"))
 
 
 def test_parallel_asks_condition_on_every_result_while_the_hyperparameters_refit_aside():
@@ -584,7 +586,7 @@ def test_parallel_asks_condition_on_every_result_while_the_hyperparameters_refit
     def value(p):
         return float(0.9 - (p["dropout2_rate"] - 0.3) ** 2 + rng.normal(0, 0.01))
 
-    strategy = make_strategy("bayes", space, seed=3, init_points=3)
+    strategy = build_strategy("bayes", space, seed=3, init_points=3)
     refits = strategy.refit_in_background()
     try:
         for _ in range(8):
@@ -594,16 +596,19 @@ def test_parallel_asks_condition_on_every_result_while_the_hyperparameters_refit
         pending = [strategy.ask([])]
         pending.append(strategy.ask(pending))
         calls = []
-        real_fit = BayesStrategy._fit
+        real_fit = core.fit.fit
 
-        def recorded(self, index, kernel=None, signal=False):
+        def recorded(*args, kernel=None, **kwargs):
             calls.append((threading.current_thread().name, kernel))
-            return real_fit(self, index, kernel, signal)
+            return real_fit(*args, kernel=kernel, **kwargs)
 
-        with mock.patch.object(BayesStrategy, "_fit", recorded):
+        with (
+            mock.patch("core.optimizer.fit", recorded),
+            mock.patch("core.refits.fit", recorded),
+        ):
             for _ in range(4):
                 strategy.tell(pending[0], value(pending.pop(0)))
-                strategy.convergence()
+                explain.convergence(strategy)
                 pending.append(strategy.ask(pending))
         # every fit on this (the asking) thread kept a kernel; only the refits' thread fits one
         here = [kernel for thread, kernel in calls if thread != "gp-refits"]
@@ -613,10 +618,8 @@ def test_parallel_asks_condition_on_every_result_while_the_hyperparameters_refit
         assert refits.fits >= 1
         # the ask conditions on the kernel the background fitted to this very history: the
         # same posterior as a fit made in line, from two separate computations
-        full = make_strategy("bayes", space, seed=3, init_points=3)
-        full.observations = list(strategy.observations)
-        strategy._fitted = None
-        conditioned = strategy.fit().gp
+        full = BayesStrategy(space, seed=3, init_points=3, observations=strategy.observations)
+        conditioned = strategy.frozen().fit().gp  # a copy conditions on the latest refit
         reference = full.fit().gp
         assert conditioned.optimizer is None and reference.optimizer is not None
         np.testing.assert_allclose(conditioned.kernel_.theta, reference.kernel_.theta, rtol=1e-6)

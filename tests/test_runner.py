@@ -3,6 +3,7 @@ import time
 
 import pytest
 
+from core import explain
 from core.runner import Registry
 from core.space import default_space
 from core.study import StudyConfig
@@ -355,9 +356,9 @@ def test_a_pruned_trial_stops_early_keeps_its_curve_and_counts(
                     strict=True))  # fmt: skip
     for t in pruned:
         assert told[t.number].partial and len(told[t.number].curve) == len(t.history)
-    assert strategy.recommend().params in [t.params for t in complete]  # never a pruned one
+    assert explain.recommend(strategy).params in [t.params for t in complete]  # never a pruned one
     # each pruned trial reaches the GP with the projection's extra variance
-    targets = strategy.weighted_targets()
+    targets = strategy.history.weighted_targets()
     assert 0 < sum(extra > 0 for _, _, extra in targets) <= len(pruned)  # repeats merge
     # never retrained: not by the final retrain, not by a resume
     assert study.final["params"] in [t.params for t in complete]

@@ -4,9 +4,10 @@ page and the Python API; presets shared by the Tune page and ``--preset``."""
 import pytest
 
 from core.cli import _parser
-from core.settings import PRESETS, SETTINGS, study_config
+from core.settings import PRESETS, SETTINGS
 from core.space import default_space
 from core.store import Store
+from core.study import study_config
 
 
 def run(*argv):
@@ -36,7 +37,7 @@ def test_the_cli_the_api_and_a_bare_config_share_each_default():
     for config in (bare, built):
         assert (config.init_points, config.n_iter) == (5, 7)  # the Quick look preset's
         assert (config.budget.epochs, config.budget.batch_size) == (2, 64)
-        assert config.acquisition == SETTINGS["acquisition"].default
+        assert config.search.acquisition == SETTINGS["acquisition"].default
         assert config.max_retries == SETTINGS["max_retries"].default
     assert built.pruning.kind == SETTINGS["pruner"].default == "asha"
     quick = PRESETS["quick"].values

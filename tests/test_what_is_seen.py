@@ -6,8 +6,11 @@ import json
 import numpy as np
 import pytest
 
+from core import explain
+from core.fit import _gp_on
 from core.gp import project_partial
-from core.optimizer import REPEAT_RADIUS, BayesStrategy, make_strategy
+from core.optimizer import BayesStrategy, build_strategy
+from core.propose import REPEAT_RADIUS, as_repeat, noisy
 from core.space import Param, SearchSpace, default_space
 from core.status import TrialStatus
 from core.study import Trial, repeats
@@ -20,12 +23,12 @@ def _complete(s, p, curve):
 
 
 def test_a_pruned_trial_is_told_projected_to_the_whole_budget_not_as_final():
-    s = make_strategy("bayes", UNIT2, seed=1, init_points=3, binomial_n=400)
+    s = build_strategy("bayes", UNIT2, seed=1, init_points=3, binomial_n=400)
     # complete trials gained 0.04 and 0.06 from epoch 1 to epoch 2
     _complete(s, {"x": 0.1, "y": 0.1}, [0.90, 0.94])
     _complete(s, {"x": 0.9, "y": 0.9}, [0.88, 0.94])
     s.tell({"x": 0.5, "y": 0.5}, 0.86, curve=[0.86], partial=True)
-    told = {k: (v, extra) for k, v, extra in s.weighted_targets()}
+    told = {k: (v, extra) for k, v, extra in s.history.weighted_targets()}
     value, extra = told[(0.5, 0.5)]
     assert value == pytest.approx(0.86 + 0.05)  # not 0.86: the epoch-1 value is partial
     assert extra == pytest.approx(np.var([0.04, 0.06], ddof=1) * 1.5)
@@ -46,7 +49,7 @@ def test_the_fitted_noise_of_a_dozen_accuracies_with_a_known_noise_is_not_at_its
     maximum likelihood alone fitted 0.0005 here; the floor and the priors keep it near."""
     for seed in range(4):
         rng = np.random.default_rng(seed)
-        s = make_strategy("bayes", UNIT2, seed=seed, init_points=5, binomial_n=400)
+        s = build_strategy("bayes", UNIT2, seed=seed, init_points=5, binomial_n=400)
         for _ in range(12):
             p = s.ask()
             s.tell(p, rng.binomial(400, 0.9) / 400)
@@ -61,17 +64,17 @@ def test_a_training_noise_well_above_the_floor_is_fitted_as_it_is():
     ratios = []
     for seed in range(8):
         rng = np.random.default_rng(seed)
-        s = make_strategy("bayes", UNIT2, seed=seed, init_points=5, binomial_n=400)
+        s = build_strategy("bayes", UNIT2, seed=seed, init_points=5, binomial_n=400)
         for _ in range(12):
             s.tell(s.ask(), 0.8 + rng.normal(0, 0.04))
-        assert s.noise_floor() < 0.02  # 0.016-0.018: at the best of the values seen
+        assert s.history.noise_floor() < 0.02  # 0.016-0.018: at the best of the values seen
         ratios.append(s.fit().gp.observation_noise_std / 0.04)
     assert 0.5 < float(np.median(ratios)) < 2 and min(ratios) > 0.2, ratios
 
 
 def test_no_length_scale_runs_to_its_ceiling_on_a_dozen_trials():
     rng = np.random.default_rng(0)
-    s = make_strategy("bayes", UNIT2, seed=2, init_points=5, binomial_n=400)
+    s = build_strategy("bayes", UNIT2, seed=2, init_points=5, binomial_n=400)
     for _ in range(12):  # accuracy depends on y only: x's length scale is long, not 100
         p = s.ask()
         s.tell(p, round(0.9 + 0.05 * np.sin(3 * p["y"]) + rng.normal(0, 0.003), 4))
@@ -82,7 +85,7 @@ def test_no_length_scale_runs_to_its_ceiling_on_a_dozen_trials():
 
 
 def test_the_recommendation_on_a_history_with_a_lucky_outlier_is_not_the_outlier():
-    s = make_strategy("bayes", UNIT2, seed=1, init_points=20, binomial_n=400)
+    s = build_strategy("bayes", UNIT2, seed=1, init_points=20, binomial_n=400)
     rng = np.random.default_rng(4)
     for x in np.linspace(0.05, 0.35, 6):  # a region at 0.90, one of its draws lucky
         s.tell({"x": float(x), "y": 0.2}, 0.90 + rng.normal(0, 0.003))
@@ -90,20 +93,20 @@ def test_the_recommendation_on_a_history_with_a_lucky_outlier_is_not_the_outlier
     for x in np.linspace(0.65, 0.95, 6):  # a region truly at 0.92
         s.tell({"x": float(x), "y": 0.8}, 0.92 + rng.normal(0, 0.003))
     assert s.best[1] == 0.935  # the luckiest draw is the best observed
-    rec = s.recommend()
+    rec = explain.recommend(s)
     assert rec.params["y"] == 0.8 and rec.observed < 0.935
     assert 0.91 < rec.mean < 0.93 and 0 < rec.std < 0.01
 
 
 def test_no_verdict_before_the_gp_has_seen_enough():
-    s = make_strategy("bayes", UNIT2, seed=1, init_points=2, binomial_n=400)
+    s = build_strategy("bayes", UNIT2, seed=1, init_points=2, binomial_n=400)
     for p in ({"x": 0.2, "y": 0.2}, {"x": 0.8, "y": 0.8}):
         s.tell(p, 0.9)
-    assert s.guided and s.convergence() is None  # two points: no verdict
-    only_failures = make_strategy("bayes", UNIT2, seed=1, init_points=2)
+    assert s.guided and explain.convergence(s) is None  # two points: no verdict
+    only_failures = build_strategy("bayes", UNIT2, seed=1, init_points=2)
     for _ in range(6):
         only_failures.tell(only_failures.ask(), None)
-    assert only_failures.convergence() is None
+    assert explain.convergence(only_failures) is None
 
 
 def test_a_study_whose_every_trial_failed_gets_no_verdict():
@@ -122,21 +125,21 @@ def test_a_study_whose_every_trial_failed_gets_no_verdict():
 def test_only_a_noisy_objective_has_its_near_proposals_made_repeats():
     rng = np.random.default_rng(0)
     units = rng.random((12, 2))
-    for noise, noisy in ((0.0, False), (0.03, True)):  # the values spread 0.12
-        s = make_strategy("bayes", UNIT2, seed=1, init_points=0)
+    for noise, expected in ((0.0, False), (0.03, True)):  # the values spread 0.12
+        s = build_strategy("bayes", UNIT2, seed=1, init_points=0)
         for u in units:
             value = -float(np.sum((u - 0.4) ** 2))
             s.tell({"x": float(u[0]), "y": float(u[1])}, value + noise * rng.normal())
-        assert BayesStrategy._noisy(s.fit()) is noisy, noise
+        assert noisy(s.fit()) is expected, noise
 
 
 def test_a_proposal_next_to_a_tried_point_is_made_a_deliberate_repeat():
-    s = make_strategy("bayes", UNIT2, seed=1, init_points=0)
+    s = build_strategy("bayes", UNIT2, seed=1, init_points=0)
     s.tell({"x": 0.5, "y": 0.5}, 0.9)
     near = np.array([0.5 + REPEAT_RADIUS / 2, 0.5])
-    assert list(s._as_repeat(near)) == [0.5, 0.5]
+    assert list(as_repeat(s.history, near)) == [0.5, 0.5]
     far = np.array([0.5 + 2 * REPEAT_RADIUS, 0.5])
-    assert list(s._as_repeat(far)) == list(far)
+    assert list(as_repeat(s.history, far)) == list(far)
     trials = (
         Trial(1, {"x": 0.5, "y": 0.5}, TrialStatus.COMPLETE, 0.9),
         Trial(2, {"x": 0.1, "y": 0.5}, TrialStatus.COMPLETE, 0.8),
@@ -175,11 +178,11 @@ def test_the_export_json_says_what_it_recommends_and_what_was_observed(store, ti
 
 
 def test_on_too_few_trials_the_recommendation_is_the_best_observed():
-    s = make_strategy("bayes", UNIT2, seed=1, init_points=2, binomial_n=180)
+    s = build_strategy("bayes", UNIT2, seed=1, init_points=2, binomial_n=180)
     for p, v in (({"x": 0.3, "y": 0.8}, 0.937), ({"x": 0.5, "y": 0.2}, 0.965),
                  ({"x": 0.8, "y": 0.5}, 0.95)):  # fmt: skip
         s.tell(p, v)
-    rec = s.recommend()
+    rec = explain.recommend(s)
     assert rec.observed == 0.965 and rec.rule.startswith("best observed")
     assert rec.mean is not None and rec.std > 0  # the GP's estimate is still shown
 
@@ -192,10 +195,10 @@ def test_after_two_close_trials_the_map_says_it_knows_little():
     from core.charts import colour_range
     from core.charts.study import flat_note
 
-    s = make_strategy("bayes", default_space(), seed=1, init_points=5, binomial_n=400)
+    s = build_strategy("bayes", default_space(), seed=1, init_points=5, binomial_n=400)
     s.tell({"dropout2_rate": 0.2, "lr": 1e-3}, 0.9061)
     s.tell({"dropout2_rate": 0.4, "lr": 5e-3}, 0.9066)
-    surrogate = s.surrogate()
+    surrogate = explain.surrogate(s)
     std = np.asarray(surrogate.std)
     assert np.median(std) > 0.01 and std.max() > 0.02  # maximum likelihood alone: 0.004
     low, high = colour_range(surrogate, "mean")
@@ -203,20 +206,20 @@ def test_after_two_close_trials_the_map_says_it_knows_little():
     assert colour_range(surrogate, "std")[0] == 0.0
     assert flat_note(surrogate).startswith("the model cannot tell these apart yet")
     # the trials' word alone gives no verdict either way this early
-    assert s.convergence() is None
+    assert explain.convergence(s) is None
 
 
 def test_a_plane_of_noise_is_called_converged_by_the_trials_alone():
     """The amplitude's prior keeps the map humble, but the stopping verdict is the trials':
     on a plane where accuracy moves by noise only, the hint still fires."""
     rng = np.random.default_rng(5)
-    s = make_strategy("bayes", UNIT2, seed=5, init_points=4, binomial_n=400)
+    s = build_strategy("bayes", UNIT2, seed=5, init_points=4, binomial_n=400)
     for _ in range(8):
         s.tell(s.ask(), rng.binomial(400, 0.9) / 400)
-    verdict = s.convergence()
+    verdict = explain.convergence(s)
     assert verdict.converged
     # the map itself still allows an accuracy's usual range away from the trials
-    assert float(np.max(s.surrogate().std)) > verdict.noise
+    assert float(np.max(explain.surrogate(s).std)) > verdict.noise
 
 
 def test_leave_one_out_is_the_gp_conditioned_on_the_other_trials():
@@ -225,7 +228,7 @@ def test_leave_one_out_is_the_gp_conditioned_on_the_other_trials():
     from sklearn.gaussian_process import GaussianProcessRegressor
 
     rng = np.random.default_rng(1)
-    s = make_strategy("bayes", UNIT2, seed=1, init_points=3, binomial_n=400)
+    s = build_strategy("bayes", UNIT2, seed=1, init_points=3, binomial_n=400)
     for _ in range(9):
         p = s.ask()
         s.tell(p, 0.9 + 0.04 * np.sin(4 * p["x"]) * p["y"] + rng.normal(0, 0.01))
@@ -242,7 +245,7 @@ def test_leave_one_out_is_the_gp_conditioned_on_the_other_trials():
         one_more_run = np.sqrt(sd[0] ** 2 + alpha[i])  # and its own alpha: one more run
         assert std[i] == pytest.approx(one_more_run * gp.y_scale_, rel=1e-6)
 
-    check = s.calibration()  # a repeat is one point, its values averaged, as the GP sees it
+    check = explain.calibration(s)  # a repeat is one point, its values averaged, as the GP sees it
     n = len(y)
     assert len(check.trials) == n and check.held >= n - 2
     assert check.sentence() == (
@@ -255,15 +258,15 @@ def test_an_overconfident_gp_fails_its_own_check():
     scale) predicts each noisy accuracy from the others far too sharply: its band holds
     few of them, where the project's GP holds nearly all."""
     rng = np.random.default_rng(2)
-    honest = make_strategy("bayes", UNIT2, seed=2, init_points=12, binomial_n=400)
+    honest = build_strategy("bayes", UNIT2, seed=2, init_points=12, binomial_n=400)
     exact = BayesStrategy(UNIT2, seed=2, init_points=12, noise=1e-6, length_scale=3.0)
     for _ in range(12):
         p = honest.ask()
         value = rng.binomial(400, 0.9) / 400
         honest.tell(p, value)
         exact.tell(p, value)
-    assert honest.calibration().held >= 11
-    assert exact.calibration().held <= 3
+    assert explain.calibration(honest).held >= 11
+    assert explain.calibration(exact).held <= 3
 
 
 def test_one_unstable_run_does_not_bend_the_map():
@@ -276,22 +279,25 @@ def test_one_unstable_run_does_not_bend_the_map():
     robust, gaussian = [], []
     for seed in range(5):
         rng = np.random.default_rng(seed)
-        s = make_strategy("bayes", UNIT2, seed=1, init_points=50, binomial_n=400)
+        s = build_strategy("bayes", UNIT2, seed=1, init_points=50, binomial_n=400)
         for x in grid:
             for y in grid:
                 s.tell({"x": float(x), "y": float(y)}, 0.94 + rng.normal(0, 0.01))
         s.tell(here, 0.865)
         extra = np.broadcast_to(s.fit().gp.alpha, (17,)) - 1e-6  # beyond one run's noise
         assert extra[-1] > 0 and np.allclose(extra[:-1], 0)  # the unstable run, and it alone
-        robust.append(s.expected_at(here)[0])
-        plain = s._gp_on(s.weighted_targets(), None, True, np.random.RandomState(0))
+        robust.append(explain.expected_at(s, here)[0])
+        plain = _gp_on(
+            s.history, s.search, s.history.weighted_targets(), None, True,
+            np.random.RandomState(0),
+        )  # fmt: skip
         gaussian.append(float(plain.predict(np.array([[0.5, 0.62]]))[0]))
     assert np.median(robust) > 0.925 and np.median(gaussian) < 0.89, (robust, gaussian)
 
 
 def test_a_run_within_the_noise_is_told_as_it_is():
     rng = np.random.default_rng(4)
-    s = make_strategy("bayes", UNIT2, seed=1, init_points=20, binomial_n=400)
+    s = build_strategy("bayes", UNIT2, seed=1, init_points=20, binomial_n=400)
     for _ in range(12):
         s.tell({"x": float(rng.random()), "y": float(rng.random())}, 0.9 + rng.normal(0, 0.012))
     assert np.allclose(np.asarray(s.fit().gp.alpha), 1e-6)
@@ -301,10 +307,10 @@ def test_the_recommendation_is_stated_with_the_pictures_std():
     """Three close accuracies: the search's GP reads them as one flat mean known to a few
     hundred-thousandths; the best card states the std the picture shows there, about one
     run's noise over the trials near it."""
-    s = make_strategy("bayes", default_space(), seed=1, init_points=5, binomial_n=400)
+    s = build_strategy("bayes", default_space(), seed=1, init_points=5, binomial_n=400)
     for dropout, lr, value in ((0.2, 1e-3, 0.9061), (0.4, 5e-3, 0.9066), (0.3, 2e-3, 0.907)):
         s.tell({"dropout2_rate": dropout, "lr": lr}, value)
-    rec = s.recommend()
+    rec = explain.recommend(s)
     unit = np.array([s.observations[rec.index].unit])
     assert s.fit().gp.predict(unit, return_std=True)[1][0] < 0.001  # the search's own
     assert 0.005 < rec.std < 0.02

@@ -6,9 +6,9 @@ from typing import Any
 
 from core.executor import Parallel
 from core.model import HYPERPARAMETERS
-from core.settings import SETTINGS, study_config
+from core.settings import SETTINGS
 from core.space import Param, SearchSpace
-from core.study import StudyConfig, default_name
+from core.study import StudyConfig, default_name, study_config
 from core.trainer import Budget
 
 #: The hyperparameters the blog tuned: ticked unless the form says otherwise.
