@@ -20,7 +20,7 @@ from core.space import show
 from core.status import StudyStatus, TrialOrigin
 from core.store import DEFAULT_DB, Store, StudyNotFound
 from core.study import Study, convergence_note, repeats, study_config
-from core.trainer import quiet_tensorflow
+from core.tensorflow_setup import quiet_tensorflow
 
 if TYPE_CHECKING:
     from core.executor import Parallel

@@ -198,7 +198,7 @@ def keras_download(
     name: str,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Keras' own loader (downloads once into ~/.keras/datasets). The only network use."""
-    from core.trainer import quiet_tensorflow
+    from core.tensorflow_setup import quiet_tensorflow
 
     quiet_tensorflow()  # Keras brings TensorFlow, whose start-up lines stay off the terminal
     import keras

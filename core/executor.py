@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from core.data import Dataset
+from core.tensorflow_setup import quiet_tensorflow
 from core.trainer import (
     Budget,
     EpochMetrics,
@@ -36,7 +37,6 @@ from core.trainer import (
     TrialCancelled,
     TrialDiverged,
     TrialOutcome,
-    quiet_tensorflow,
 )
 from core.worker import (
     RECYCLE_AFTER,

@@ -375,7 +375,7 @@ def check_builder(
     """Build the model once at the middle of ``space`` and check it trains on this data:
     ValueError with what is wrong (a missing file or function, a wrong signature, an
     exception in the builder, an output that does not match the classes)."""
-    from core.trainer import quiet_tensorflow
+    from core.tensorflow_setup import quiet_tensorflow
 
     quiet_tensorflow()  # the first model of a process that trains none: its lines muted
     import keras

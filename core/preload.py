@@ -3,7 +3,7 @@
 and the modules a trial runs. Each training process forks from it ready to train, instead
 of spending seconds of CPU importing them, at every study and every replacement."""
 
-from core.trainer import freeze_heap, import_tensorflow
+from core.tensorflow_setup import freeze_heap, import_tensorflow
 
 import_tensorflow()
 

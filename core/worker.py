@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from core.data import Dataset
 from core.status import TrialStatus
+from core.tensorflow_setup import quiet_tensorflow
 from core.trainer import (
     Budget,
     EpochCallback,
@@ -34,7 +35,6 @@ from core.trainer import (
     TrialCancelled,
     TrialDiverged,
     TrialOutcome,
-    quiet_tensorflow,
     train_final,
     train_trial,
 )
