@@ -29,14 +29,17 @@ from pathlib import Path
 from typing import Any
 
 from core.data import Dataset
+from core.status import TrialStatus
 from core.tensorflow_setup import quiet_tensorflow
 from core.trainer import (
+    STOP_CODES,
     Budget,
     EpochMetrics,
     StopCheck,
     TrialCancelled,
     TrialDiverged,
     TrialOutcome,
+    stop_code,
 )
 from core.worker import (
     RECYCLE_AFTER,
@@ -215,7 +218,7 @@ class TrialActor:
         quiet_tensorflow(threads)
         self._trainer = LocalTrainer(dataset, model)
         self._epochs: list[EpochMetrics] = []
-        self._cancel = threading.Event()
+        self._stop_as = 0  # a stop request, as one of STOP_CODES
 
     def info(self) -> DataInfo:
         return self._trainer.info
@@ -230,26 +233,26 @@ class TrialActor:
 
     def trial(self, params: dict[str, Any], budget: dict[str, Any], seed: int) -> TrialOutcome:
         self._epochs = []
-        self._cancel.clear()
+        self._stop_as = 0
         return self._trainer.trial(
             params,
             Budget(**budget),
             seed=seed,
             on_epoch=self._epochs.append,
-            should_stop=self._cancel.is_set,
+            should_stop=lambda: STOP_CODES[self._stop_as],
         )
 
     def final(
         self, params: dict[str, Any], budget: dict[str, Any], seed: int, path: str
     ) -> tuple[str, Any]:
-        self._cancel.clear()
+        self._stop_as = 0
         try:
             return "final", self._trainer.final(
                 params,
                 Budget(**budget),
                 seed=seed,
                 path=Path(path),
-                should_stop=self._cancel.is_set,
+                should_stop=lambda: STOP_CODES[self._stop_as],
             )
         except TrialCancelled as exc:
             return "cancelled", str(exc)
@@ -259,8 +262,9 @@ class TrialActor:
     def epochs(self, since: int) -> list[EpochMetrics]:
         return self._epochs[since:]
 
-    def cancel(self) -> None:
-        self._cancel.set()
+    def cancel(self, code: int = 1) -> None:
+        """Stop the trial at its next batch, to end as ``STOP_CODES[code]``."""
+        self._stop_as = code
 
 
 class RayTrainer(RemoteTrainer):
@@ -310,8 +314,8 @@ class RayTrainer(RemoteTrainer):
         actor = self._remote()
         return actor, actor.trial.remote(params, budget, seed)
 
-    def _stop(self, job: Any) -> None:
-        job[0].cancel.remote()
+    def _stop(self, job: Any, stop: TrialStatus | bool) -> None:
+        job[0].cancel.remote(stop_code(stop))
 
     def _poll(self, job: Any, seen: int) -> tuple[list[EpochMetrics], TrialOutcome | None]:
         import ray

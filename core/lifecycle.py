@@ -129,7 +129,7 @@ class _Training:
     slot: int
     attempt: int  # 0, or how many times its point was tried before on a lost worker
     history: list[dict[str, float]] = field(default_factory=list)
-    pruned: bool = False
+    pruned: bool = False  # the pruner stopped it: it ends pruned at its next batch
 
 
 def _ended(current: _Training, outcome: TrialOutcome) -> Trial:
@@ -282,12 +282,21 @@ class Lifecycle:
         with self._lock:
             return tuple(self._training[number].history)
 
-    def should_stop(self, number: int) -> bool:
-        """Trial ``number`` stops at its next batch: the pruner stopped it, or the study
-        stops for any reason but reaching its total."""
-        reason = self.reason
+    def stop_as(self, number: int) -> TrialStatus | None:
+        """How trial ``number`` ends at its next batch, if it does: pruned (the pruner
+        stopped it), cancelled (the study stops for any reason but reaching its total),
+        or None: it trains on."""
         current = self._training.get(number)
-        return (reason is not None and reason.cancels) or (current is not None and current.pruned)
+        if current is not None and current.pruned:
+            return TrialStatus.PRUNED
+        reason = self.reason
+        return TrialStatus.CANCELLED if reason is not None and reason.cancels else None
+
+    @property
+    def status(self) -> StudyStatus:
+        """The status the study ends with, from the one :class:`StopReason` (complete when
+        nothing stopped it but its total)."""
+        return self.reason.status if self.reason is not None else StudyStatus.COMPLETE
 
     def end(self, number: int, outcome: TrialOutcome) -> Trial:
         """Store trial ``number``'s outcome and tell it to the optimizer; returns the
@@ -295,9 +304,8 @@ class Lifecycle:
         with self._lock:
             current = self._training.pop(number)
             in_use = len(self._free) + len(self._training)
-        history = current.history
-        if current.pruned and outcome.status == TrialStatus.CANCELLED and history:
-            curve = [h["val_accuracy"] for h in history]
+        if outcome.status == TrialStatus.PRUNED:
+            curve = [h["val_accuracy"] for h in current.history]
             outcome = pruned_outcome(outcome, curve, self._info, self.config.pruning.kind)
         if not outcome.lost or self._revive(current.slot, in_use):
             self._free.append(current.slot)

@@ -139,11 +139,12 @@ class Runner:
         self.runs_dir = Path(runs_dir)
         self._dataset = dataset
         self._resolution = surrogate_resolution
+        #: a person's stop, asked before (or while) the lifecycle holds the study's course
         self._stop = threading.Event()
+        self._life: Lifecycle | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._data: DataInfo | None = None
-        self._ended_early: str | None = None  # why the study converged before its total
         self._slots = 1
         #: what a warm start inherited, in words (set by :meth:`Registry.create`)
         self.inherits: str | None = None
@@ -175,6 +176,9 @@ class Runner:
     def cancel(self) -> None:
         """Ask the worker to stop; training stops at the next batch."""
         self._stop.set()
+        life = self._life
+        if life is not None:
+            life.stop(StopReason.USER)
 
     def join(self, timeout: float | None = None) -> bool:
         if self._thread is not None:
@@ -221,7 +225,7 @@ class Runner:
         self._publish(status=StudyStatus.LOADING, started_at=started, message="loading the dataset")
         self.store.set_status(self.name, StudyStatus.RUNNING, owner_pid=os.getpid())
         try:
-            final_status = self._search()
+            final_status, message = self._search()
         except Exception as exc:  # never let the thread die silently
             reason = str(exc) if isinstance(exc, StudyAborted) else f"{type(exc).__name__}: {exc}"
             self.store.set_status(self.name, StudyStatus.FAILED, error=reason)
@@ -231,13 +235,11 @@ class Runner:
         self._publish(
             status=final_status,
             running=(),
-            message="stopped by the user"
-            if final_status == StudyStatus.STOPPED
-            else self._ended_early or "done",
+            message=message,
             elapsed=time.time() - started,
         )
 
-    def _search(self) -> StudyStatus:
+    def _search(self) -> tuple[StudyStatus, str]:
         cfg = self._config
         dataset = self._dataset or load_dataset(
             cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.data_seed
@@ -253,7 +255,8 @@ class Runner:
         finally:
             pool.close()
 
-    def _search_with(self, pool: Pool) -> StudyStatus:
+    def _search_with(self, pool: Pool) -> tuple[StudyStatus, str]:
+        """The study's search on ``pool``: its end status and what to say of it."""
         cfg = self._config
         info = pool.info
         cfg.check_data(info.n_train)
@@ -267,6 +270,9 @@ class Runner:
             slots=pool.slots,
             revive=lambda slot, in_use: pool.revive(slot, in_use, cfg.parallel),
         )
+        self._life = life
+        if self._stop.is_set():
+            life.stop(StopReason.USER)
         self._publish(
             status=StudyStatus.RUNNING,
             trials=tuple(life.trials),
@@ -279,8 +285,6 @@ class Runner:
         threads = ThreadPoolExecutor(pool.slots, thread_name_prefix=f"trial-{self.name}")
         try:
             while True:
-                if self._stop.is_set():
-                    life.stop(StopReason.USER)
                 for trial in life.take_results():
                     self._record(trial)
                     told = True
@@ -310,14 +314,14 @@ class Runner:
             for future, number in running.items():  # none when the loop ended normally
                 if future.exception() is None:
                     life.abandon(number, future.result())
-        self._ended_early = life.message if life.reason == StopReason.CONVERGED else None
-        if life.reason in (StopReason.ERRORS, StopReason.NO_WORKERS):
+        if life.status == StudyStatus.FAILED:
             raise StudyAborted(life.message)
-        if life.reason == StopReason.USER:
-            return StudyStatus.STOPPED
+        if life.status == StudyStatus.STOPPED:
+            return StudyStatus.STOPPED, "stopped by the user"
         if cfg.final_test and not self.store.load(self.name).final:
-            return self._final(pool.trainers[0])
-        return StudyStatus.COMPLETE
+            status = self._final(pool.trainers[0])
+            return status, "stopped by the user" if status == StudyStatus.STOPPED else "done"
+        return StudyStatus.COMPLETE, life.message or "done"
 
     def _add_running(self, trial: Trial) -> None:
         with self._lock:
@@ -369,7 +373,7 @@ class Runner:
             cfg.budget,
             seed=cfg.seed * 1000 + number,
             on_epoch=on_epoch,
-            should_stop=lambda: self._stop.is_set() or life.should_stop(number),
+            should_stop=lambda: life.stop_as(number),
         )
 
     def _final(self, trainer: Trainer) -> StudyStatus:

@@ -25,6 +25,11 @@ class TrialCancelled(Exception):
     """Raised inside training when a stop was requested; caught by the trainer."""
 
 
+class TrialPruned(Exception):
+    """Raised inside training when the pruner stopped the trial; caught by the trainer,
+    which ends it pruned at its last epoch's value."""
+
+
 class TrialDiverged(Exception):
     """Raised inside training when the loss stops being a finite number."""
 
@@ -102,7 +107,27 @@ class TrialOutcome:
 
 
 EpochCallback = Callable[[EpochMetrics], None]
-StopCheck = Callable[[], bool]
+#: What a running trial is asked at each batch: how it should end now, if it should
+#: (:data:`TrialStatus.PRUNED`: the pruner stopped it; :data:`TrialStatus.CANCELLED` or
+#: True: the study stops), or None / False: go on.
+StopCheck = Callable[[], "TrialStatus | bool | None"]
+#: The codes a stop request crosses a process boundary as (a shared integer), and back.
+STOP_CODES: tuple[TrialStatus | None, ...] = (None, TrialStatus.CANCELLED, TrialStatus.PRUNED)
+
+
+def stop_code(stop: TrialStatus | bool | None) -> int:
+    """A :data:`StopCheck` answer as one of :data:`STOP_CODES`' indices."""
+    if not stop:
+        return 0
+    return STOP_CODES.index(stop) if stop in STOP_CODES else 1
+
+
+def _raise_stop(should_stop: StopCheck | None) -> None:
+    stop = should_stop() if should_stop is not None else None
+    if stop == TrialStatus.PRUNED:
+        raise TrialPruned("pruned")
+    if stop:
+        raise TrialCancelled("stopped by the user")
 
 
 def _callback(
@@ -122,8 +147,7 @@ def _callback(
             self.diverged: str | None = None
 
         def _check(self) -> None:
-            if should_stop is not None and should_stop():
-                raise TrialCancelled("stopped by the user")
+            _raise_stop(should_stop)
             if self.diverged:
                 raise TrialDiverged(self.diverged)
 
@@ -223,6 +247,15 @@ def train_trial(
         return TrialOutcome(
             TrialStatus.CANCELLED, None, history, str(exc), time.perf_counter() - started
         )
+    except TrialPruned:
+        last = history[-1].val_accuracy if history else None
+        return TrialOutcome(
+            TrialStatus.PRUNED if last is not None else TrialStatus.CANCELLED,
+            last,
+            history,
+            f"pruned after epoch {len(history)}",
+            time.perf_counter() - started,
+        )
     except TrialDiverged as exc:
         return TrialOutcome(
             TrialStatus.FAILED, None, history, str(exc), time.perf_counter() - started
@@ -315,7 +348,6 @@ def train_final(
         shuffle=True,
         verbose=0,
     )
-    if should_stop is not None and should_stop():
-        raise TrialCancelled("stopped by the user")
+    _raise_stop(should_stop)
     loss, accuracy = net.evaluate(dataset.x_test, dataset.y_test, verbose=0)
     return FinalModel(net, float(accuracy), float(loss), history, time.perf_counter() - started)

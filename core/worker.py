@@ -28,6 +28,7 @@ from core.data import Dataset
 from core.status import TrialStatus
 from core.tensorflow_setup import quiet_tensorflow
 from core.trainer import (
+    STOP_CODES,
     Budget,
     EpochCallback,
     EpochMetrics,
@@ -35,6 +36,7 @@ from core.trainer import (
     TrialCancelled,
     TrialDiverged,
     TrialOutcome,
+    stop_code,
     train_final,
     train_trial,
 )
@@ -187,7 +189,8 @@ def _serve(conn: Any, lifeline: Any, cancel: Any, dataset: Dataset, model: Any =
     threading.Thread(target=_watch_parent, args=(lifeline,), daemon=True).start()
     quiet_tensorflow()  # its devices started silently, once for all the trials it serves
     # Ctrl-C in a terminal reaches the whole process group: the parent decides what it
-    # means (stop at the next batch), and this process is told through ``cancel``
+    # means (stop at the next batch), and this process is told through ``cancel`` (a shared
+    # integer: one of STOP_CODES)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     local = LocalTrainer(dataset, model)
     conn.send(("ready", local.info))
@@ -206,7 +209,7 @@ def _serve(conn: Any, lifeline: Any, cancel: Any, dataset: Dataset, model: Any =
                 budget,
                 seed=run_seed,
                 on_epoch=lambda m: conn.send(("epoch", m)),
-                should_stop=cancel.is_set,
+                should_stop=lambda: STOP_CODES[cancel.value],
             )
             conn.send(("trial", outcome))
         elif kind == "final":
@@ -219,7 +222,7 @@ def _serve(conn: Any, lifeline: Any, cancel: Any, dataset: Dataset, model: Any =
                             budget,
                             seed=run_seed,
                             path=Path(payload[3]),
-                            should_stop=cancel.is_set,
+                            should_stop=lambda: bool(cancel.value),
                         ),
                     )
                 )
@@ -274,8 +277,9 @@ class RemoteTrainer(abc.ABC):
             job = self._submit(dict(params), budget.to_dict(), seed)
             self._served += 1
             while True:
-                if should_stop():  # said again at each poll: a trial that starts clears it
-                    self._stop(job)
+                stop = should_stop()
+                if stop:  # said again at each poll: a trial that starts clears it
+                    self._stop(job, stop)
                 epochs, outcome = self._poll(job, len(history))
                 for metrics in epochs:
                     history.append(metrics)
@@ -302,8 +306,9 @@ class RemoteTrainer(abc.ABC):
         ...
 
     @abc.abstractmethod
-    def _stop(self, job: Any) -> None:
-        """Ask the worker to stop the trial at its next batch."""
+    def _stop(self, job: Any, stop: TrialStatus | bool) -> None:
+        """Ask the worker to stop the trial at its next batch, to end as ``stop``
+        (pruned, or cancelled)."""
         ...
 
     @abc.abstractmethod
@@ -349,7 +354,7 @@ class ProcessTrainer(RemoteTrainer):
         ctx = _context()
         self._conn, child = ctx.Pipe()
         lifeline, self._lifeline = ctx.Pipe(duplex=False)  # never written: closed at the end
-        self._cancel = ctx.Event()
+        self._cancel = ctx.Value("i", 0)  # a stop request, as one of STOP_CODES
         self._process = ctx.Process(
             target=_serve,
             args=(child, lifeline, self._cancel, self._dataset, self._model),
@@ -375,7 +380,7 @@ class ProcessTrainer(RemoteTrainer):
     def _receive(self, should_stop: StopCheck) -> tuple[str, Any]:
         while True:
             if should_stop():
-                self._cancel.set()
+                self._cancel.value = 1
             message = self._message()
             if message is not None:
                 return message
@@ -399,13 +404,13 @@ class ProcessTrainer(RemoteTrainer):
         elif replace:
             self.close()
             self._start()
-        self._cancel.clear()
+        self._cancel.value = 0
 
     def _submit(self, params: dict[str, Any], budget: dict[str, Any], seed: int) -> None:
         self._conn.send(("trial", params, budget, seed))
 
-    def _stop(self, job: Any) -> None:
-        self._cancel.set()
+    def _stop(self, job: Any, stop: TrialStatus | bool) -> None:
+        self._cancel.value = stop_code(stop)
 
     def _poll(self, job: Any, seen: int) -> tuple[list[EpochMetrics], TrialOutcome | None]:
         message = self._message()

@@ -48,17 +48,18 @@ def test_the_pruner_decides_at_the_epoch_and_the_trial_ends_pruned_and_told(stor
     life.end(first.number, complete(0.8))
 
     second, _ = life.start()
-    assert not life.should_stop(second.number)
+    assert life.stop_as(second.number) is None
     assert life.report(second.number, epoch(0.3)) == Decision.PRUNE  # below the median's 0.5
-    assert life.should_stop(second.number)  # the trainer stops at its next batch
-    ended = life.end(second.number, TrialOutcome(TrialStatus.CANCELLED, None))
+    # the trainer stops at its next batch, told it ends pruned (not stopped by the user)
+    assert life.stop_as(second.number) == TrialStatus.PRUNED
+    ended = life.end(second.number, TrialOutcome(TrialStatus.PRUNED, 0.3, error="pruned"))
     assert ended.status == TrialStatus.PRUNED and ended.value == 0.3
     assert ended.error == "pruned after epoch 1 by the median rule"
     assert life.reason is None  # a pruned trial is not a stop: the study goes on
     assert life.strategy.observations[-1].partial  # told as partial
     assert store.load("tiny").trials[1].status == "pruned"
     third, _ = life.start()
-    assert not life.should_stop(third.number)
+    assert not life.stop_as(third.number)
     life.end(third.number, complete(0.8))
     assert life.done() and life.reason == StopReason.TOTAL  # the pruned trial counted
     # a pruned point is never trained again (a lost worker's point is: same params)
@@ -67,7 +68,7 @@ def test_the_pruner_decides_at_the_epoch_and_the_trial_ends_pruned_and_told(stor
 
 
 def test_a_collapsed_run_cut_by_the_pruner_is_a_failure():
-    cut = TrialOutcome(TrialStatus.CANCELLED, None)
+    cut = TrialOutcome(TrialStatus.PRUNED, 0.1)
     collapsed = pruned_outcome(cut, [0.1], INFO, "asha")
     assert collapsed.status == TrialStatus.FAILED and collapsed.value is None
     assert collapsed.error.startswith("learned nothing: validation accuracy 0.100 after epoch 1")
@@ -84,7 +85,8 @@ def test_a_stop_cancels_what_trains_and_the_first_reason_is_kept(store, tiny_con
     life.stop(StopReason.USER)
     life.stop(StopReason.CONVERGED, "converged")  # too late: the user's is kept
     assert life.reason == StopReason.USER and life.message is None
-    assert life.should_stop(a.number) and life.should_stop(b.number) and not life.can_start()
+    assert life.stop_as(a.number) == life.stop_as(b.number) == TrialStatus.CANCELLED
+    assert not life.can_start() and life.status == StudyStatus.STOPPED
     life.end(a.number, TrialOutcome(TrialStatus.CANCELLED, None))
     assert not life.done()  # b still trains
     life.end(b.number, complete(0.7))  # it finished just before it saw the stop

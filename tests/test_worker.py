@@ -2,6 +2,7 @@ import os
 import signal
 from dataclasses import replace
 
+from core.status import TrialStatus
 from core.trainer import Budget
 from core.worker import LocalTrainer, ProcessTrainer, make_trainer
 
@@ -94,6 +95,7 @@ SERVER = """
 import sys, time
 import numpy as np
 from core.data import Dataset
+from core.status import TrialStatus
 from core.trainer import Budget
 from core.worker import ProcessTrainer
 
@@ -221,3 +223,26 @@ def test_each_trials_model_is_released_and_the_training_process_is_replaced_in_t
         assert not alive(pids[0])  # the first process ended, and its memory with it
     finally:
         trainer.close()
+
+
+def test_a_prune_reaches_each_trainer_as_a_prune_and_the_trial_ends_pruned(digits):
+    """The pruner's decision crosses to where the trial trains (this process, or a child
+    process through the shared stop code) as what it is: the trial ends pruned at its last
+    epoch's accuracy, never "stopped by the user"."""
+    for isolate in (False, True):
+        trainer = make_trainer(digits, isolate=isolate)
+        epochs = []
+        try:
+            outcome = trainer.trial(
+                PARAMS,
+                Budget(6, 32),
+                seed=1,
+                on_epoch=epochs.append,
+                should_stop=lambda seen=epochs: TrialStatus.PRUNED if seen else None,
+            )
+        finally:
+            trainer.close()
+        assert outcome.status == TrialStatus.PRUNED, (isolate, outcome.error)
+        assert 1 <= len(outcome.history) < 6 and outcome.error.startswith("pruned after epoch")
+        assert outcome.value == outcome.history[-1].val_accuracy
+        assert "stopped by the user" not in outcome.error
