@@ -39,7 +39,7 @@ from bench.surfaces import Surface, builders
 from core.executor import Parallel, TrialActor, make_pool
 from core.optimizer import build_strategy
 from core.status import TrialStatus
-from core.trainer import Budget, EpochMetrics, TrialOutcome
+from core.trainer import STOP_CODES, Budget, EpochMetrics, TrialOutcome
 
 ROOT = Path(__file__).resolve().parents[1]
 CURVES = sorted((ROOT / "bench" / "curves").glob("cnn-mnist-5k-run*.json"))
@@ -61,14 +61,23 @@ class StandIn(TrialActor):
 
     def __init__(self, dataset: Any, threads: int, model: Any = None) -> None:
         self._epochs: list[EpochMetrics] = []
-        self._cancel = threading.Event()
+        self._stop_as = 0
+        self._stopped = threading.Event()
 
     def trial(self, params: dict[str, Any], budget: dict[str, Any], seed: int) -> TrialOutcome:
         self._epochs = []
-        self._cancel.clear()
-        return stand_in_trial(
-            params, budget["epochs"], seed, self._epochs.append, self._cancel.wait, self.SCALE
-        )
+        self._stop_as = 0
+        self._stopped.clear()
+
+        def wait(seconds: float) -> Any:
+            self._stopped.wait(seconds)
+            return STOP_CODES[self._stop_as]
+
+        return stand_in_trial(params, budget["epochs"], seed, self._epochs.append, wait, self.SCALE)
+
+    def cancel(self, code: int = 1) -> None:
+        self._stop_as = code
+        self._stopped.set()
 
 
 def stand_in_trial(
@@ -76,7 +85,7 @@ def stand_in_trial(
     epochs: int,
     seed: int,
     on_epoch: Callable[[EpochMetrics], None],
-    wait: Callable[[float], bool],
+    wait: Callable[[float], Any],
     scale: float = StandIn.SCALE,
 ) -> TrialOutcome:
     """One stand-in trial: for each epoch, ``wait(seconds)`` the measured seconds (times
@@ -88,7 +97,10 @@ def stand_in_trial(
     started = time.perf_counter()
     history: list[EpochMetrics] = []
     for e in range(min(epochs, curves.epochs)):
-        if wait(float(seconds[e]) * scale):
+        stop = wait(float(seconds[e]) * scale)
+        if stop == TrialStatus.PRUNED and history:
+            return TrialOutcome(TrialStatus.PRUNED, history[-1].val_accuracy, history, "pruned")
+        if stop:
             return TrialOutcome(TrialStatus.CANCELLED, None, history, "stopped")
         value = float(accuracy[e])
         history.append(EpochMetrics(e + 1, value, 1 - value, value, 1 - value, float(seconds[e])))

@@ -56,11 +56,11 @@ class SleepingTrainer:
               should_stop: Any) -> TrialOutcome:  # fmt: skip
         started = time.monotonic()
 
-        def wait(seconds: float) -> bool:
+        def wait(seconds: float) -> Any:
             end = time.monotonic() + seconds
             while time.monotonic() < end:
-                if should_stop():
-                    return True
+                if stop := should_stop():
+                    return stop
                 time.sleep(min(0.02, max(0.0, end - time.monotonic())))
             return should_stop()
 

@@ -14,8 +14,9 @@ from tqdm import tqdm
 from core.eta import format_duration
 from core.export import estimate_text, handed_over
 from core.pruners import Pruning
-from core.runner import Registry, Runner, Snapshot
+from core.runner import Registry, Runner
 from core.settings import PRESETS, SETTINGS, preset_values
+from core.snapshot import Snapshot
 from core.space import show
 from core.status import StudyStatus, TrialOrigin
 from core.store import DEFAULT_DB, Store, StudyNotFound
@@ -374,7 +375,7 @@ def _summary(study: Study, out: TextIO) -> None:
         other = picked["best_observed"]
         if other["trial"] != picked["trial"]:
             out.write(
-                f"best observed: trial {other['trial']} at {other['val_accuracy']:.4f}, "
+                f"best observed: trial {other['trial']} at {other['value']:.4f}, "
                 "a draw the GP believes the noise flattered\n"
             )
     final = study.final or {}

@@ -36,8 +36,6 @@ from core.trainer import (
     Budget,
     EpochMetrics,
     StopCheck,
-    TrialCancelled,
-    TrialDiverged,
     TrialOutcome,
     stop_code,
 )
@@ -47,6 +45,8 @@ from core.worker import (
     LocalTrainer,
     RemoteTrainer,
     Trainer,
+    final_message,
+    final_result,
     make_trainer,
 )
 
@@ -246,18 +246,9 @@ class TrialActor:
         self, params: dict[str, Any], budget: dict[str, Any], seed: int, path: str
     ) -> tuple[str, Any]:
         self._stop_as = 0
-        try:
-            return "final", self._trainer.final(
-                params,
-                Budget(**budget),
-                seed=seed,
-                path=Path(path),
-                should_stop=lambda: STOP_CODES[self._stop_as],
-            )
-        except TrialCancelled as exc:
-            return "cancelled", str(exc)
-        except TrialDiverged as exc:
-            return "diverged", str(exc)
+        retrain = functools.partial(self._trainer.final, params, Budget(**budget), seed=seed,
+                                    path=Path(path), should_stop=lambda: bool(self._stop_as))  # fmt: skip
+        return final_message(retrain)
 
     def epochs(self, since: int) -> list[EpochMetrics]:
         return self._epochs[since:]
@@ -351,12 +342,7 @@ class RayTrainer(RemoteTrainer):
         while not ray.wait([result], timeout=self.POLL)[0]:
             if should_stop():
                 actor.cancel.remote()
-        kind, payload = ray.get(result)
-        if kind == "cancelled":
-            raise TrialCancelled(payload)
-        if kind == "diverged":
-            raise TrialDiverged(payload)
-        return payload
+        return final_result(ray.get(result))
 
     def _drop(self) -> None:
         import ray

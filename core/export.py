@@ -35,30 +35,29 @@ def handed_over(study: Study) -> dict[str, Any] | None:
         return None
     trial, rec = picked
     observed = study.best_trial
+    sign = study.config.objective.sign  # the optimizer was told signed values
     return {
         "trial": trial.number,
         "params": dict(trial.params),
-        "observed_val_accuracy": trial.value,
-        "estimated_val_accuracy": rec.mean,
+        "observed": trial.value,
+        "metrics": dict(trial.metrics),
+        "estimated": None if rec.mean is None else sign * rec.mean,
         "estimated_std": rec.std,
         "rule": rec.rule,
         "best_observed": {
             "trial": observed.number,
             "params": dict(observed.params),
-            "val_accuracy": observed.value,
+            "value": observed.value,
         },
     }
 
 
 def estimate_text(picked: dict[str, Any]) -> str:
     """ "estimated 0.9512 ± 0.0041, observed 0.9575", or the observed value alone."""
-    observed = f"observed {picked['observed_val_accuracy']:.4f}"
-    if picked["estimated_val_accuracy"] is None:
+    observed = f"observed {picked['observed']:.4f}"
+    if picked["estimated"] is None:
         return observed
-    return (
-        f"estimated {picked['estimated_val_accuracy']:.4f} ± {picked['estimated_std']:.4f}, "
-        f"{observed}"
-    )
+    return f"estimated {picked['estimated']:.4f} ± {picked['estimated_std']:.4f}, {observed}"
 
 
 def best_params(study: Study) -> dict[str, Any]:
@@ -66,14 +65,20 @@ def best_params(study: Study) -> dict[str, Any]:
     picked = handed_over(study)
     final = study.final or {}
     cfg = study.config
+    metric = cfg.objective.metric
+    observed = picked and dict(picked["best_observed"])
+    if observed:
+        observed[metric] = observed.pop("value")
     return {
         "params": picked["params"] if picked else None,
-        "val_accuracy": picked["observed_val_accuracy"] if picked else None,
-        "estimated_val_accuracy": picked["estimated_val_accuracy"] if picked else None,
+        metric: picked["observed"] if picked else None,
+        f"estimated_{metric}": picked["estimated"] if picked else None,
         "estimated_std": picked["estimated_std"] if picked else None,
         "recommended_by": picked["rule"] if picked else None,
         "best_trial": picked["trial"] if picked else None,
-        "best_observed": picked["best_observed"] if picked else None,
+        "best_observed": observed or None,
+        "objective": cfg.objective.to_dict(),
+        "metrics": picked["metrics"] if picked else None,
         "test_accuracy": final.get("test_accuracy"),
         "study": study.name,
         "note": study.note,
@@ -107,14 +112,16 @@ def best_params_json(study: Study) -> str:
 
 
 def trials_csv(study: Study) -> str:
-    """One row per trial: params, status, value, epochs, seconds, error."""
+    """One row per trial: params, status, the objective's value, epochs, seconds, the
+    model's parameter count, error."""
     names = study.config.space.names
+    metric = study.config.objective.metric
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        ["number", *names, "status", "val_accuracy", "guided", "epochs", "seconds", "error"]
-    )
+    writer.writerow(["number", *names, "status", metric, "guided", "epochs", "seconds",
+                     "param_count", "error"])  # fmt: skip
     for t in study.trials:
+        count = t.metrics.get("param_count")
         writer.writerow(
             [
                 t.number,
@@ -124,6 +131,7 @@ def trials_csv(study: Study) -> str:
                 int(t.guided),
                 len(t.history),
                 "" if t.seconds is None else round(t.seconds, 3),
+                "" if count is None else int(count),
                 t.error or "",
             ]
         )

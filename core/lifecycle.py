@@ -22,6 +22,7 @@ from typing import Any
 
 from core import explain
 from core.data import Dataset
+from core.objective import Objective, trial_metrics
 from core.replay import tell, told_strategy
 from core.status import StudyStatus, TrialOrigin, TrialStatus
 from core.steer import inherited, told_trial
@@ -132,16 +133,20 @@ class _Training:
     pruned: bool = False  # the pruner stopped it: it ends pruned at its next batch
 
 
-def _ended(current: _Training, outcome: TrialOutcome) -> Trial:
-    """The started trial with its outcome and the epochs it reported."""
+def _ended(current: _Training, outcome: TrialOutcome, objective: Objective) -> Trial:
+    """The started trial with its outcome, the epochs it reported and the metrics it
+    recorded; its value is the objective's (none for a failure or a cancelled trial)."""
+    metrics = trial_metrics(current.history, outcome.seconds, outcome.param_count, outcome.value)
+    told = TrialStatus(outcome.status).told and outcome.value is not None
     return replace(
         current.trial,
         status=outcome.status,
-        value=outcome.value,
+        value=objective.of(metrics) if told else None,
         history=tuple(current.history),
         error=outcome.error,
         finished_at=time.time(),
         seconds=outcome.seconds,
+        metrics=metrics,
     )
 
 
@@ -265,13 +270,14 @@ class Lifecycle:
             current = self._training[number]
             current.history.append(metrics)
             history = list(current.history)
+            objective = self.config.objective
             others = [
-                [h["val_accuracy"] for h in t.history]
+                objective.curve(t.history)
                 for t in (*self.trials, *self._training.values())
                 if t.history and t is not current
             ]
         self.store.add_epoch(self.name, number, history)
-        curve = [h["val_accuracy"] for h in history]
+        curve = objective.curve(history)
         epochs = self.config.budget.for_params(current.trial.params).epochs
         if len(curve) < epochs and self.config.pruning.should_prune(curve, others):
             current.pruned = True
@@ -309,13 +315,13 @@ class Lifecycle:
             outcome = pruned_outcome(outcome, curve, self._info, self.config.pruning.kind)
         if not outcome.lost or self._revive(current.slot, in_use):
             self._free.append(current.slot)
-        trial = _ended(current, outcome)
+        trial = _ended(current, outcome, self.config.objective)
         if outcome.status == TrialStatus.CANCELLED:
             self.stop(StopReason.USER)  # kept only when nothing else stopped the study
             return self._store(trial)
         self._counted += 1
         self._errors = self._errors + 1 if outcome.errored else 0
-        tell(self.strategy, trial)
+        tell(self.strategy, trial, self.config.objective)
         convergence = explain.convergence(self.strategy)
         if convergence is not None:
             trial = replace(
@@ -346,9 +352,9 @@ class Lifecycle:
             if item.value is None:
                 continue
             self._number += 1
-            trial = told_trial(self._number, item.params, item.value)
+            trial = told_trial(self._number, item.params, item.value, self.config.objective)
             self.store.add_results(self.name, [trial], queued=[item.id])
-            tell(self.strategy, trial)
+            tell(self.strategy, trial, self.config.objective)
             with self._lock:
                 self.trials.append(trial)
             told.append(trial)
@@ -360,7 +366,7 @@ class Lifecycle:
         with self._lock:
             current = self._training.pop(number, None)
         if current is not None:
-            self._store(_ended(current, outcome))
+            self._store(_ended(current, outcome, self.config.objective))
 
     def _next_chosen(self) -> Queued | None:
         """The oldest point a person queued to try next, if any."""
@@ -377,6 +383,7 @@ class Lifecycle:
             seconds=trial.seconds or 0.0,
             regret_bound=trial.regret_bound,
             noise_std=trial.noise_std,
+            metrics=trial.metrics,
         )
         with self._lock:
             self.trials.append(trial)

@@ -389,8 +389,10 @@ def build_strategy(
 def make_strategy(config: StudyConfig, val_samples: int | None = None) -> Strategy:
     """The optimizer a study's configuration describes, told nothing yet: its kind, seed,
     random start and search settings (``config.search``), a grid sized to its total;
-    ``val_samples`` (how many validation samples score a trial) floors a GP's noise."""
+    ``val_samples`` (how many validation samples score a trial) floors a GP's noise where
+    the objective is a share of them (an accuracy)."""
+    share = val_samples if config.objective.is_share else None
     return build_strategy(
         config.optimizer, config.space, config.search, seed=config.seed,
-        init_points=config.init_points, budget=config.total, binomial_n=val_samples,
+        init_points=config.init_points, budget=config.total, binomial_n=share,
     )  # fmt: skip

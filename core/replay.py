@@ -7,29 +7,27 @@ strategy rebuilt here asks for exactly the points the study's own would have ask
 from __future__ import annotations
 
 from core import explain
+from core.objective import Objective
 from core.optimizer import Strategy, make_strategy
-from core.status import TrialStatus
 from core.study import Study, Trial
 from core.views import Calibration, Importance, Recommendation, Surrogate
 
 
-def tell(strategy: Strategy, trial: Trial) -> None:
-    """Tell ``strategy`` one finished trial: a failure as None (the GP's penalty), a pruned
-    one as partial, with its learning curve (projected to the whole budget by a GP)."""
-    status = TrialStatus(trial.status)
-    strategy.tell(
-        trial.params,
-        trial.value if status.told else None,
-        curve=[h.get("val_accuracy") for h in trial.history],
-        partial=status == TrialStatus.PRUNED,
+def tell(strategy: Strategy, trial: Trial, objective: Objective | None = None) -> None:
+    """Tell ``strategy`` one finished trial as the study's ``objective`` has it
+    (:meth:`Objective.told`): a failure as None (the GP's penalty), a pruned one as
+    partial, with its learning curve (projected to the whole budget by a GP)."""
+    value, curve, partial = (objective or Objective()).told(
+        trial.status, trial.value, trial.history
     )
+    strategy.tell(trial.params, value, curve=curve, partial=partial)
 
 
 def told_strategy(study: Study, upto: int | None = None) -> Strategy:
     """The study's optimizer, told its first ``upto`` finished trials (all by default)."""
     strategy = make_strategy(study.config, study.val_samples)
     for trial in study.finished_trials[:upto]:
-        tell(strategy, trial)
+        tell(strategy, trial, study.config.objective)
     return strategy
 
 

@@ -2,7 +2,8 @@
 
 The runner wires the optimizer (which knows no Keras) to the trainer (which knows
 no Gaussian process), owns the worker thread, and writes every state change to
-the store. Readers (the dashboard, the CLI) only ever see :class:`Snapshot`s.
+the store. Readers (the dashboard, the CLI) only ever see :class:`Snapshot`s, which it
+publishes on its :class:`~core.snapshot.Board`.
 """
 
 from __future__ import annotations
@@ -12,108 +13,25 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from core import explain
 from core.data import Dataset, load_dataset
-from core.eta import measured_rate, seconds_left
 from core.executor import Pool, make_pool
 from core.lifecycle import Lifecycle, StopReason, StudyAborted, create_study
 from core.model import Builder
 from core.replay import recommendation
+from core.snapshot import Board, Snapshot
 from core.status import StudyStatus, TrialStatus
 from core.store import Store
-from core.study import Study, StudyConfig, Trial, best_of
+from core.study import Study, StudyConfig, Trial
 from core.trainer import EpochMetrics, TrialCancelled, TrialDiverged, TrialOutcome
-from core.views import OnDemand, Surrogate
-from core.worker import RECYCLE_AFTER, DataInfo, Trainer
+from core.views import OnDemand
+from core.worker import RECYCLE_AFTER, Trainer
 
 SURROGATE_RESOLUTION = 40
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A consistent, immutable view of a study at one moment."""
-
-    study: str
-    status: StudyStatus
-    total: int
-    trials: tuple[Trial, ...]
-    #: the trials training now, by number (one at a time unless the study runs in parallel)
-    running: tuple[Trial, ...]
-    epochs_per_trial: int
-    #: the GP map, or what makes it when a page first reads :attr:`surrogate`
-    grid: Surrogate | OnDemand | None
-    started_at: float | None
-    elapsed: float
-    eta: float | None
-    message: str | None
-    error: str | None
-    final: dict[str, Any] | None
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def finished(self) -> int:
-        """The trials counted towards the total (a typed-in or inherited one is not)."""
-        return sum(1 for t in self.trials if t.counted)
-
-    @property
-    def best(self) -> Trial | None:
-        return best_of(self.trials)
-
-    @property
-    def surrogate(self) -> Surrogate | None:
-        """The GP map over the first two parameters, its next point the next trial's (made
-        here, in the reader's thread, the first time a snapshot's map is read)."""
-        return self.grid.get() if isinstance(self.grid, OnDemand) else self.grid
-
-    @property
-    def current(self) -> Trial | None:
-        """The first of the running trials, if any."""
-        return self.running[0] if self.running else None
-
-    @property
-    def current_epoch(self) -> int:
-        return len(self.current.history) if self.current else 0
-
-    @property
-    def version(self) -> tuple:
-        """Changes whenever a chart would: a trial or an epoch ends, or the status moves."""
-        return (
-            self.study,
-            self.status,
-            len(self.trials),
-            self.finished,
-            tuple((t.number, len(t.history)) for t in self.running),
-            self.grid.n_observations if self.grid else None,
-        )
-
-    @property
-    def active(self) -> bool:
-        return StudyStatus(self.status).active
-
-    @classmethod
-    def of_study(cls, study: Study, surrogate: Surrogate | None = None) -> Snapshot:
-        """A still snapshot of a stored study that no runner in this process drives."""
-        finished = [t.finished_at for t in study.trials if t.finished_at]
-        started = [t.started_at for t in study.trials if t.started_at]
-        return cls(
-            study=study.name,
-            status=study.display_status,
-            total=study.config.total,
-            trials=study.trials,
-            running=(),
-            epochs_per_trial=study.config.largest_budget.epochs,
-            grid=surrogate,
-            started_at=min(started) if started else None,
-            elapsed=(max(finished) - min(started)) if finished and started else 0.0,
-            eta=None,
-            message=None,
-            error=study.error,
-            final=study.final,
-        )
 
 
 class Runner:
@@ -142,15 +60,12 @@ class Runner:
         #: a person's stop, asked before (or while) the lifecycle holds the study's course
         self._stop = threading.Event()
         self._life: Lifecycle | None = None
-        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._data: DataInfo | None = None
-        self._slots = 1
         #: what a warm start inherited, in words (set by :meth:`Registry.create`)
         self.inherits: str | None = None
         study = store.load(name)
         self._config: StudyConfig = study.config
-        self._snapshot = Snapshot(
+        first = Snapshot(
             study=name,
             status=StudyStatus.CREATED,
             total=study.config.total,
@@ -164,7 +79,9 @@ class Runner:
             message="waiting to start",
             error=None,
             final=study.final,
+            objective=study.config.objective,
         )
+        self._board = Board(first, study.config)
 
     # -- control ------------------------------------------------------------
     def start(self) -> None:
@@ -190,49 +107,24 @@ class Runner:
         return self._thread is not None and self._thread.is_alive()
 
     def snapshot(self) -> Snapshot:
-        with self._lock:
-            snap = self._snapshot
-        if snap.started_at is not None and snap.active:
-            snap = replace(snap, elapsed=time.time() - snap.started_at)
-        return snap
+        return self._board.read()
 
     # -- worker -------------------------------------------------------------
-    def _publish(self, **changes: Any) -> None:
-        with self._lock:
-            snap = replace(self._snapshot, **changes)
-            self._snapshot = replace(snap, eta=self._eta(snap))
-
-    def _eta(self, snap: Snapshot) -> float | None:
-        """Seconds left at the throughput this study's epochs measured (None before any)."""
-        if self._data is None:
-            return None
-        rate = measured_rate(t.history for t in (*snap.trials, *snap.running))
-        if rate is None:
-            return None
-        return seconds_left(
-            self._config.largest_budget,
-            self._data.n_train,
-            self._data.n_val,
-            rate,
-            trials=max(0, snap.total - snap.finished),
-            epochs_done=sum(len(t.history) for t in snap.running),
-            final=self._config.final_test and not snap.final,
-            workers=self._slots,
-        )
-
     def _run(self) -> None:
         started = time.time()
-        self._publish(status=StudyStatus.LOADING, started_at=started, message="loading the dataset")
+        self._board.publish(
+            status=StudyStatus.LOADING, started_at=started, message="loading the dataset"
+        )
         self.store.set_status(self.name, StudyStatus.RUNNING, owner_pid=os.getpid())
         try:
             final_status, message = self._search()
         except Exception as exc:  # never let the thread die silently
             reason = str(exc) if isinstance(exc, StudyAborted) else f"{type(exc).__name__}: {exc}"
             self.store.set_status(self.name, StudyStatus.FAILED, error=reason)
-            self._publish(status=StudyStatus.FAILED, error=reason, running=(), message=None)
+            self._board.publish(status=StudyStatus.FAILED, error=reason, running=(), message=None)
             return
         self.store.set_status(self.name, final_status)
-        self._publish(
+        self._board.publish(
             status=final_status,
             running=(),
             message=message,
@@ -260,8 +152,7 @@ class Runner:
         cfg = self._config
         info = pool.info
         cfg.check_data(info.n_train)
-        self._data = info
-        self._slots = pool.slots
+        self._board.data, self._board.slots = info, pool.slots
         self.store.set_val_samples(self.name, info.n_val)
         life = Lifecycle(
             self.store,
@@ -273,7 +164,7 @@ class Runner:
         self._life = life
         if self._stop.is_set():
             life.stop(StopReason.USER)
-        self._publish(
+        self._board.publish(
             status=StudyStatus.RUNNING,
             trials=tuple(life.trials),
             warnings=info.warnings,
@@ -286,16 +177,16 @@ class Runner:
         try:
             while True:
                 for trial in life.take_results():
-                    self._record(trial)
+                    self._board.record(trial)
                     told = True
                 pending = life.pending  # what the next ask sees: the map's next point
                 while life.can_start():
                     trial, slot = life.start()
-                    self._add_running(trial)
+                    self._board.add_running(trial)
                     future = threads.submit(self._train, life, pool.trainers[slot], trial)
                     running[future] = trial.number
                 if told:  # after the starts, whose ask (and fit) the map reuses
-                    self._publish(grid=self._surrogate(life, pending))
+                    self._board.publish(grid=self._surrogate(life, pending))
                     told = False
                 if life.done():
                     break
@@ -303,7 +194,7 @@ class Runner:
                 for future in sorted(done, key=lambda f: running[f]):
                     number = running.pop(future)
                     trial = life.end(number, future.result())
-                    self._record(trial)
+                    self._board.record(trial)
                     told |= trial.status != TrialStatus.CANCELLED  # a cancelled one is not
         except BaseException:
             life.stop(StopReason.USER)  # no trial trains on after the driver failed
@@ -323,31 +214,6 @@ class Runner:
             return status, "stopped by the user" if status == StudyStatus.STOPPED else "done"
         return StudyStatus.COMPLETE, life.message or "done"
 
-    def _add_running(self, trial: Trial) -> None:
-        with self._lock:
-            running = tuple(sorted((*self._snapshot.running, trial), key=lambda t: t.number))
-        self._publish(running=running, message=_training(running))
-
-    def _update_running(self, trial: Trial) -> None:
-        with self._lock:
-            running = tuple(
-                t if t.number != trial.number else trial for t in self._snapshot.running
-            )
-        self._publish(running=running)
-
-    def _record(self, trial: Trial, **changes: Any) -> None:
-        """A finished (or cancelled) trial leaves the running ones and joins the study's."""
-        with self._lock:
-            snap = self._snapshot
-            running = tuple(t for t in snap.running if t.number != trial.number)
-            trials = tuple(sorted((*snap.trials, trial), key=lambda t: t.number))
-        self._publish(
-            trials=trials,
-            running=running,
-            message=_training(running) if running else snap.message,
-            **changes,
-        )
-
     def _surrogate(self, life: Lifecycle, pending: list[dict[str, Any]]) -> OnDemand:
         """The map of this moment, made when a page first draws it: its next point is the
         next trial's, asked with ``pending`` running. It reads a frozen copy of the
@@ -366,7 +232,7 @@ class Runner:
 
         def on_epoch(metrics: EpochMetrics) -> None:
             life.report(number, metrics.to_dict())
-            self._update_running(replace(current, history=life.history(number)))
+            self._board.update_running(replace(current, history=life.history(number)))
 
         return trainer.trial(
             current.params,
@@ -381,12 +247,12 @@ class Runner:
         posterior mean (a pruned trial's accuracy is partial)."""
         picked = recommendation(self.store.load(self.name))
         if picked is None:
-            self._publish(message="no trial completed: nothing to retrain")
+            self._board.publish(message="no trial completed: nothing to retrain")
             return StudyStatus.COMPLETE
         best, _ = picked
         params, value = best.params, best.value
         cfg = self._config
-        self._publish(
+        self._board.publish(
             status=StudyStatus.RETRAINING, message="retraining the best params on train+validation"
         )
         try:
@@ -402,11 +268,11 @@ class Runner:
         except TrialDiverged as exc:
             final = {"params": params, "val_accuracy": value, "error": str(exc)}
             self.store.set_final(self.name, final)
-            self._publish(final=final)
+            self._board.publish(final=final)
             return StudyStatus.COMPLETE
         final = {"params": params, "val_accuracy": value, **result}
         self.store.set_final(self.name, final)
-        self._publish(final=final)
+        self._board.publish(final=final)
         return StudyStatus.COMPLETE
 
 
@@ -512,10 +378,3 @@ class Registry:
         self._runners[name] = runner
         runner.start()
         return runner
-
-
-def _training(running: tuple[Trial, ...]) -> str:
-    numbers = [str(t.number) for t in running]
-    if len(numbers) == 1:
-        return f"training trial {numbers[0]}"
-    return f"training trials {', '.join(numbers[:-1])} and {numbers[-1]}"

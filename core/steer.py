@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core import explain
+from core.objective import Objective
 from core.space import SearchSpace, show
 from core.status import TrialOrigin, TrialStatus
 from core.store import Store
@@ -65,11 +66,14 @@ def tell_result(store: Store, name: str, values: Mapping[str, Any], value: float
     return f"stored as trial {number}, added by you: the GP is told it (it counts no budget)"
 
 
-def told_trial(number: int, params: Mapping[str, Any], value: float) -> Trial:
-    """A result a person typed in, as a finished trial of the study."""
-    now = time.time()
-    return Trial(number, dict(params), TrialStatus.COMPLETE, value=value, finished_at=now,
-                 seconds=0.0, origin=TrialOrigin.TOLD)  # fmt: skip
+def told_trial(
+    number: int, params: Mapping[str, Any], value: float, objective: Objective | None = None
+) -> Trial:
+    """A result a person typed in (the value of the study's ``objective``), as a finished
+    trial of the study."""
+    metric = (objective or Objective()).metric
+    return Trial(number, dict(params), TrialStatus.COMPLETE, value=value, finished_at=time.time(),
+                 seconds=0.0, origin=TrialOrigin.TOLD, metrics={metric: value})  # fmt: skip
 
 
 def warm_start_trials(source: Study, space: SearchSpace) -> tuple[list[Trial], str]:

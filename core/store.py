@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS trials (
     regret_bound REAL,
     noise_std REAL,
     origin TEXT NOT NULL DEFAULT 'search',
+    metrics TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (study_id, number)
 );
 CREATE TABLE IF NOT EXISTS queue (
@@ -67,9 +68,23 @@ ADDED_TRIAL_COLUMNS = {
     "regret_bound": "REAL",
     "noise_std": "REAL",
     "origin": "TEXT NOT NULL DEFAULT 'search'",
+    "metrics": "TEXT NOT NULL DEFAULT '{}'",
 }
 #: Columns added to ``studies`` since its first version.
 ADDED_STUDY_COLUMNS = {"val_samples": "INTEGER", "note": "TEXT NOT NULL DEFAULT ''"}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database written by an older schema up to this one, in place: the tables it
+    lacks are made, the columns added since are added with their defaults. What it holds
+    stays as it is; a trial stored before trials recorded their metrics reads its value as
+    its validation accuracy (:func:`_trial`), a study before objectives maximised that."""
+    conn.executescript(SCHEMA)
+    for table, added in (("trials", ADDED_TRIAL_COLUMNS), ("studies", ADDED_STUDY_COLUMNS)):
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for column, kind in added.items():
+            if column not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 class StudyNotFound(KeyError):
@@ -89,15 +104,7 @@ class Store:
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(SCHEMA)
-            have = {row[1] for row in self._conn.execute("PRAGMA table_info(trials)")}
-            for column, kind in ADDED_TRIAL_COLUMNS.items():
-                if column not in have:
-                    self._conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
-            have = {row[1] for row in self._conn.execute("PRAGMA table_info(studies)")}
-            for column, kind in ADDED_STUDY_COLUMNS.items():
-                if column not in have:
-                    self._conn.execute(f"ALTER TABLE studies ADD COLUMN {column} {kind}")
+            _migrate(self._conn)
 
     def __enter__(self) -> Store:
         return self
@@ -240,11 +247,12 @@ class Store:
         for t in trials:
             conn.execute(
                 "INSERT INTO trials (study_id, number, params, status, value, history, "
-                "error, guided, started_at, finished_at, seconds, origin) "
-                "SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM studies WHERE name = ?",
+                "error, guided, started_at, finished_at, seconds, origin, metrics) "
+                "SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM studies WHERE name = ?",
                 (t.number, json.dumps(dict(t.params)), str(t.status), t.value,
                  json.dumps([dict(h) for h in t.history]), t.error, int(t.guided),
-                 t.started_at, t.finished_at or now, t.seconds, str(t.origin), name),
+                 t.started_at, t.finished_at or now, t.seconds, str(t.origin),
+                 json.dumps(dict(t.metrics)), name),
             )  # fmt: skip
 
     # -- a person's hand on the search: points to try next, results to tell ----
@@ -295,28 +303,20 @@ class Store:
         seconds: float,
         regret_bound: float | None = None,
         noise_std: float | None = None,
+        metrics: Mapping[str, float] | None = None,
     ) -> None:
-        """The trial's outcome, and the search's regret bound and noise as estimated once it
-        was told to the GP, in one transaction."""
+        """The trial's outcome (its objective's ``value`` and every metric it recorded),
+        and the search's regret bound and noise as estimated once it was told to the GP, in
+        one transaction."""
         now = time.time()
         with self._tx() as conn:
             conn.execute(
                 "UPDATE trials SET status = ?, value = ?, history = ?, error = ?, "
-                "finished_at = ?, seconds = ?, regret_bound = ?, noise_std = ? "
+                "finished_at = ?, seconds = ?, regret_bound = ?, noise_std = ?, metrics = ? "
                 "WHERE study_id = (SELECT id FROM studies WHERE name = ?) AND number = ?",
-                (
-                    status,
-                    value,
-                    json.dumps([dict(h) for h in history]),
-                    error,
-                    now,
-                    seconds,
-                    regret_bound,
-                    noise_std,
-                    name,
-                    number,
-                ),
-            )
+                (status, value, json.dumps([dict(h) for h in history]), error, now, seconds,
+                 regret_bound, noise_std, json.dumps(dict(metrics or {})), name, number),
+            )  # fmt: skip
             conn.execute("UPDATE studies SET updated_at = ? WHERE name = ?", (now, name))
 
     def release_running_trials(self, name: str) -> int:
@@ -341,7 +341,11 @@ class Queued:
 
 
 def _trial(row: sqlite3.Row) -> Trial:
+    metrics = json.loads(row["metrics"] or "{}")
+    if not metrics and row["value"] is not None:  # stored before trials recorded metrics
+        metrics = {"val_accuracy": row["value"]}
     return Trial(
+        metrics=metrics,
         number=row["number"],
         params=json.loads(row["params"]),
         status=TrialStatus(row["status"]),

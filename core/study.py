@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from core import options as opt
 from core.executor import Parallel
+from core.objective import Objective
 from core.pruners import Pruning
 from core.settings import EXTRA, SEARCH_SETTINGS, SETTINGS, Search, defaults
 from core.space import SearchSpace, default_space
@@ -75,6 +77,8 @@ class StudyConfig:
     #: "" or the study whose trials this one starts from, told first and not counted
     #: (:func:`core.steer.warm_start_trials`)
     warm_start: str = ""
+    #: what the search optimizes: a metric the trials record and its direction
+    objective: Objective = field(default_factory=Objective)
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -84,6 +88,8 @@ class StudyConfig:
             raise ValueError(f"optimizer must be one of {opt.KINDS}, got {self.optimizer!r}")
         if not isinstance(self.search, Search):
             object.__setattr__(self, "search", Search(self.search))
+        if not isinstance(self.objective, Objective):
+            object.__setattr__(self, "objective", Objective.from_dict(self.objective))
         for key in (
             "init_points",
             "n_iter",
@@ -164,6 +170,7 @@ class StudyConfig:
         data["budget"] = Budget(**data["budget"])
         data["pruning"] = Pruning.from_dict(data.get("pruning"))  # none in older studies
         data["parallel"] = Parallel.from_dict(data.get("parallel"))  # one at a time in older
+        data["objective"] = Objective.from_dict(data.get("objective"))  # val_accuracy before
         # an older study kept the search's settings beside the others
         search = {k: data.pop(k) for k in SEARCH_SETTINGS if k in data}
         data["search"] = Search({**search, **(data.get("search") or {})})
@@ -212,6 +219,10 @@ class Trial:
     #: where its point came from: the search, a person's choice, a typed-in result, a warm
     #: start (:class:`core.status.TrialOrigin`)
     origin: TrialOrigin = TrialOrigin.SEARCH
+    #: every metric it recorded: its last epoch's and what it cost (``train_seconds``,
+    #: ``param_count``); ``value`` is the study's objective among them
+    #: (:func:`core.objective.trial_metrics`)
+    metrics: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -270,10 +281,12 @@ def repeats(trials: tuple[Trial, ...]) -> dict[int, int]:
     return out
 
 
-def best_of(trials: tuple[Trial, ...]) -> Trial | None:
-    """The completed trial with the highest value (the earliest among equals)."""
+def best_of(trials: tuple[Trial, ...], objective: Objective | None = None) -> Trial | None:
+    """The completed trial with the best value of ``objective`` (the highest validation
+    accuracy by default; the earliest among equals)."""
+    sign = (objective or Objective()).sign
     done = [t for t in trials if t.status == TrialStatus.COMPLETE and t.value is not None]
-    return max(done, key=lambda t: (t.value, -t.number)) if done else None
+    return max(done, key=lambda t: (sign * t.value, -t.number)) if done else None
 
 
 @dataclass(frozen=True)
@@ -311,7 +324,7 @@ class Study:
 
     @property
     def best_trial(self) -> Trial | None:
-        return best_of(self.trials)
+        return best_of(self.trials, self.config.objective)
 
     @property
     def display_status(self) -> StudyStatus:

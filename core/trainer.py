@@ -104,6 +104,8 @@ class TrialOutcome:
     lost: bool = False
     #: the trial's own code raised (not a bad result such as a diverged run)
     errored: bool = False
+    #: how many weights its model has (None when no model was built)
+    param_count: int | None = None
 
 
 EpochCallback = Callable[[EpochMetrics], None]
@@ -231,8 +233,10 @@ def train_trial(
             on_epoch(metrics)
 
     started = time.perf_counter()
+    built: dict[str, int] = {}
     try:
         net = _fresh_model(dataset, params, seed, model)
+        built["param_count"] = int(net.count_params())
         net.fit(
             dataset.x_train[:n],
             dataset.y_train[:n],
@@ -245,8 +249,9 @@ def train_trial(
         )
     except TrialCancelled as exc:
         return TrialOutcome(
-            TrialStatus.CANCELLED, None, history, str(exc), time.perf_counter() - started
-        )
+            TrialStatus.CANCELLED, None, history, str(exc), time.perf_counter() - started,
+            **built,
+        )  # fmt: skip
     except TrialPruned:
         last = history[-1].val_accuracy if history else None
         return TrialOutcome(
@@ -255,10 +260,11 @@ def train_trial(
             history,
             f"pruned after epoch {len(history)}",
             time.perf_counter() - started,
+            **built,
         )
     except TrialDiverged as exc:
         return TrialOutcome(
-            TrialStatus.FAILED, None, history, str(exc), time.perf_counter() - started
+            TrialStatus.FAILED, None, history, str(exc), time.perf_counter() - started, **built
         )
     except Exception as exc:  # a trial's crash must not end the study
         reason = plain(f"{type(exc).__name__}: {exc}")
@@ -273,6 +279,7 @@ def train_trial(
             history,
             "no finite validation accuracy",
             time.perf_counter() - started,
+            **built,
         )
     baseline = dataset.baseline_accuracy()
     if learned_nothing(value, baseline, len(dataset.y_val)):
@@ -281,9 +288,10 @@ def train_trial(
             f"answering the most common class ({baseline:.3f})"
         )
         return TrialOutcome(
-            TrialStatus.FAILED, None, history, reason, time.perf_counter() - started
+            TrialStatus.FAILED, None, history, reason, time.perf_counter() - started, **built
         )
-    return TrialOutcome(TrialStatus.COMPLETE, value, history, None, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return TrialOutcome(TrialStatus.COMPLETE, value, history, None, seconds, **built)
 
 
 #: A terminal's control sequences (Keras colours its messages): kept out of stored errors.

@@ -14,12 +14,13 @@ on exactly that: the child process receives the arrays, it never reloads them by
 from __future__ import annotations
 
 import abc
+import functools
 import multiprocessing as mp
 import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -66,6 +67,32 @@ def _info(ds: Dataset) -> DataInfo:
         len(ds.y_test),
         ds.baseline_accuracy(),
     )
+
+
+def final_message(retrain: Callable[[], dict[str, Any]]) -> tuple[str, Any]:
+    """The final retrain's result as a message that crosses to the driver (from a child
+    process or a Ray actor): ("final", result), or ("cancelled" | "diverged" | "failed",
+    why). :func:`final_result` reads it back."""
+    try:
+        return "final", retrain()
+    except TrialCancelled as exc:
+        return "cancelled", str(exc)
+    except TrialDiverged as exc:
+        return "diverged", str(exc)
+    except Exception as exc:
+        return "failed", f"{type(exc).__name__}: {exc}"
+
+
+def final_result(message: tuple[str, Any]) -> dict[str, Any]:
+    """The result a :func:`final_message` carries, or the error it reports raised again."""
+    kind, payload = message
+    if kind == "final":
+        return payload
+    if kind == "cancelled":
+        raise TrialCancelled(payload)
+    if kind == "diverged":
+        raise TrialDiverged(payload)
+    raise RuntimeError(payload)
 
 
 def _save_final(
@@ -213,25 +240,10 @@ def _serve(conn: Any, lifeline: Any, cancel: Any, dataset: Dataset, model: Any =
             )
             conn.send(("trial", outcome))
         elif kind == "final":
-            try:
-                conn.send(
-                    (
-                        "final",
-                        local.final(
-                            params,
-                            budget,
-                            seed=run_seed,
-                            path=Path(payload[3]),
-                            should_stop=lambda: bool(cancel.value),
-                        ),
-                    )
-                )
-            except TrialCancelled as exc:
-                conn.send(("cancelled", str(exc)))
-            except TrialDiverged as exc:
-                conn.send(("diverged", str(exc)))
-            except Exception as exc:
-                conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+            path = Path(payload[3])
+            retrain = functools.partial(local.final, params, budget, seed=run_seed, path=path,
+                                        should_stop=lambda: bool(cancel.value))  # fmt: skip
+            conn.send(final_message(retrain))
 
 
 class WorkerDied(RuntimeError):
@@ -432,14 +444,7 @@ class ProcessTrainer(RemoteTrainer):
         should_stop: StopCheck,
     ) -> dict[str, Any]:
         self._conn.send(("final", dict(params), budget.to_dict(), seed, str(path)))
-        kind, payload = self._receive(should_stop)
-        if kind == "final":
-            return payload
-        if kind == "cancelled":
-            raise TrialCancelled(payload)
-        if kind == "diverged":
-            raise TrialDiverged(payload)
-        raise RuntimeError(payload)
+        return final_result(self._receive(should_stop))
 
     def close(self) -> None:
         try:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import charts, export
-from core.runner import Snapshot
+from core.snapshot import Snapshot
 from core.status import TrialStatus
 from core.study import Study, convergence_note
 from pages.common.figures import space_charts, surrogate_charts
@@ -41,8 +41,8 @@ st.dataframe(
                 "status": s.display_status,
                 "trials": f"{len(s.counted_trials)}/{s.config.total}",
                 "recommended trial": (picked := handed(s)) and picked["trial"],
-                "its val accuracy (GP estimate)": picked and picked["estimated_val_accuracy"],
-                "its observed val accuracy": picked and picked["observed_val_accuracy"],
+                "its val accuracy (GP estimate)": picked and picked["estimated"],
+                "its observed val accuracy": picked and picked["observed"],
                 "best observed val accuracy": s.best_trial.value if s.best_trial else None,
                 "test accuracy": (s.final or {}).get("test_accuracy"),
                 "dataset": Path(s.config.dataset).name,

@@ -286,7 +286,7 @@ def test_the_snapshot_version_moves_exactly_when_a_chart_would():
     must move it, and the clock ticking must not."""
     from dataclasses import replace
 
-    from core.runner import Snapshot
+    from core.snapshot import Snapshot
     from core.status import StudyStatus, TrialStatus
     from core.study import Trial
     from core.views import Surrogate

@@ -330,3 +330,42 @@ def test_a_study_stored_before_the_data_seed_keeps_the_split_it_ran_on(store, ti
     new = tiny_config("new", seed=7)
     assert new.data_seed == 1 and not new.same_split(store.load("old").config)
     assert new.same_split(tiny_config("again", seed=9))
+
+
+def test_a_database_written_by_the_previous_schema_opens_lists_and_resumes(tmp_path):
+    """tests/fixtures/previous-schema.db was written before trials recorded their metrics
+    and studies their objective and search settings as one (tests/fixtures/README.md). A
+    copy opens, lists and resumes to its total from the command line, and its stored trials
+    read as they were written."""
+    import io
+    import shutil
+    from pathlib import Path
+
+    from core.cli import main
+
+    db = tmp_path / "studies.db"
+    shutil.copy(Path(__file__).parent / "fixtures" / "previous-schema.db", db)
+    with Store(db) as store:
+        before = store.load("before-metrics")
+    assert before.config.search == {"acquisition": "ei", "kappa": 2.576, "xi": 0.0,
+                                    "noise": None, "length_scale": None}  # fmt: skip
+    assert before.config.objective.metric == "val_accuracy"
+    assert before.config.objective.direction == "maximize"
+    assert [t.status for t in before.trials] == [*["complete"] * 4, "cancelled", "complete"]
+    for t in before.trials:  # a stored value reads as the validation accuracy it was
+        assert t.metrics == ({} if t.value is None else {"val_accuracy": t.value})
+    out = io.StringIO()
+    assert main(["list", "--db", str(db)], out=out) == 0
+    assert "before-metrics" in out.getvalue() and "4/6" in out.getvalue()
+    err = io.StringIO()
+    assert main(["resume", "before-metrics", "--db", str(db)], out=io.StringIO(), err=err) == 0
+    with Store(db) as store:
+        after = store.load("before-metrics")
+        assert store.queued("before-metrics") == []  # the queued point trained
+    assert after.status == "complete" and len(after.counted_trials) == 6
+    assert after.trials[: len(before.trials)] == before.trials  # nothing written is lost
+    new = after.trials[len(before.trials) :]
+    assert new[0].origin == "chosen" and new[0].params == {"dropout2_rate": 0.3, "lr": 0.003}
+    for t in new:
+        assert t.metrics["val_accuracy"] == t.value and t.metrics["train_seconds"] > 0
+        assert t.metrics["param_count"] > 1000  # the seed's CNN on 8x8 digits

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import charts
-from core.runner import Snapshot
+from core.snapshot import Snapshot
 from core.space import Param, SearchSpace, show
 from pages.common.registry import replay_importance, replay_surrogate
 from pages.common.steer import try_key

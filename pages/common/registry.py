@@ -9,7 +9,8 @@ import streamlit as st
 
 from core.export import handed_over
 from core.replay import calibration_after, importance_after, surrogate_after
-from core.runner import Registry, Snapshot
+from core.runner import Registry
+from core.snapshot import Snapshot
 from core.store import Store
 from core.views import Calibration, Importance, Surrogate
 

@@ -92,7 +92,7 @@ def best_card(study: Study) -> None:
         st.info("No trial has completed yet.")
         return
     final = study.final or {}
-    estimate, std = picked["estimated_val_accuracy"], picked["estimated_std"]
+    estimate, std = picked["estimated"], picked["estimated_std"]
     cols = st.columns(3)
     cols[0].metric(
         "Recommended: estimated accuracy",
@@ -104,7 +104,7 @@ def best_card(study: Study) -> None:
     )
     cols[1].metric(
         "Observed accuracy",
-        f"{picked['observed_val_accuracy']:.4f}",
+        f"{picked['observed']:.4f}",
         help=f"Trial {picked['trial']}'s validation accuracy after its last epoch.",
     )
     test = final.get("test_accuracy")
@@ -118,7 +118,7 @@ def best_card(study: Study) -> None:
     note = f"Recommended: trial {picked['trial']}."
     if other["trial"] != picked["trial"]:
         note += (
-            f" The best observed is trial {other['trial']} ({other['val_accuracy']:.4f}), "
+            f" The best observed is trial {other['trial']} ({other['value']:.4f}), "
             "which the GP believes the noise of one run flattered."
         )
     st.caption(note)
