@@ -315,7 +315,7 @@ class _Log:
             self._trials.add(trial.number)
             result = f"{trial.value:.4f}" if trial.value is not None else trial.error or ""
             if not TrialOrigin(trial.origin).counted:  # told, or a warm start's: no budget
-                self._write(f"trial #{trial.number} {trial.kind}: {result}")
+                self._write(f"trial #{trial.number} {trial.label}: {result}")
                 continue
             self._done += trial.finished
             epochs = len(trial.history)
@@ -338,7 +338,7 @@ class _Log:
 def _table(study: Study, out: TextIO, picked: dict | None) -> None:
     """Every trial, a line each; ``picked`` is the recommendation (:func:`handed_over`)."""
     names = study.config.space.names
-    width = max([6, *(len(t.kind) for t in study.trials)])
+    width = max([6, *(len(t.label) for t in study.trials)])
     header = f"{'#':>3}  {'kind':<{width}}" + "".join(f"{n:>15}" for n in names)
     header += f"  {'status':<10}{'val_acc':>9}{'secs':>8}"
     out.write(header + "\n" + "-" * len(header) + "\n")
@@ -346,7 +346,7 @@ def _table(study: Study, out: TextIO, picked: dict | None) -> None:
     chosen = picked["trial"] if picked else None
     again = repeats(study.trials)
     for t in study.trials:
-        row = f"{t.number:>3}  {t.kind:<{width}}"
+        row = f"{t.number:>3}  {t.label:<{width}}"
         row += "".join(f"{show(t.params.get(n), 6):>15}" for n in names)
         value = "" if t.value is None else f"{t.value:.4f}"
         row += f"  {t.status:<10}{value:>9}{(t.seconds or 0):>8.1f}"

@@ -129,15 +129,15 @@ def check_cnn_space(space: SearchSpace) -> None:
                 f"the CNN has no hyperparameter {p.name!r}: choose from "
                 f"{', '.join(HYPERPARAMETERS)} (or tune your own model with --model)"
             )
-        if p.kind != h.search.kind:
+        if type(p) is not type(h.search):
             raise ValueError(f"{p.name}: the CNN takes it as {h.search.kind}, got {p.kind}")
-        if p.kind == "categorical":
+        if p.choices:
             unknown = [c for c in p.choices if c not in OPTIMIZERS]
             if unknown:
                 raise ValueError(
                     f"{p.name}: unknown choice {unknown[0]!r}, expected some of {list(OPTIMIZERS)}"
                 )
-        elif p.kind == "int" and p.low < 1:
+        elif p.discrete and p.low < 1:
             raise ValueError(f"{p.name}: must be at least 1, got low = {p.low}")
         elif p.name == "lr" and p.low <= 0:
             raise ValueError(f"lr: must be > 0, got low = {p.low:g}")

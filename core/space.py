@@ -154,6 +154,33 @@ class Param(abc.ABC):
         values they decode to (in place)."""
         return u
 
+    # -- how it is read and shown ----------------------------------------------------
+    @property
+    def columns(self) -> list[str]:
+        """A name for each of its unit-cube coordinates."""
+        return [self.name]
+
+    def parse(self, text: str) -> Value:
+        """A value typed as text (``--param NAME=VALUE``), checked by :meth:`point`."""
+        return _number(text, self.name, "its value")
+
+    def shown(self, value: Value) -> Any:
+        """``value`` as a chart's axis takes it (a number stays a number)."""
+        return value
+
+    def coordinate(self, value: Value) -> float:
+        """Where ``value`` sits on a numeric axis (3-D and parallel axes take numbers
+        only): its log10 on a log scale."""
+        return math.log10(value) if self.log else float(value)
+
+    def from_shown(self, shown: Any) -> Value:
+        """A value read off a chart's axis, as this parameter takes it."""
+        return float(shown)
+
+    def field_value(self, value: Any) -> Value:
+        """``value`` as a form's input for it holds it."""
+        return float(value)
+
     def to_unit(self, value: float) -> float:
         """The one coordinate of a float or an int (a categorical has several: encode)."""
         return float(self.encode(value)[0])
@@ -294,6 +321,12 @@ class IntParam(Param):
             return False
         return not self.log or value & (value - 1) == 0
 
+    def from_shown(self, shown: Any) -> Value:
+        return int(round(float(shown)))
+
+    def field_value(self, value: Any) -> Value:
+        return int(value)
+
     def describe(self) -> str:
         return f"int {self.low}-{self.high}" + (" (powers of two)" if self.log else "")
 
@@ -357,6 +390,26 @@ class CategoricalParam(Param):
     @cached_property
     def levels(self) -> tuple[Value, ...]:
         return self.choices
+
+    @property
+    def columns(self) -> list[str]:
+        return [f"{self.name}={c}" for c in self.choices]
+
+    def parse(self, text: str) -> Value:
+        return _choice(text)
+
+    def shown(self, value: Value) -> Any:
+        return show(value)
+
+    def coordinate(self, value: Value) -> float:
+        """A choice by its index."""
+        return float(self.choices.index(value))
+
+    def from_shown(self, shown: Any) -> Value:
+        return next(c for c in self.choices if show(c) == str(shown))
+
+    def field_value(self, value: Any) -> Value:
+        return value
 
     def describe(self) -> str:
         return f"one of {', '.join(map(str, self.choices))}"
@@ -428,11 +481,7 @@ class SearchSpace:
     @property
     def columns(self) -> list[str]:
         """A name for each unit-cube coordinate: the parameter's, or ``name=choice``."""
-        return [
-            p.name if p.kind != "categorical" else f"{p.name}={c}"
-            for p in self.params
-            for c in (p.choices or (None,))
-        ]
+        return [column for p in self.params for column in p.columns]
 
     @property
     def continuous(self) -> bool:
@@ -528,9 +577,8 @@ class SearchSpace:
                 raise ValueError(f"expected NAME=VALUE, got {pair!r}")
             if name in values:
                 raise ValueError(f"{name}: given twice")
-            kind = self[name].kind if name in self.names else "float"
             values[name] = (
-                _choice(text) if kind == "categorical" else _number(text, name, "its value")
+                self[name].parse(text) if name in self.names else _number(text, name, "its value")
             )
         return self.point(values)
 

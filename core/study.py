@@ -236,7 +236,7 @@ class Trial:
         return self.finished and TrialOrigin(self.origin).counted
 
     @property
-    def kind(self) -> str:
+    def label(self) -> str:
         """How the table and the charts name its origin: random, guided, chosen by you..."""
         label = TrialOrigin(self.origin).label
         return label or ("guided" if self.guided else "random")

@@ -59,7 +59,7 @@ DEFAULTS = {
 }
 for _name, _h in HYPERPARAMETERS.items():  # each hyperparameter's range
     if _name not in KEYS:
-        if _h.search.kind == "categorical":
+        if _h.search.choices:
             DEFAULTS[f"{_name}_choices"] = list(_h.search.choices)
         else:
             DEFAULTS.update(
@@ -193,10 +193,10 @@ for name, h in HYPERPARAMETERS.items():
         low.caption(f"fixed: {fixed}")
         continue
     p = h.search
-    if p.kind == "categorical":
+    if p.choices:
         low.multiselect("choices", list(p.choices), key=f"tune_{key}_choices")
         continue
-    if p.kind == "int":
+    if p.discrete:
         low.number_input(f"{name} low", min_value=1, step=1, key=f"tune_{key}_low")
         high.number_input(f"{name} high", min_value=1, step=1, key=f"tune_{key}_high")
         scale.checkbox("powers of two", key=f"tune_{key}_log")

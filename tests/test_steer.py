@@ -23,7 +23,7 @@ def test_a_told_result_is_stored_and_told_and_a_chosen_point_trains_first_on_res
     assert said.startswith("stored as trial 1, added by you")
     study = store.load("tiny")
     (told,) = study.trials
-    assert (told.origin, told.kind, told.value, told.status) == (
+    assert (told.origin, told.label, told.value, told.status) == (
         TrialOrigin.TOLD, "added by you", 0.91, TrialStatus.COMPLETE
     )  # fmt: skip
     assert study.remaining == 4 and not told.counted  # told, not counted in the total
@@ -51,7 +51,7 @@ def test_a_told_result_is_stored_and_told_and_a_chosen_point_trains_first_on_res
     assert runner.join(120)
     study = store.load("tiny")
     # the two points a person gave make the random start of two: the GP guides the rest
-    assert [t.kind for t in study.trials] == [
+    assert [t.label for t in study.trials] == [
         "added by you", "chosen by you", "guided", "guided", "guided"
     ]  # fmt: skip
     assert study.trials[1].params == chosen and study.trials[1].status == TrialStatus.COMPLETE
@@ -74,10 +74,10 @@ def test_a_running_study_takes_a_point_and_a_result_from_the_queue(
     assert "it trains next" in steer.try_next(store, "tiny", {"dropout2_rate": 0.45, "lr": 1e-4})
     assert runner.join(180)
     study = store.load("tiny")
-    kinds = [t.kind for t in study.trials]
+    kinds = [t.label for t in study.trials]
     assert kinds.count("added by you") == 1 and kinds.count("chosen by you") == 1
-    told = next(t for t in study.trials if t.kind == "added by you")
-    chosen = next(t for t in study.trials if t.kind == "chosen by you")
+    told = next(t for t in study.trials if t.label == "added by you")
+    chosen = next(t for t in study.trials if t.label == "chosen by you")
     assert told.number < chosen.number  # told at once, before the next trial started
     assert chosen.number == told.number + 1 and chosen.params == {"dropout2_rate": 0.45, "lr": 1e-4}
     assert len(study.counted_trials) == 4 and len(study.trials) == 5
@@ -104,7 +104,7 @@ def test_a_warm_start_inherits_the_trials_inside_its_bounds(store, tiny_config):
     ]  # fmt: skip
     store.create_study(config, trials)
     new = store.load("new")
-    assert [t.kind for t in new.trials] == ["inherited", "inherited"]
+    assert [t.label for t in new.trials] == ["inherited", "inherited"]
     assert new.remaining == new.config.total and len(told_strategy(new).observations) == 2
 
     other = SearchSpace(

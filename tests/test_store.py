@@ -164,7 +164,7 @@ def test_a_process_killed_mid_trial_loses_only_that_trial_and_resume_finishes(tm
     assert {t.number: t.value for t in study.trials if t.number in kept} == kept
     assert study.trials[2].status == "cancelled" and "interrupted" in study.trials[2].error
     # the queued point outlived the kill and trained first on resume
-    assert study.trials[3].kind == "chosen by you" and study.trials[3].status == "complete"
+    assert study.trials[3].label == "chosen by you" and study.trials[3].status == "complete"
     assert study.trials[3].params == {"dropout2_rate": 0.45, "lr": 2e-4}
     assert store.queued("crash") == []
     assert out_path.exists()

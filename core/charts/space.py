@@ -26,10 +26,10 @@ IMPORTANCE_METHOD = (
 def axis_layout(p: Param) -> dict[str, Any]:
     """A 2-D axis for parameter ``p``: log for a log float or a powers-of-two int, category
     for a categorical, linear otherwise, over the parameter's range."""
-    if p.kind == "categorical":
+    if p.choices:
         return {"title": p.name, "type": "category", "categoryorder": "array",
                 "categoryarray": [str(c) for c in p.choices]}  # fmt: skip
-    if p.log and p.kind == "int":  # powers of two: a tick at each, half a step to spare
+    if p.log and p.discrete:  # powers of two: a tick at each, half a step to spare
         half = math.log10(2) / 2
         return {
             "title": p.name,
@@ -47,25 +47,17 @@ def axis_layout(p: Param) -> dict[str, Any]:
             # one tick a decade when the range spans several, else Plotly's own
             "dtick": 1 if p.high / p.low >= 100 else None,
         }
-    pad = 0.5 if p.kind == "int" else 0.0
+    pad = 0.5 if p.discrete else 0.0
     return {"title": p.name, "type": "linear", "range": [p.low - pad, p.high + pad]}
-
-
-def coordinate(p: Param, value: Any) -> float:
-    """Where ``value`` sits on a numeric axis for ``p``: a categorical by its index, a log
-    parameter by its log10 (3-D and parallel axes take numbers only)."""
-    if p.kind == "categorical":
-        return float(p.choices.index(value))
-    return math.log10(value) if p.log else float(value)
 
 
 def _numeric_axis(p: Param) -> dict[str, Any]:
     """A numeric axis's title and ticks for ``p`` (as :func:`coordinate` places values)."""
-    if p.kind == "categorical":
+    if p.choices:
         return {"title": p.name, "tickvals": list(range(len(p.choices))),
                 "ticktext": [str(c) for c in p.choices]}  # fmt: skip
     if p.log:
-        values = p.levels if p.kind == "int" else [
+        values = p.levels if p.discrete else [
             10.0**e for e in range(math.ceil(math.log10(p.low)), math.floor(math.log10(p.high)) + 1)
         ]  # fmt: skip
         return {"title": p.name, "tickvals": [math.log10(v) for v in values],
@@ -115,13 +107,13 @@ def parallel_figure(trials: Iterable[Trial], space: SearchSpace) -> go.Figure:
     dims = []
     for p in space.params:
         axis = _numeric_axis(p)
-        low, high = (0, len(p.choices) - 1) if p.kind == "categorical" else (
-            coordinate(p, p.low), coordinate(p, p.high)
+        low, high = (0, len(p.choices) - 1) if p.choices else (
+            p.coordinate(p.low), p.coordinate(p.high)
         )  # fmt: skip
         dims.append(
             {
                 "label": axis["title"],
-                "values": [coordinate(p, t.params[p.name]) for t in done],
+                "values": [p.coordinate(t.params[p.name]) for t in done],
                 "range": [low, high],
                 **({"tickvals": axis["tickvals"], "ticktext": axis["ticktext"]}
                    if "tickvals" in axis else {}),
@@ -159,10 +151,7 @@ def slice_figure(trials: Iterable[Trial], space: SearchSpace, columns: int = 4) 
         row, col = i // cols + 1, i % cols + 1
         fig.add_trace(
             go.Scatter(
-                x=[
-                    t.params[p.name] if p.kind != "categorical" else str(t.params[p.name])
-                    for t in done
-                ],
+                x=[p.shown(t.params[p.name]) for t in done],
                 y=[t.value for t in done],
                 mode="markers",
                 marker={
@@ -198,8 +187,8 @@ def surface3d_figure(
     if surrogate is None:
         return empty_figure(title, "The Gaussian process appears after the first finished trial")
     px, py = space[surrogate.x_name], space[surrogate.y_name]
-    x = [coordinate(px, v) for v in surrogate.x]
-    y = [coordinate(py, v) for v in surrogate.y]
+    x = [px.coordinate(v) for v in surrogate.x]
+    y = [py.coordinate(v) for v in surrogate.y]
     mean, std = np.asarray(surrogate.mean), np.asarray(surrogate.std)
     hover = f"{px.name} %{{x:.3g}}<br>{py.name} %{{y:.3g}}<br>%{{z:.4f}}<extra></extra>"
     fig = go.Figure()
@@ -216,8 +205,8 @@ def surface3d_figure(
     if done:
         fig.add_trace(
             go.Scatter3d(
-                x=[coordinate(px, t.params[px.name]) for t in done],
-                y=[coordinate(py, t.params[py.name]) for t in done],
+                x=[px.coordinate(t.params[px.name]) for t in done],
+                y=[py.coordinate(t.params[py.name]) for t in done],
                 z=[t.value for t in done],
                 mode="markers",
                 name="trials",

@@ -38,10 +38,10 @@ def best_so_far(values: Sequence[float | None]) -> list[float | None]:
 
 
 def _hover(trial: Trial, names: Sequence[str], repeat_of: int | None = None) -> str:
-    kind = trial.kind
+    label = trial.label
     if repeat_of is not None:
-        kind += f", a deliberate repeat of trial {repeat_of}"
-    parts = [f"trial {trial.number} ({kind})"]
+        label += f", a deliberate repeat of trial {repeat_of}"
+    parts = [f"trial {trial.number} ({label})"]
     parts += [f"{n} = {show(trial.params[n])}" for n in names]
     if trial.status == TrialStatus.PRUNED:
         parts.append(
@@ -148,8 +148,8 @@ def surrogate_figure(
         zmin, zmax = colour_range(surrogate, surface)
         fig = go.Figure(
             go.Heatmap(
-                x=[show(v) if px.kind == "categorical" else v for v in surrogate.x],
-                y=[show(v) if py.kind == "categorical" else v for v in surrogate.y],
+                x=[px.shown(v) for v in surrogate.x],
+                y=[py.shown(v) for v in surrogate.y],
                 z=np.asarray(getattr(surrogate, attr)),
                 zmin=zmin,
                 zmax=zmax,
@@ -169,8 +169,8 @@ def surrogate_figure(
         n = surrogate.n_observations
         if pickable:  # every cell, or every k-th past PICKS cells an axis
             sx, sy = (-(-len(axis) // PICKS) for axis in (surrogate.x, surrogate.y))
-            xs = [show(v) if px.kind == "categorical" else v for v in surrogate.x[::sx]]
-            ys = [show(v) if py.kind == "categorical" else v for v in surrogate.y[::sy]]
+            xs = [px.shown(v) for v in surrogate.x[::sx]]
+            ys = [py.shown(v) for v in surrogate.y[::sy]]
             z = np.asarray(getattr(surrogate, attr))[::sy, ::sx]
             fig.add_trace(
                 go.Scatter(
@@ -273,16 +273,16 @@ def surrogate_figure(
 
 def _ring(trial: Trial) -> str:
     """The outline of a trial's marker on the maps: black for the search's own."""
-    return "black" if trial.kind in ("random", "guided") else KIND_COLOURS[trial.kind]
+    return "black" if trial.label in ("random", "guided") else LABEL_COLOURS[trial.label]
 
 
 def _at(p: Param, value: Any) -> Any:
     """A value where a 2-D chart's axis for ``p`` puts it (a category by its name)."""
-    return show(value) if p.kind == "categorical" else value
+    return p.shown(value)
 
 
-#: The accuracy chart's colour for each kind of trial (:attr:`Trial.kind`).
-KIND_COLOURS = {"random": "#7f7f7f", "guided": "#1f77b4", "chosen by you": "#ff7f0e",
+#: The accuracy chart's colour for each kind of trial (:attr:`Trial.label`).
+LABEL_COLOURS = {"random": "#7f7f7f", "guided": "#1f77b4", "chosen by you": "#ff7f0e",
                 "added by you": "#2ca02c", "inherited": "#c7c7c7"}  # fmt: skip
 
 
@@ -296,8 +296,8 @@ def accuracy_figure(trials: Iterable[Trial]) -> go.Figure:
     values = [t.value for t in done]
     complete = [t.value if t.status == TrialStatus.COMPLETE else None for t in done]
     fig = go.Figure()
-    for label, colour in KIND_COLOURS.items():
-        pts = [t for t in done if t.kind == label and t.status == TrialStatus.COMPLETE]
+    for label, colour in LABEL_COLOURS.items():
+        pts = [t for t in done if t.label == label and t.status == TrialStatus.COMPLETE]
         if pts:
             fig.add_trace(
                 go.Scatter(

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core import charts
 from core.snapshot import Snapshot
-from core.space import Param, SearchSpace, show
+from core.space import Param, SearchSpace
 from pages.common.registry import replay_importance, replay_surrogate
 from pages.common.steer import try_key
 
@@ -117,9 +117,7 @@ def surrogate_charts(
 
 def from_axis(p: Param, shown: Any) -> Any:
     """A value read off a map's axis as parameter ``p`` takes it (a category by its name)."""
-    if p.kind == "categorical":
-        return next(c for c in p.choices if show(c) == str(shown))
-    return int(round(float(shown))) if p.kind == "int" else float(shown)
+    return p.from_shown(shown)
 
 
 #: The views of a space beyond the GP charts, built only when chosen: the Live page

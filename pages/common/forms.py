@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from core.executor import Parallel
@@ -25,13 +26,11 @@ def hyperparameter(name: str, inputs: dict[str, Any]) -> Param:
     """The ticked hyperparameter ``name`` with the range the form gives for it."""
     key = KEYS.get(name, name)
     search = HYPERPARAMETERS[name].search
-    if search.kind == "categorical":
-        choices = tuple(inputs.get(f"{key}_choices") or ())
-        return Param(name, kind="categorical", choices=choices)
+    if search.choices:
+        return replace(search, choices=tuple(inputs.get(f"{key}_choices") or ()))
     low, high = inputs[f"{key}_low"], inputs[f"{key}_high"]
-    if search.kind == "int":
-        return Param(name, int(low), int(high), log=bool(inputs.get(f"{key}_log")), kind="int")
-    return Param(name, float(low), float(high), log=bool(inputs.get(f"{key}_log")))
+    log = bool(inputs.get(f"{key}_log"))
+    return replace(search, low=search.field_value(low), high=search.field_value(high), log=log)
 
 
 def config_from_inputs(inputs: dict[str, Any]) -> tuple[StudyConfig | None, list[str]]:

@@ -22,12 +22,10 @@ def _field(form: Any, p: Param, default: Any, key: str) -> Any:
     """One input for parameter ``p``, starting at ``default`` unless the session holds a
     value for it (a spot picked on the map)."""
     if key not in st.session_state:
-        st.session_state[key] = default if p.kind == "categorical" else (
-            int(default) if p.kind == "int" else float(default)
-        )  # fmt: skip
-    if p.kind == "categorical":
+        st.session_state[key] = p.field_value(default)
+    if p.choices:
         return form.selectbox(p.name, list(p.choices), key=key)
-    if p.kind == "int":
+    if p.discrete:
         return form.number_input(p.name, min_value=int(p.low), max_value=int(p.high), step=1,
                                  key=key, help=p.describe())  # fmt: skip
     # no min/max here: a value outside the range gets the core's message naming it

@@ -53,7 +53,7 @@ def trials_frame(trials: Iterable[Trial]) -> pd.DataFrame:
     again = repeats(trials)
     rows = []
     for t in trials:
-        kind = t.kind
+        kind = t.label
         rows.append(
             {
                 "trial": t.number,
