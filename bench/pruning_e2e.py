@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                     n_iter=args.n_iter,
                     budget=Budget(args.epochs, 64),
                     seed=seed,
+                    data_seed=seed,  # the split the dataset above was drawn with
                     pruning=Pruning(pruner),
                 )
                 result = run_study(store, Path(tmp), config, dataset)

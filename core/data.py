@@ -84,6 +84,9 @@ class Dataset:
     warnings: tuple[str, ...] = field(default=())
     #: the seed that drew the train/validation split (and the test split where none is given)
     split: int = 1
+    #: the share of the labelled images held out for validation (None: not known, a
+    #: dataset built by hand)
+    val_fraction: float | None = None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -177,6 +180,7 @@ def _build(
         source=source,
         warnings=warnings,
         split=seed,
+        val_fraction=val_fraction,
     )
 
 

@@ -295,7 +295,7 @@ def run_strategy(
     *,
     seed: int,
     budget: int,
-    init_points: int = 5,
+    init_points: int | None = None,
     binomial_n: int | None = None,
 ) -> list[float]:
     """The values of ``budget`` sequential trials of one of the tuner's strategies on ``f``
@@ -324,7 +324,7 @@ def trials_to_target(regret: np.ndarray, target: float) -> float:
 
 
 def run_method(
-    bench: Benchmark, method: str, seed: int, budget: int, init_points: int = 5
+    bench: Benchmark, method: str, seed: int, budget: int, init_points: int | None = None
 ) -> np.ndarray:
     """Regret after each trial of one run."""
     values = run_strategy(

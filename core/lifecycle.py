@@ -90,6 +90,7 @@ def create_study(
     trials, note = inherited(store, config)
     prepare(config.parallel)
     if dataset is not None:
+        config.check_dataset(dataset.split, dataset.val_fraction)
         config.check_data(len(dataset.y_train))
         if model is not None or config.model:
             check_builder(

@@ -217,7 +217,8 @@ class BayesStrategy(Strategy):
     """Bayesian optimization: a GP fitted to the history (:func:`core.fit.fit`) and the
     acquisition's maximum over it (:mod:`core.propose`).
 
-    The first ``init_points`` points are random; after that each point maximises the
+    The first ``init_points`` points are random (by default :func:`default_init_points`
+    of the space's dimension); after that each point maximises the
     acquisition function. A failed trial is told to the GP as the worst value seen so far
     (:func:`core.fit.failure_penalty`), so the GP learns to avoid its region; it is never
     NaN. ``search`` holds the optimizer's settings (:class:`~core.settings.Search`; any
@@ -234,7 +235,7 @@ class BayesStrategy(Strategy):
         search: Mapping[str, Any] | None = None,
         *,
         seed: int = 1,
-        init_points: int = 5,
+        init_points: int | None = None,
         binomial_n: int | None = None,
         observations: Iterable[Observation] = (),
         kernel: Kernel | None = None,
@@ -245,6 +246,8 @@ class BayesStrategy(Strategy):
             isinstance(binomial_n, int) and not isinstance(binomial_n, bool) and binomial_n > 0
         ):
             raise ValueError(f"binomial_n must be an integer > 0 or None, got {binomial_n!r}")
+        if init_points is None:
+            init_points = default_init_points(space.dim)
         if not (isinstance(init_points, int) and init_points >= 0):
             raise ValueError(f"init_points must be an integer >= 0, got {init_points!r}")
         self.search = Search({**dict(search or {}), **values})
@@ -367,13 +370,14 @@ def build_strategy(
     search: Mapping[str, Any] | None = None,
     *,
     seed: int = 1,
-    init_points: int = 5,
+    init_points: int | None = None,
     budget: int | None = None,
     binomial_n: int | None = None,
     **values: Any,
 ) -> Strategy:
     """An optimizer by name: ``"bayes"``, ``"random"`` or ``"grid"``. ``search`` and any
-    keyword ``values`` are the GP's settings (:class:`~core.settings.Search`); ``budget``
+    keyword ``values`` are the GP's settings (:class:`~core.settings.Search`);
+    ``init_points`` defaults to the one rule (:func:`default_init_points`); ``budget``
     (the total number of trials) sizes the grid, ``init_points`` by default."""
     if kind == "bayes":
         return BayesStrategy(
@@ -382,7 +386,8 @@ def build_strategy(
     if kind == "random":
         return RandomStrategy(space, seed=seed)
     if kind == "grid":
-        return GridStrategy(space, seed=seed, budget=budget if budget else max(1, init_points))
+        start = default_init_points(space.dim) if init_points is None else init_points
+        return GridStrategy(space, seed=seed, budget=budget if budget else max(1, start))
     raise ValueError(f"optimizer must be one of {KINDS}, got {kind!r}")
 
 

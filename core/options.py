@@ -28,9 +28,13 @@ MAX_CONSECUTIVE_ERRORS = 3
 MAX_RETRIES = 1
 
 
+#: The fewest random trials a default start has.
+MIN_INIT_POINTS = 5
+
+
 def default_init_points(dim: int) -> int:
     """How many random trials come first by default in a ``dim``-parameter space: at least
     5, and one more than the parameters, since the GP fits a length scale per parameter
     plus an amplitude and a noise (docs/BENCHMARKS.md, section 3: chosen on development
     seeds)."""
-    return max(5, dim + 1)
+    return max(MIN_INIT_POINTS, dim + 1)

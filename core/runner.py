@@ -133,6 +133,8 @@ class Runner:
 
     def _search(self) -> tuple[StudyStatus, str]:
         cfg = self._config
+        if self._dataset is not None:
+            cfg.check_dataset(self._dataset.split, self._dataset.val_fraction)
         dataset = self._dataset or load_dataset(
             cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.data_seed
         )

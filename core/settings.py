@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.options import (
+    ACQUISITION_LABELS,
     ACQUISITIONS,
     DEFAULT_ACQUISITION,
     DEFAULT_KAPPA,
@@ -93,9 +94,14 @@ class Setting:
     #: the rule a value must keep, as ``check(name, value) -> value`` (None: any value of
     #: ``parse``'s type); a setting whose default is None also takes None
     check: Callable[[str, Any], Any] | None = None
-    #: how the Tune page offers it: its label and the section it sits in
+    #: how the Tune page offers it (:func:`pages.common.forms.setting_input`): its label,
+    #: the name shown for each of its ``choices``, the values offered for a setting whose
+    #: None means "fitted" (None shown as "fitted"), and a number's least value and step
     label: str = ""
-    section: str = ""
+    choice_labels: Mapping[str, str] | None = None
+    offered: tuple[Any, ...] = ()
+    minimum: float | None = None
+    step: float | None = None
 
     def valid(self, value: Any) -> Any:
         """``value`` as the setting keeps it, or ValueError naming the setting and its rule."""
@@ -153,8 +159,8 @@ SETTINGS: dict[str, Setting] = {
             "acquisition function: ei, ucb or poi",
             choices=ACQUISITIONS,
             group="search",
-            label="Acquisition function",
-            section="search",
+            label="Acquisition",
+            choice_labels=ACQUISITION_LABELS,
         ),
         Setting(
             "kappa",
@@ -164,8 +170,9 @@ SETTINGS: dict[str, Setting] = {
             metavar="K",
             group="search",
             check=at_least(0),
-            label="kappa (UCB exploration)",
-            section="search",
+            label="κ (kappa, UCB)",
+            minimum=0.0,
+            step=0.5,
         ),
         Setting(
             "xi",
@@ -174,8 +181,9 @@ SETTINGS: dict[str, Setting] = {
             float,
             group="search",
             check=at_least(0),
-            label="xi (EI/PI margin)",
-            section="search",
+            label="ξ (xi, EI and PI)",
+            minimum=0.0,
+            step=0.005,
         ),
         Setting(
             "noise",
@@ -185,8 +193,8 @@ SETTINGS: dict[str, Setting] = {
             metavar="fitted|ALPHA",
             group="search",
             check=at_least(0),
-            label="GP noise (alpha)",
-            section="search",
+            label="GP noise",
+            offered=(None, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1),
         ),
         Setting(
             "length_scale",
@@ -198,7 +206,7 @@ SETTINGS: dict[str, Setting] = {
             group="search",
             check=at_least(0, strict=True),
             label="GP length scale",
-            section="search",
+            offered=(None, 0.1, 0.2, 0.5, 1.0),
         ),
         Setting(
             "pruner",

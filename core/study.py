@@ -149,6 +149,20 @@ class StudyConfig:
             other.dataset, other.data_seed, other.val_fraction
         )  # fmt: skip
 
+    def check_dataset(self, split: int, val_fraction: float | None) -> None:
+        """Raise ValueError if data drawn with seed ``split`` and ``val_fraction`` (None: not
+        known) is not this study's split: a dataset loaded for a preview with other settings
+        would train every trial on the wrong validation images."""
+        if split != self.data_seed or (
+            val_fraction is not None and abs(val_fraction - self.val_fraction) > 1e-12
+        ):
+            shown = "?" if val_fraction is None else f"{val_fraction:g}"
+            raise ValueError(
+                f"the dataset given was split with data seed {split} and validation fraction "
+                f"{shown}, but the study's is data seed {self.data_seed} and validation "
+                f"fraction {self.val_fraction:g}: load it with the study's split"
+            )
+
     @property
     def split(self) -> str:
         """The data split as a person reads it: "split 1" (its seed)."""

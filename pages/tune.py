@@ -7,10 +7,10 @@ from core.data import BUILTIN, DEFAULT_DATASET
 from core.eta import seconds_left
 from core.executor import MAX_WORKERS
 from core.model import HYPERPARAMETERS
-from core.options import ACQUISITION_LABELS, default_init_points
+from core.options import default_init_points
 from core.pruners import EXPLAINED as PRUNER_HELP
 from core.settings import PRESETS as SETTING_PRESETS
-from core.settings import defaults
+from core.settings import SEARCH_SETTINGS, SETTINGS, defaults
 from core.steer import inherited
 from pages.common.data import (
     cached_dataset,
@@ -19,22 +19,19 @@ from pages.common.data import (
     save_upload,
     throughput,
 )
-from pages.common.forms import BLOG_TUNED, FITTED, KEYS, NOISE_CHOICES, config_from_inputs
+from pages.common.forms import (
+    BLOG_TUNED,
+    KEYS,
+    config_from_inputs,
+    form_value,
+    setting_input,
+)
 from pages.common.registry import registry, store
 from pages.common.widgets import use_app_navigation
 
 use_app_navigation()
 
 UPLOAD = "upload"
-
-
-def form_value(name: str, value: object) -> object:
-    """A setting's value as the form holds it (its noise box says "fitted", its cap 0)."""
-    if name == "noise":
-        return FITTED if value is None else value
-    if name == "max_train_samples":
-        return value or 0
-    return value
 
 
 SPACE = {  # the blog's search space, as the form holds it
@@ -237,32 +234,9 @@ o4.number_input(
     help="Drives the random start, the search and each trial's training; the data split has "
     "its own seed (under Data).",
 )
-a1, a2, a3 = st.columns([1, 2, 1])
-a1.radio(
-    "Acquisition",
-    list(ACQUISITION_LABELS),
-    key="tune_acquisition",
-    format_func=ACQUISITION_LABELS.get,
-    horizontal=True,
-)
-with a2:
-    acq = st.session_state["tune_acquisition"]
-    st.caption(ACQ_HELP[acq])
-    if acq == "ucb":
-        st.number_input("κ (kappa)", min_value=0.0, step=0.5, key="tune_kappa")
-    else:
-        st.number_input(
-            "ξ (xi, in accuracy units)", min_value=0.0, step=0.005, format="%.4f", key="tune_xi"
-        )
-a3.selectbox(
-    "GP noise",
-    NOISE_CHOICES,
-    format_func=lambda a: FITTED if a == FITTED else f"fixed α = {a:g}",
-    key="tune_noise",
-    help="Two trainings with the same hyperparameters rarely score the same. Fitted (the "
-    "default) lets the GP learn how much accuracies scatter; a fixed α (in units of the "
-    "standardised accuracies' variance) is bayes_opt's classic GP.",
-)
+for column, name in zip(st.columns(len(SEARCH_SETTINGS)), SEARCH_SETTINGS, strict=True):
+    setting_input(column, SETTINGS[name])  # each drawn from its declaration (core.settings)
+st.caption(ACQ_HELP[st.session_state["tune_acquisition"]])
 
 st.subheader("Training budget per trial")
 b1, b2, b3, b4 = st.columns(4)
@@ -371,7 +345,9 @@ if config is not None and ds is not None and not errors:
 start = st.button("Start", type="primary", disabled=bool(errors) or ds is None or config is None)
 if start and config is not None and ds is not None and not errors:
     try:
-        registry().create(config, dataset=ds)
+        # the data the study trains on is drawn for its own split, never the preview's
+        data = cached_dataset(config.dataset, config.data_seed, config.val_fraction)
+        registry().create(config, dataset=data)
     except (ValueError, RuntimeError) as exc:
         st.error(str(exc))
     else:

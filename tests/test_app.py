@@ -196,6 +196,10 @@ def test_a_second_start_while_one_runs_is_refused(db):
 def test_stop_from_live_then_resume_from_studies(db, wait_for):
     at = fill_tiny(open_app(), init_points=2, n_iter=1, epochs=4)
     at.selectbox(key="tune_noise").set_value(0.03).run()  # bayes_opt's classic fixed alpha
+    # every search setting has its input, drawn from its declaration (core.settings)
+    at.selectbox(key="tune_acquisition").set_value("ucb").run()
+    at.number_input(key="tune_kappa").set_value(1.5).run()
+    at.selectbox(key="tune_length_scale").set_value(0.5).run()
     start_button(at).click().run()
     name = at.session_state["study"]
     runner = registry().get(name)
@@ -214,7 +218,8 @@ def test_stop_from_live_then_resume_from_studies(db, wait_for):
     wait_idle()
     study = Store(db).load(name)
     assert study.status == "complete" and len(study.finished_trials) == 3
-    assert study.config.search.noise == 0.03
+    assert study.config.search == {"acquisition": "ucb", "kappa": 1.5, "xi": 0.0,
+                                   "noise": 0.03, "length_scale": 0.5}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -163,3 +163,19 @@ def test_a_new_study_is_checked_before_anything_is_stored(store, tiny_config, di
     assert store.names() == []
     assert create_study(store, tiny_config(), dataset=digits) is None
     assert store.names() == ["tiny"]
+
+
+def test_a_dataset_split_otherwise_than_the_study_is_refused_before_anything_is_stored(
+    store, tiny_config, digits
+):
+    """Data loaded for a preview with another split (data seed or validation fraction)
+    never trains a study: every trial would be scored on the wrong validation images."""
+    from core.data import load_dataset
+
+    other_fraction = load_dataset("digits", seed=1, val_fraction=0.2)
+    with pytest.raises(ValueError, match="validation fraction 0.2, but the study's is data seed"):
+        create_study(store, tiny_config(), dataset=other_fraction)
+    with pytest.raises(ValueError, match="data seed 1 and validation fraction 0.1, but the st"):
+        create_study(store, tiny_config(data_seed=2), dataset=digits)
+    assert store.names() == []
+    assert create_study(store, tiny_config(data_seed=1), dataset=digits) is None

@@ -7,7 +7,7 @@ from typing import Any
 
 from core.executor import Parallel
 from core.model import HYPERPARAMETERS
-from core.settings import SETTINGS
+from core.settings import SETTINGS, Setting
 from core.space import Param, SearchSpace
 from core.study import StudyConfig, default_name, study_config
 from core.trainer import Budget
@@ -19,7 +19,36 @@ KEYS = {"dropout2_rate": "dropout", "lr": "lr"}
 
 #: The GP-noise choice that fits the noise with the GP (the default); the others fix alpha.
 FITTED = "fitted"
-NOISE_CHOICES = (FITTED, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1)
+
+
+def form_value(name: str, value: Any) -> Any:
+    """A setting's value as the form holds it (a fitted setting's None says "fitted", the
+    sample cap's None 0)."""
+    if name in SETTINGS and SETTINGS[name].offered:
+        return FITTED if value is None else value
+    if name == "max_train_samples":
+        return value or 0
+    return value
+
+
+def setting_input(container: Any, setting: Setting) -> None:
+    """The Tune page's input for ``setting``, drawn from its declaration (its value kept
+    under ``tune_<name>``): a choice of its ``choices`` or its ``offered`` values, a box for
+    a flag, a number otherwise."""
+    key, label = f"tune_{setting.name}", setting.label or setting.name.replace("_", " ")
+    if setting.choices:
+        shown = setting.choice_labels or {}
+        container.selectbox(label, list(setting.choices), key=key, help=setting.help,
+                            format_func=lambda c: shown.get(c, c))  # fmt: skip
+    elif setting.offered:
+        options = [FITTED if v is None else v for v in setting.offered]
+        container.selectbox(label, options, key=key, help=setting.help,
+                            format_func=lambda v: v if v == FITTED else f"fixed {v:g}")  # fmt: skip
+    elif setting.parse is bool:
+        container.checkbox(label, key=key, help=setting.help)
+    else:
+        container.number_input(label, min_value=setting.minimum, step=setting.step, key=key,
+                               help=setting.help, format="%.4g")  # fmt: skip
 
 
 def hyperparameter(name: str, inputs: dict[str, Any]) -> Param:
@@ -63,7 +92,8 @@ def config_from_inputs(inputs: dict[str, Any]) -> tuple[StudyConfig | None, list
         )
     )
     values = {k: inputs[k] for k in SETTINGS if k in inputs}
-    values["noise"] = None if values.get("noise", FITTED) == FITTED else values["noise"]
+    for k in [k for k in values if SETTINGS[k].offered]:  # "fitted" is its None
+        values[k] = None if values[k] == FITTED else values[k]
     values["max_train_samples"] = values.get("max_train_samples") or None  # 0: no cap
     values = attempt(lambda: {k: SETTINGS[k].coerce(v) for k, v in values.items()})
     if values is not None:
