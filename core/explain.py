@@ -20,6 +20,10 @@ from core.propose import acquisition_at
 from core.space import Value
 from core.views import Calibration, Convergence, Importance, Recommendation, Surrogate
 
+#: What the GP can be asked (:func:`core.replay.explained` reads them by name).
+EXPLANATIONS = (
+    "surrogate", "importance", "convergence", "recommend", "best_observed", "calibration",
+)  # fmt: skip
 #: Standard deviations either side in the regret bound of :func:`convergence`.
 CONVERGENCE_BETA = 2.0
 

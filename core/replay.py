@@ -6,11 +6,13 @@ strategy rebuilt here asks for exactly the points the study's own would have ask
 
 from __future__ import annotations
 
+from typing import Any
+
 from core import explain
 from core.objective import Objective
 from core.optimizer import Strategy, make_strategy
 from core.study import Study, Trial
-from core.views import Calibration, Importance, Recommendation, Surrogate
+from core.views import Recommendation, Surrogate
 
 
 def tell(strategy: Strategy, trial: Trial, objective: Objective | None = None) -> None:
@@ -59,19 +61,12 @@ def replay_steps(
     ]
 
 
-def importance_after(study: Study, k: int | None = None) -> Importance | None:
-    """Each parameter's share of the GP mean's main effects after the first ``k`` finished
-    trials. A study without a GP of its own (random, grid) gets one fitted with the
-    default settings to its trials."""
-    return explain.importance(told_strategy(study, k))
-
-
-def calibration_after(study: Study, k: int | None = None) -> tuple[Calibration, list[int]] | None:
-    """The GP's leave-one-out check after the study's first ``k`` finished trials (all by
-    default), with the trial number of each of its points; None without a GP or before two
-    complete trials."""
-    done = study.finished_trials[:k]
-    check = explain.calibration(told_strategy(study, k))
-    if check is None:
-        return None
-    return check, [done[i].number for i in check.trials]
+def explained(study: Study, what: str, k: int | None = None) -> Any:
+    """What :mod:`core.explain`'s function ``what`` (``"importance"``, ``"calibration"``,
+    ``"convergence"``...) says of the study's optimizer after its first ``k`` finished
+    trials (all by default). A chart of something the GP knows reads it through here."""
+    if what not in explain.EXPLANATIONS:
+        raise ValueError(
+            f"core.explain has no explanation {what!r}: ask one of {explain.EXPLANATIONS}"
+        )
+    return getattr(explain, what)(told_strategy(study, k))

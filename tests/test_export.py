@@ -108,3 +108,20 @@ def test_a_replay_needs_two_parameters_and_a_finished_trial():
     assert "needs two parameters" in one.layout.annotations[0].text and not one.frames
     none = replay_figure([], [], SearchSpace([Param("a", 0, 1), Param("b", 0, 1)]))
     assert "before the first finished trial" in none.layout.annotations[0].text
+
+
+def test_an_explanation_is_read_by_its_name_after_any_trial(finished):
+    """A chart of something the GP knows reads core.explain's function by name, as it was
+    after the study's k-th trial; a name that is no explanation is refused by name."""
+    from core import explain
+    from core.replay import explained, told_strategy
+
+    for k in (2, 4):
+        assert explained(finished, "calibration", k) == explain.calibration(
+            told_strategy(finished, k)
+        )
+    assert explained(finished, "importance").n_observations == 4
+    with pytest.raises(ValueError, match="no explanation .default_init_points."):
+        explained(finished, "default_init_points")  # a name it imports is none
+    with pytest.raises(ValueError, match="core.explain has no explanation 'fit'"):
+        explained(finished, "fit")

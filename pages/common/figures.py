@@ -11,7 +11,7 @@ import streamlit as st
 from core import charts
 from core.snapshot import Snapshot
 from core.space import Param, SearchSpace
-from pages.common.registry import replay_importance, replay_surrogate
+from pages.common.registry import explained, replay_surrogate
 from pages.common.steer import try_key
 
 #: The GP mean map is the page's main chart; the std and acquisition maps stack beside it,
@@ -131,7 +131,7 @@ def _view(version: tuple, view: str, _snap: Snapshot, _space: SearchSpace) -> go
         return charts.surface3d_figure(_snap.surrogate, _snap.trials, _space)
     if view == "importance":
         finished = len([t for t in _snap.trials if t.finished])
-        return charts.importance_figure(replay_importance(_snap.study, finished))
+        return charts.importance_figure(explained(_snap.study, finished, "importance"))
     if view == "parallel coordinates":
         return charts.parallel_figure(_snap.trials, _space)
     return charts.slice_figure(_snap.trials, _space)

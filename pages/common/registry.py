@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from core.export import handed_over
-from core.replay import calibration_after, importance_after, surrogate_after
+from core.replay import explained as replay_explained
+from core.replay import surrogate_after
 from core.runner import Registry
 from core.snapshot import Snapshot
 from core.store import Store
-from core.views import Calibration, Importance, Surrogate
+from core.views import Surrogate
 
 DB_ENV = "TUNER_DB"
 
@@ -59,14 +61,9 @@ def recommended(name: str, k: int) -> dict | None:
     return handed_over(store().load(name))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def replay_importance(name: str, k: int) -> Importance | None:
-    """The parameters' importance after the k-th finished trial, cached per (study, k)."""
-    return importance_after(store().load(name), k)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def calibration(name: str, k: int) -> tuple[Calibration, list[int]] | None:
-    """The GP's leave-one-out check after the k-th finished trial, with the trials'
-    numbers, cached per (study, k)."""
-    return calibration_after(store().load(name), k)
+@st.cache_data(show_spinner=False, max_entries=128)
+def explained(name: str, k: int, what: str) -> Any:
+    """What :mod:`core.explain`'s ``what`` says after the study's k-th finished trial
+    (:func:`core.replay.explained`), cached per (study, k, what): a study's first k trials
+    never change once finished."""
+    return replay_explained(store().load(name), what, k)

@@ -13,7 +13,7 @@ from core import charts
 from core.runner import user_model_refusal
 from core.space import show
 from core.study import Study, Trial, repeats
-from pages.common.registry import calibration, db_path, recommended
+from pages.common.registry import db_path, explained, recommended
 
 
 def use_app_navigation() -> None:
@@ -72,8 +72,9 @@ def trials_frame(trials: Iterable[Trial]) -> pd.DataFrame:
 def calibration_view(study: Study, key: str, k: int | None = None) -> None:
     """The GP's own evidence after its k-th finished trial (all by default): each complete
     trial predicted from the others, and the plain sentence of how many its 95% band held."""
-    found = calibration(study.name, len(study.finished_trials) if k is None else k)
-    check, numbers = found if found is not None else (None, [])
+    k = len(study.finished_trials) if k is None else k
+    check = explained(study.name, k, "calibration")
+    numbers = [study.finished_trials[i].number for i in check.trials] if check else []
     st.plotly_chart(charts.calibration_figure(check, numbers), key=f"{key}-calibration",
                     width="stretch")  # fmt: skip
     if check is not None:
