@@ -83,3 +83,10 @@ def test_no_class_in_core_is_over_its_length():
         if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > LONGEST_CLASS
     ]
     assert not long, long
+
+
+def test_the_readme_describes_every_module_of_core_in_one_line():
+    readme = (CORE.parent / "README.md").read_text(encoding="utf-8")
+    described = {line.split("`")[1] for line in readme.splitlines() if line.startswith("  - `")}
+    modules = {p.stem for p in CORE.glob("*.py") if not p.stem.startswith("__")}
+    assert modules <= described, sorted(modules - described)
