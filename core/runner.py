@@ -65,21 +65,13 @@ class Runner:
         self.inherits: str | None = None
         study = store.load(name)
         self._config: StudyConfig = study.config
-        first = Snapshot(
-            study=name,
+        first = replace(
+            Snapshot.of_study(study),
             status=StudyStatus.CREATED,
-            total=study.config.total,
-            trials=study.trials,
-            running=(),
-            epochs_per_trial=study.config.largest_budget.epochs,
-            grid=None,
             started_at=None,
             elapsed=0.0,
-            eta=None,
             message="waiting to start",
             error=None,
-            final=study.final,
-            objective=study.config.objective,
         )
         self._board = Board(first, study.config)
 

@@ -33,32 +33,6 @@ from core.pruners import EXPLAINED
 from core.pruners import KINDS as PRUNERS
 
 
-def parse_noise(text: str) -> float | None:
-    """``fitted`` (None: fitted with the GP) or a fixed alpha >= 0."""
-    if text.strip().lower() == "fitted":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected 'fitted' or a number >= 0, got {text!r}")
-    return value
-
-
-def parse_length_scale(text: str) -> float | None:
-    """``fitted`` (None: fitted per parameter with the GP) or a fixed length scale > 0."""
-    if text.strip().lower() == "fitted":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected 'fitted' or a number > 0, got {text!r}")
-    return value
-
-
 def at_least(low: float, strict: bool = False) -> Callable[[str, Any], Any]:
     """A rule: a finite number >= ``low`` (> with ``strict``); None passes where the
     setting's default is None (its "fitted")."""
@@ -76,6 +50,25 @@ def at_least(low: float, strict: bool = False) -> Callable[[str, Any], Any]:
         return float(value)
 
     return check
+
+
+def fitted_or(low: float, strict: bool = False) -> Callable[[str], float | None]:
+    """How the command line reads a setting that is fitted unless given: ``fitted``
+    (None) or a finite number >= ``low`` (> with ``strict``)."""
+    rule = at_least(low, strict)
+
+    def parse(text: str) -> float | None:
+        if text.strip().lower() == "fitted":
+            return None
+        try:
+            return rule("value", float(text))
+        except ValueError:
+            bound = f"> {low:g}" if strict else f">= {low:g}"
+            raise argparse.ArgumentTypeError(
+                f"expected 'fitted' or a number {bound}, got {text!r}"
+            ) from None
+
+    return parse
 
 
 @dataclass(frozen=True)
@@ -129,7 +122,7 @@ class Setting:
             return None
         if self.parse is bool:
             return bool(value)
-        if self.parse in (parse_noise, parse_length_scale):
+        if self.offered:  # "fitted" (None) was handled above: a number
             return float(value)
         return self.parse(value)
 
@@ -189,7 +182,7 @@ SETTINGS: dict[str, Setting] = {
             "noise",
             DEFAULT_NOISE,
             "GP observation noise: fitted with the GP (default) or a fixed alpha >= 0",
-            parse_noise,
+            fitted_or(0),
             metavar="fitted|ALPHA",
             group="search",
             check=at_least(0),
@@ -201,7 +194,7 @@ SETTINGS: dict[str, Setting] = {
             None,
             "the GP's Matern length scale, in unit-cube widths: fitted per parameter "
             "(default) or one fixed value > 0",
-            parse_length_scale,
+            fitted_or(0, strict=True),
             metavar="fitted|L",
             group="search",
             check=at_least(0, strict=True),
