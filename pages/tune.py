@@ -274,6 +274,14 @@ p2.checkbox(
     help="End the study once the GP estimates that more trials are unlikely to beat the best "
     "by more than one trial's noise. Never before the random start is done.",
 )
+#: The settings this page places itself, each beside what it belongs with.
+PLACED = {"optimizer", "init_points", "n_iter", "seed", "data_seed", *SEARCH_SETTINGS, "epochs",
+          "batch_size", "max_train_samples", "final_test", "pruner", "stop_when_converged"}  # fmt: skip
+more = [s for name, s in SETTINGS.items() if name not in PLACED]
+if more:  # every other declared setting, drawn from its declaration
+    with st.expander("More settings"):
+        for column, setting in zip(st.columns(len(more)), more, strict=True):
+            setting_input(column, setting)
 st.subheader("Parallel trials")
 w1, w2, w3, w4 = st.columns([1, 2, 1, 1])
 w1.number_input(

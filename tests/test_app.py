@@ -476,3 +476,23 @@ def test_studies_on_different_splits_say_so_where_they_are_compared(db):
     assert dict(zip(table["study"], table["data split"], strict=True)) == {"one": 1, "other": 3}
     (warning,) = [w.value for w in at.warning if "validation images" in w.value]
     assert "digits split 1, digits split 3" in warning and "belongs to the split" in warning
+
+
+def test_every_declared_setting_has_an_input_on_tune_and_reaches_the_study(db):
+    """A setting declared in core.settings is on the Tune page, the ones the page does not
+    place itself drawn from their declarations under "More settings", and its value
+    reaches the stored configuration."""
+    from core.settings import SETTINGS
+
+    at = fill_tiny(open_app())
+    keys = {w.key for kind in ("number_input", "selectbox", "checkbox", "radio")
+            for w in getattr(at, kind) if w.key}  # fmt: skip
+    assert {f"tune_{name}" for name in SETTINGS} <= keys
+    at.number_input(key="tune_max_retries").set_value(3).run()
+    at.number_input(key="tune_max_consecutive_errors").set_value(5).run()
+    start_button(at).click().run()
+    assert not at.exception
+    config = Store(db).load(at.session_state["study"]).config
+    assert (config.max_retries, config.max_consecutive_errors) == (3, 5)
+    registry().get(config.name).cancel()
+    wait_idle()

@@ -46,6 +46,9 @@ def setting_input(container: Any, setting: Setting) -> None:
                             format_func=lambda v: v if v == FITTED else f"fixed {v:g}")  # fmt: skip
     elif setting.parse is bool:
         container.checkbox(label, key=key, help=setting.help)
+    elif setting.parse is int:
+        low = None if setting.minimum is None else int(setting.minimum)
+        container.number_input(label, min_value=low, step=1, key=key, help=setting.help)
     else:
         container.number_input(label, min_value=setting.minimum, step=setting.step, key=key,
                                help=setting.help, format="%.4g")  # fmt: skip
