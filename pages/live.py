@@ -118,7 +118,7 @@ def live_view() -> None:
     best_card(study)
     calibration_view(study, key="live")
     trials = (*snap.trials, *snap.running)
-    st.dataframe(trials_frame(trials), hide_index=True, width="stretch")
+    st.dataframe(trials_frame(trials, study.config.objective), hide_index=True, width="stretch")
     st.caption(f"Refreshed {time.strftime('%H:%M:%S')}")
 
 

@@ -174,8 +174,7 @@ def test_with_trials_running_the_maps_next_point_is_the_next_trial_not_a_running
     running = [s.ask()]  # handed out, still training
     sur = explain.surrogate(s, 12, pending=running)
     assert sur.next_point != running[0]
-    fresh = build_strategy("bayes", space, seed=1, init_points=3, acquisition="ei")
-    fresh.observations = list(s.observations)
+    fresh = BayesStrategy(space, seed=1, init_points=3, observations=s.observations)
     assert sur.next_point == fresh.ask(running)  # what the study really tries next
 
 

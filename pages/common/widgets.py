@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import charts
+from core.objective import Objective
 from core.runner import user_model_refusal
 from core.space import show
 from core.study import Study, Trial, repeats
@@ -48,7 +49,10 @@ def stop_if_no_studies(has_studies: bool) -> None:
         st.stop()
 
 
-def trials_frame(trials: Iterable[Trial]) -> pd.DataFrame:
+def trials_frame(trials: Iterable[Trial], objective: Objective | None = None) -> pd.DataFrame:
+    """The trials table: each trial's origin, params, status, the objective's value (named
+    after it), epochs, seconds and error."""
+    label = (objective or Objective()).label
     trials = tuple(trials)
     again = repeats(trials)
     rows = []
@@ -60,7 +64,7 @@ def trials_frame(trials: Iterable[Trial]) -> pd.DataFrame:
                 "kind": f"{kind}, repeat of {again[t.number]}" if t.number in again else kind,
                 **{k: v for k, v in t.params.items()},
                 "status": t.status,
-                "val accuracy": t.value,
+                label: t.value,
                 "epochs": len(t.history),
                 "seconds": None if t.seconds is None else round(t.seconds, 1),
                 "error": t.error or "",
