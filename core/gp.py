@@ -2,7 +2,7 @@
 noise, its hyperparameters fitted by MAP (:class:`Priors`), a posterior of the latent
 function, and how a pruned trial's value is projected to the whole budget.
 
-The strategies (:mod:`core.optimizer`) fit it; nothing here knows bayes_opt.
+A fit (:mod:`core.fit`) makes it; nothing here knows bayes_opt.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class Priors:
     that differ by noise alone they move the variance from the noise into the function
     (the fitted noise 3 to 20 times below the truth, and a stopping hint that never fires).
     What keeps the noise off 0 is a floor where one is known
-    (:meth:`BayesStrategy.noise_floor`).
+    (:meth:`core.fit.History.noise_floor`).
     """
 
     def __init__(self, kinds: Sequence[str], amplitude: tuple[float, float] | None = None) -> None:
@@ -461,7 +461,7 @@ def project_partial(
 
 
 def _is_project_kernel(kernel: Kernel) -> bool:
-    """Matern 5/2 alone, or amplitude x Matern 5/2 + white noise (:meth:`BayesStrategy.kernel`)."""
+    """Matern 5/2 alone, or amplitude x Matern 5/2 + white noise (:func:`core.fit.base_kernel`)."""
     if isinstance(kernel, Matern):
         return kernel.nu == 2.5
     return (

@@ -1,6 +1,6 @@
-"""What the charts read of a strategy: the surrogate over two parameters, each
-parameter's importance, the convergence estimate and the recommended best, as plain
-immutable values (no bayes_opt, no scikit-learn)."""
+"""What the charts read of an explanation (:mod:`core.explain`): the surrogate over two
+parameters, each parameter's importance, the convergence estimate, the recommended best
+and the leave-one-out check, as plain immutable values (no bayes_opt, no scikit-learn)."""
 
 from __future__ import annotations
 
