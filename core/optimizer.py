@@ -41,8 +41,6 @@ __all__ = ["Observation", "default_init_points"]
 class Strategy(abc.ABC):
     """The ask/tell protocol shared by every optimizer."""
 
-    kind = "base"
-
     def __init__(
         self, space: SearchSpace, *, seed: int = 1, observations: Iterable[Observation] = ()
     ) -> None:
@@ -173,8 +171,6 @@ class Strategy(abc.ABC):
 class RandomStrategy(Strategy):
     """Uniform random points in the unit cube (so log parameters are log-uniform)."""
 
-    kind = "random"
-
     def _next_unit(self, index: int) -> np.ndarray:
         return self._random_unit(index)
 
@@ -184,8 +180,6 @@ class GridStrategy(Strategy):
 
     Points beyond the grid, if the budget asks for more, are random.
     """
-
-    kind = "grid"
 
     def __init__(
         self,
@@ -226,8 +220,6 @@ class BayesStrategy(Strategy):
     samples (a validation accuracy over n images), which floors one value's noise.
     ``kernel``: condition on that kernel instead of fitting one (a frozen copy's).
     """
-
-    kind = "bayes"
 
     def __init__(
         self,
