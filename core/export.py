@@ -119,9 +119,9 @@ def trials_csv(study: Study) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["number", *names, "status", metric, "guided", "epochs", "seconds",
-                     "param_count", "error"])  # fmt: skip
+                     "params", "error"])  # fmt: skip
     for t in study.trials:
-        count = t.metrics.get("param_count")
+        count = t.metrics.get("params")
         writer.writerow(
             [
                 t.number,

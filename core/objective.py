@@ -19,7 +19,7 @@ from core.status import TrialStatus
 
 DIRECTIONS = ("maximize", "minimize")
 #: Metrics every trial records besides its epochs' (what it cost).
-COST_METRICS = ("train_seconds", "param_count")
+COST_METRICS = ("train_seconds", "params")
 #: How the metrics a trial can record are named on screen.
 LABELS = {
     "val_accuracy": "validation accuracy",
@@ -27,7 +27,7 @@ LABELS = {
     "accuracy": "training accuracy",
     "loss": "training loss",
     "train_seconds": "training seconds",
-    "param_count": "model parameters",
+    "params": "model parameters",
 }
 
 
@@ -116,5 +116,5 @@ def trial_metrics(
     if seconds is not None:
         out["train_seconds"] = float(seconds)
     if param_count is not None:
-        out["param_count"] = float(param_count)
+        out["params"] = float(param_count)
     return out

@@ -234,7 +234,7 @@ class Trial:
     #: start (:class:`core.status.TrialOrigin`)
     origin: TrialOrigin = TrialOrigin.SEARCH
     #: every metric it recorded: its last epoch's and what it cost (``train_seconds``,
-    #: ``param_count``); ``value`` is the study's objective among them
+    #: ``params``: the model's parameter count); ``value`` is the study's objective among them
     #: (:func:`core.objective.trial_metrics`)
     metrics: Mapping[str, float] = field(default_factory=dict)
 

@@ -45,7 +45,7 @@ def test_a_trial_records_its_last_epoch_and_what_it_cost():
     history = [{"val_accuracy": 0.7, "val_loss": 0.9, "accuracy": 0.6, "loss": 1.1, "seconds": 2}]
     assert trial_metrics(history, 3.5, 12345) == {
         "val_accuracy": 0.7, "val_loss": 0.9, "accuracy": 0.6, "loss": 1.1,
-        "train_seconds": 3.5, "param_count": 12345.0,
+        "train_seconds": 3.5, "params": 12345.0,
     }  # fmt: skip
 
 

@@ -368,4 +368,4 @@ def test_a_database_written_by_the_previous_schema_opens_lists_and_resumes(tmp_p
     assert new[0].origin == "chosen" and new[0].params == {"dropout2_rate": 0.3, "lr": 0.003}
     for t in new:
         assert t.metrics["val_accuracy"] == t.value and t.metrics["train_seconds"] > 0
-        assert t.metrics["param_count"] > 1000  # the seed's CNN on 8x8 digits
+        assert t.metrics["params"] > 1000  # the seed's CNN on 8x8 digits
