@@ -18,8 +18,6 @@ from typing import Any
 from core.status import TrialStatus
 
 DIRECTIONS = ("maximize", "minimize")
-#: Metrics every trial records besides its epochs' (what it cost).
-COST_METRICS = ("train_seconds", "params")
 #: How the metrics a trial can record are named on screen.
 LABELS = {
     "val_accuracy": "validation accuracy",
@@ -86,10 +84,6 @@ class Objective:
     def better(self, a: float, b: float) -> bool:
         """Whether ``a`` beats ``b``."""
         return self.sign * a > self.sign * b
-
-    def best(self, values: Iterable[float]) -> float:
-        values = list(values)
-        return max(values) if self.sign > 0 else min(values)
 
     def to_dict(self) -> dict[str, str]:
         return {"metric": self.metric, "direction": self.direction}

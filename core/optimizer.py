@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.gaussian_process.kernels import Kernel
 
 from core.acquisition import Acquisition
-from core.fit import FittedGP, History, Observation, fit
+from core.fit import FittedGP, History, Observation, fit, has_signal_prior
 from core.gp import LatentGP
 from core.options import KINDS, default_init_points
 from core.propose import acquisition_at, acquisition_for, believer, suggest
@@ -286,7 +286,7 @@ class BayesStrategy(Strategy):
         regret bound never fell to the noise; and a lucky single run was believed more than
         a region of six (``tests/test_what_is_seen.py``)."""
         history = self.history
-        if self.search["noise"] is not None or history.binomial_n is None:
+        if not has_signal_prior(history, self.search):
             return self.fit().gp
         n = len(self.observations)
         if self._picture is None or self._picture[0] != n:
